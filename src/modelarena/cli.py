@@ -1,0 +1,22 @@
+"""The `modelarena` command line: one Typer app that registers every command.
+
+Command modules keep their heavy imports inside the command body so that a quick command
+(`leaderboard`, `models`) does not pay for the web stack at start-up.
+"""
+
+import typer
+
+from modelarena.rating.command import leaderboard
+
+app = typer.Typer(
+    help="Serve language models, battle them blind, rank them from votes, judge them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command("leaderboard")(leaderboard)
+
+
+if __name__ == "__main__":
+    app()
