@@ -1,0 +1,198 @@
+"""Settings: one object, read from a YAML file and `MODELARENA_*` environment variables.
+
+Every default works offline on a laptop: SQLite in the data directory, the two bundled
+models (`defaults.yaml`), no API keys on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    return Path(os.environ.get(var) or Path.home() / fallback) / "modelarena"
+
+
+class SamplingDefaults(BaseModel):
+    """Per-model sampling defaults; a request's own values win over these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    repetition_penalty: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    max_tokens: int | None = None
+
+
+class ModelConfig(BaseModel):
+    """One served model: where it comes from, how to run it, and what to show about it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+    engine: Literal["llamacpp", "openai"] = "llamacpp"
+
+    # Metadata shown in /v1/models, the arena and the leaderboard.
+    display_name: str | None = None
+    organization: str | None = None
+    license: str | None = None
+    parameters: int | None = Field(None, description="parameter count")
+    context_length: int | None = Field(None, ge=16)
+    vision: bool = False
+    description: str | None = None
+    url: str | None = None
+
+    # llamacpp: a GGUF file. `path` is a file path, `package:MODULE/FILE` (a file inside
+    # an installed Python package) or `assemble:MODULE` (a package whose `assemble(path)`
+    # writes the GGUF into the cache directory once).
+    path: str | None = None
+    chat_template: str | None = Field(None, description="Jinja template; else the GGUF's")
+    system_prompt: str | None = Field(None, description="used when a chat has none")
+    stop: list[str] = Field(default_factory=list, description="extra stop strings")
+    sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
+    parallel: int = Field(8, ge=1, le=64, description="sequences decoded together")
+    batch_size: int = Field(512, ge=16, description="tokens per decode step at most")
+    threads: int | None = Field(None, ge=1)
+    embeddings: bool = True
+
+    # openai: any OpenAI-compatible upstream.
+    base_url: str | None = None
+    api_key_env: str | None = Field(None, description="environment variable holding the key")
+    headers: dict[str, str] = Field(default_factory=dict)
+    upstream_model: str | None = Field(None, description="the model name the upstream knows")
+    timeout_s: float = Field(600.0, gt=0)
+    supports_tools: bool = True
+
+    @model_validator(mode="after")
+    def _check_engine_fields(self) -> ModelConfig:
+        if self.engine == "llamacpp" and not self.path:
+            raise ValueError(f"model '{self.name}': engine llamacpp needs `path` (a GGUF file)")
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError(f"model '{self.name}': engine openai needs `base_url`")
+        return self
+
+    def public_metadata(self) -> dict[str, Any]:
+        """The metadata a client may see (no paths, URLs of upstreams or secrets)."""
+        return {
+            "display_name": self.display_name or self.name,
+            "organization": self.organization,
+            "license": self.license,
+            "parameters": self.parameters,
+            "context_length": self.context_length,
+            "vision": self.vision,
+            "description": self.description,
+            "url": self.url,
+        }
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with offline defaults. Nested env: MODELARENA_A__B."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELARENA_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share"))
+    cache_dir: Path = Field(default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache"))
+    db_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in data_dir")
+
+    models: list[ModelConfig] = Field(default_factory=list)
+    include_default_models: bool = True
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="plain keys accepted; env: comma-separated"
+    )
+    auth_required: bool | None = Field(
+        None, description="None: required unless bound to loopback with no keys defined"
+    )
+    rate_limit_rpm: int = Field(0, ge=0, description="requests per minute per key; 0 = off")
+
+    redis_url: str | None = None
+    redis_prefix: str = Field("modelarena", description="key namespace inside Redis")
+    worker_secret: str | None = None
+    worker_ttl_s: float = Field(15.0, gt=0, description="drop a worker after this silence")
+    health_interval_s: float = Field(10.0, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _merge_default_models(self) -> Settings:
+        if self.include_default_models:
+            own = {m.name for m in self.models}
+            defaults = [m for m in load_default_models() if m.name not in own]
+            self.models = defaults + self.models
+        names = [m.name for m in self.models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'modelarena.db'}"
+
+    def model(self, name: str) -> ModelConfig | None:
+        return next((m for m in self.models if m.name == name), None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges file < environment < flags itself; see there.
+        return (init_settings,)
+
+
+def load_default_models() -> list[ModelConfig]:
+    data = yaml.safe_load(DEFAULTS_FILE.read_text())
+    return [ModelConfig(**m) for m in data["models"]]
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings from a YAML file, then `MODELARENA_*` variables, then explicit overrides.
+
+    `config_file` defaults to $MODELARENA_CONFIG when set. Overrides that are None are
+    ignored, so CLI options can be passed straight through.
+    """
+    config_file = config_file or os.environ.get("MODELARENA_CONFIG")
+    values: dict[str, Any] = {}
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ValueError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"config file {path} must hold a mapping at the top level")
+        values.update(loaded)
+    values.update(EnvSettingsSource(Settings)())
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

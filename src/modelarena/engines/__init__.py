@@ -1,0 +1,1 @@
+"""Engines: backends that turn a chat or text request into a stream of text deltas."""

@@ -1,0 +1,307 @@
+"""Continuous batching for one llama.cpp context: many sequences share each decode step.
+
+A single thread owns the context. Each step it feeds one token for every generating
+sequence plus a chunk of any new prompt into one `llama_decode`, samples every sequence
+from its own row of logits with its own sampler chain, and admits or retires sequences
+between steps. Each step's results go back through one `deliver` call per request.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import llama_cpp as llama
+
+from modelarena.engines.text_stream import TextStream
+
+log = logging.getLogger(__name__)
+
+PENALTY_WINDOW = 256  # tokens the repetition/presence/frequency penalties look back on
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    seed: int | None = None
+
+
+# One result of a step for one sequence: (sequence, new text, finish reason, error).
+Update = tuple["Sequence", str, str | None, str | None]
+# Receives a request's updates of one step, on the batcher thread; must not block.
+Deliver = Callable[[list[Update]], None]
+
+
+@dataclass(eq=False)
+class Sequence:
+    """One choice being generated. Fields after `cancelled` belong to the batcher thread."""
+
+    prompt: list[int]
+    sampling: SamplerSettings
+    max_tokens: int
+    stop: list[str]
+    deliver: Deliver
+    index: int = 0
+    strip_leading_space: bool = False
+    cancelled: bool = False
+
+    slot: int = -1
+    fed: int = 0  # prompt tokens already decoded
+    position: int = 0
+    next_token: int = -1
+    generated: int = 0
+    sampler: object = None
+    text: TextStream = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.text = TextStream(self.stop, self.strip_leading_space)
+
+
+class Batcher:
+    """Owns a llama.cpp context with `parallel` sequence slots of `context_length` each."""
+
+    def __init__(
+        self,
+        model: llama.llama_model_p,
+        *,
+        parallel: int,
+        context_length: int,
+        batch_size: int,
+        threads: int,
+        name: str,
+    ) -> None:
+        params = llama.llama_context_default_params()
+        params.n_ctx = parallel * context_length
+        params.n_seq_max = parallel
+        params.n_batch = batch_size
+        params.n_ubatch = batch_size
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.kv_unified = False  # one KV stream per slot: faster batched decode here
+        params.no_perf = True
+        self._ctx = llama.llama_init_from_model(model, params)
+        if not self._ctx:
+            raise RuntimeError(f"llama.cpp could not create a context for '{name}'")
+        self._memory = llama.llama_get_memory(self._ctx)
+        self._vocab = llama.llama_model_get_vocab(model)
+        self._n_vocab = llama.llama_vocab_n_tokens(self._vocab)
+        self._batch = llama.llama_batch_init(batch_size, 0, 1)
+        self._batch_size = batch_size
+        self.context_length = context_length
+        self._free_slots = list(range(parallel - 1, -1, -1))
+        self._pending: deque[Sequence] = deque()
+        self._active: list[Sequence] = []
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._piece = ctypes.create_string_buffer(256)
+        self._pieces: dict[int, bytes] = {}  # token -> text bytes, filled as tokens appear
+        self._eog: dict[int, bool] = {}
+        self._updates: dict[Deliver, list[Update]] = {}
+        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    # -- called from any thread -------------------------------------------------------
+
+    def submit(self, sequences: list[Sequence]) -> None:
+        with self._wake:
+            self._pending.extend(sequences)
+            self._wake.notify()
+
+    def cancel(self, sequences: list[Sequence]) -> None:
+        with self._wake:
+            for seq in sequences:
+                seq.cancelled = True
+            self._wake.notify()
+
+    def load(self) -> int:
+        return len(self._pending) + len(self._active)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+        llama.llama_batch_free(self._batch)
+        llama.llama_free(self._ctx)
+
+    # -- the batcher thread -----------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not (self._stopping or self._pending or self._active):
+                    self._wake.wait()
+                if self._stopping:
+                    for seq in list(self._active) + list(self._pending):
+                        self._finish(seq, None, "the model is shutting down")
+                    self._flush()
+                    return
+                self._admit()
+            self._retire_cancelled()
+            if not self._active:
+                continue
+            try:
+                self._step()
+            except Exception as exc:  # a failure must not kill the loop or lose requests
+                log.exception("decode step failed")
+                for seq in list(self._active):
+                    self._finish(seq, None, f"inference failed: {exc}")
+            self._flush()
+
+    def _admit(self) -> None:
+        while self._pending and self._free_slots:
+            seq = self._pending.popleft()
+            if seq.cancelled:
+                continue
+            seq.slot = self._free_slots.pop()
+            seq.sampler = self._new_sampler(seq.sampling)
+            self._active.append(seq)
+
+    def _retire_cancelled(self) -> None:
+        for seq in [s for s in self._active if s.cancelled]:
+            self._release(seq)
+
+    def _step(self) -> None:
+        batch = self._batch
+        batch.n_tokens = 0
+        rows: list[tuple[Sequence, int]] = []
+        budget = self._batch_size
+        for seq in self._active:  # one token for every sequence past its prompt
+            if seq.fed == len(seq.prompt):
+                rows.append((seq, self._add(seq.next_token, seq, True)))
+                budget -= 1
+        for seq in self._active:  # then prompt chunks, oldest first, while room remains
+            remaining = len(seq.prompt) - seq.fed
+            if remaining == 0 or budget == 0:
+                continue
+            take = min(remaining, budget)
+            for k in range(take):
+                last = k == take - 1 and take == remaining
+                row = self._add(seq.prompt[seq.fed + k], seq, last)
+            seq.fed += take
+            budget -= take
+            if seq.fed == len(seq.prompt):
+                rows.append((seq, row))
+        status = llama.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise RuntimeError(f"llama_decode returned {status}")
+        for seq, row in rows:
+            self._sample(seq, row)
+
+    def _add(self, token: int, seq: Sequence, logits: bool) -> int:
+        batch = self._batch
+        i = batch.n_tokens
+        batch.token[i] = token
+        batch.pos[i] = seq.position
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = seq.slot
+        batch.logits[i] = logits
+        batch.n_tokens = i + 1
+        seq.position += 1
+        return i
+
+    def _sample(self, seq: Sequence, row: int) -> None:
+        token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
+        seq.generated += 1
+        if self._is_eog(token):
+            self._finish(seq, "stop")
+            return
+        text = seq.text.feed(self._token_bytes(token))
+        if seq.text.stopped:
+            self._finish(seq, "stop", text=text)
+        elif seq.generated >= seq.max_tokens or seq.position + 1 >= self.context_length:
+            self._finish(seq, "length", text=text)
+        else:
+            seq.next_token = token
+            if text:
+                self._emit(seq, text, None, None)
+
+    # Each ctypes call releases and retakes the GIL; caching the per-token answers keeps
+    # a step from queueing behind the event loop thread once per token.
+    def _token_bytes(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            size = llama.llama_token_to_piece(self._vocab, token, self._piece, 256, 0, False)
+            piece = self._pieces[token] = self._piece.raw[: max(size, 0)]
+        return piece
+
+    def _is_eog(self, token: int) -> bool:
+        eog = self._eog.get(token)
+        if eog is None:
+            eog = self._eog[token] = bool(llama.llama_vocab_is_eog(self._vocab, token))
+        return eog
+
+    def _emit(self, seq: Sequence, text: str, finish: str | None, error: str | None) -> None:
+        self._updates.setdefault(seq.deliver, []).append((seq, text, finish, error))
+
+    def _flush(self) -> None:
+        """Hand each request its updates of this step in one call."""
+        updates, self._updates = self._updates, {}
+        for deliver, items in updates.items():
+            try:
+                deliver(items)
+            except RuntimeError:  # the request's event loop has closed: nobody is listening
+                log.debug("dropped updates for a closed event loop")
+
+    def _finish(
+        self, seq: Sequence, reason: str | None, error: str | None = None, text: str = ""
+    ) -> None:
+        if error is None:
+            text += seq.text.finish()
+        self._emit(seq, text, reason, error)
+        self._release(seq)
+
+    def _release(self, seq: Sequence) -> None:
+        if seq in self._active:
+            self._active.remove(seq)
+            llama.llama_memory_seq_rm(self._memory, seq.slot, -1, -1)
+            llama.llama_sampler_free(seq.sampler)
+            self._free_slots.append(seq.slot)
+        else:
+            with self._wake:
+                if seq in self._pending:
+                    self._pending.remove(seq)
+
+    def _new_sampler(self, s: SamplerSettings):
+        params = llama.llama_sampler_chain_default_params()
+        params.no_perf = True
+        chain = llama.llama_sampler_chain_init(params)
+
+        def add(sampler) -> None:
+            llama.llama_sampler_chain_add(chain, sampler)
+
+        # Top-k first, as llama.cpp advises: the later samplers then work on tens of
+        # candidates instead of the whole vocabulary. (Negative presence or frequency
+        # penalties therefore cannot promote a token from outside the top k.)
+        if s.top_k > 0:
+            add(llama.llama_sampler_init_top_k(s.top_k))
+        if s.repetition_penalty != 1.0 or s.frequency_penalty or s.presence_penalty:
+            add(llama.llama_sampler_init_penalties(
+                self._n_vocab, PENALTY_WINDOW,
+                s.repetition_penalty, s.frequency_penalty, s.presence_penalty,
+            ))
+        if s.temperature <= 0:
+            add(llama.llama_sampler_init_greedy())
+            return chain
+        if s.top_p < 1.0:
+            add(llama.llama_sampler_init_top_p(s.top_p, 1))
+        if s.min_p > 0:
+            add(llama.llama_sampler_init_min_p(s.min_p, 1))
+        add(llama.llama_sampler_init_temp(s.temperature))
+        add(llama.llama_sampler_init_dist(
+            llama.LLAMA_DEFAULT_SEED if s.seed is None else s.seed & 0xFFFFFFFF
+        ))
+        return chain

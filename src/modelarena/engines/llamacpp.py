@@ -1,0 +1,298 @@
+"""The in-process llama.cpp engine: a GGUF model on the CPU with continuous batching.
+
+It turns requests into token sequences (chat template, system prompt, context checks,
+sampling defaults), hands them to the `Batcher`, and streams the batcher's results back
+as engine events. Embeddings use a second, embedding-mode context on the same weights.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import llama_cpp as llama
+
+from modelarena.config import ModelConfig
+from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
+from modelarena.engines.chat_template import ChatTemplate
+from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
+from modelarena.engines.llama_runtime import init_backend, tokenize
+from modelarena.engines.model_files import resolve_model_path
+from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
+from modelarena.serving.protocol import ChatCompletionRequest, EmbeddingRequest
+
+DEFAULT_CONTEXT = 4096
+
+
+class EngineLoadError(Exception):
+    """The model cannot be served as configured; the message says what to change."""
+
+
+class LlamaCppEngine(Engine):
+    kind = "llamacpp"
+
+    def __init__(self, config: ModelConfig, cache_dir: Path) -> None:
+        self.config = config
+        self._cache_dir = cache_dir
+        self._model = None
+        self._batcher: Batcher | None = None
+        self._embedder: _Embedder | None = None
+        self._embed_lock = threading.Lock()
+        self.path: Path | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        cfg = self.config
+        self.path = resolve_model_path(cfg.path, self._cache_dir)
+        init_backend()
+        self._model = llama.llama_model_load_from_file(
+            str(self.path).encode(), llama.llama_model_default_params()
+        )
+        if not self._model:
+            raise EngineLoadError(f"model '{cfg.name}': llama.cpp could not load {self.path}")
+        self._vocab = llama.llama_model_get_vocab(self._model)
+        template = cfg.chat_template or (llama.llama_model_chat_template(self._model, None) or b"")
+        if isinstance(template, bytes):
+            template = template.decode("utf-8", errors="replace")
+        if not template:
+            raise EngineLoadError(
+                f"model '{cfg.name}' ({self.path}) has no chat template in its GGUF metadata; "
+                "give one in its config as `chat_template` (a Jinja template over `messages`)"
+            )
+        self._bos = self._token_text(llama.llama_vocab_bos(self._vocab))
+        self._template = ChatTemplate(
+            template, self._bos, self._token_text(llama.llama_vocab_eos(self._vocab))
+        )
+        trained = llama.llama_model_n_ctx_train(self._model)
+        self.context_length = cfg.context_length or min(trained, DEFAULT_CONTEXT)
+        self._threads = cfg.threads or os.cpu_count() or 1
+        self._batcher = Batcher(
+            self._model,
+            parallel=cfg.parallel,
+            context_length=self.context_length,
+            batch_size=cfg.batch_size,
+            threads=self._threads,
+            name=cfg.name,
+        )
+
+    async def close(self) -> None:
+        if self._batcher:
+            await asyncio.to_thread(self._batcher.close)
+            self._batcher = None
+        if self._embedder:
+            self._embedder.close()
+            self._embedder = None
+        if self._model:
+            llama.llama_model_free(self._model)
+            self._model = None
+
+    async def healthy(self) -> bool:
+        return self._batcher is not None and self._batcher.alive()
+
+    def load(self) -> int:
+        return self._batcher.load() if self._batcher else 0
+
+    # -- generation ---------------------------------------------------------------------
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        is_chat = isinstance(request, ChatCompletionRequest)
+        self._reject_unsupported(request)
+        prompt = self._chat_prompt(request) if is_chat else request.prompt_text()
+        tokens = self._tokenize(prompt)
+        if not tokens:
+            raise invalid_request("the prompt is empty", param="prompt")
+        max_tokens = self._max_tokens(request, len(tokens))
+        sampling = self._sampling(request)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        def deliver(updates: list) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, updates)
+
+        stop = self.config.stop + request.stop_list()
+        sequences = [
+            Sequence(
+                prompt=tokens,
+                sampling=_with_seed(sampling, request.seed, i),
+                max_tokens=max_tokens,
+                stop=stop,
+                deliver=deliver,
+                index=i,
+                strip_leading_space=is_chat,
+            )
+            for i in range(request.n)
+        ]
+        batcher = self._batcher
+        if batcher is None:
+            raise APIError(503, "the model is not loaded", type="server_error", retryable=True)
+        batcher.submit(sequences)
+        running = len(sequences)
+        try:
+            while running:
+                for seq, text, finish, error in await queue.get():
+                    if error:
+                        raise APIError(500, f"model '{self.config.name}': {error}",
+                                       type="server_error", code="engine_error")
+                    if text or finish:
+                        yield TextDelta(seq.index, text, finish)
+                    if finish:
+                        running -= 1
+            yield Usage(len(tokens), sum(s.generated for s in sequences))
+        finally:
+            if running:
+                batcher.cancel(sequences)
+
+    def _reject_unsupported(self, request: GenerationRequest) -> None:
+        name = self.config.name
+        extra = request.model_extra or {}
+        if isinstance(request, ChatCompletionRequest):
+            if request.tools:
+                raise unsupported("no tool calling in the local llama.cpp engine", name, "tools")
+            fmt = (request.response_format or {}).get("type", "text")
+            if fmt != "text":
+                raise unsupported("no structured output in the local engine", name,
+                                  "response_format")
+            if request.has_images():
+                raise unsupported("the model does not accept images", name, "messages")
+        else:
+            if request.echo:
+                raise unsupported("no echo in the local engine", name, "echo")
+            if request.suffix:
+                raise unsupported("no suffix in the local engine", name, "suffix")
+        for key in ("logprobs", "top_logprobs", "logit_bias"):
+            if extra.get(key):
+                raise unsupported("not implemented by the local engine", name, key)
+
+    def _chat_prompt(self, request: ChatCompletionRequest) -> str:
+        messages = [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+            for m in request.messages
+        ]
+        if self.config.system_prompt and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": self.config.system_prompt})
+        return self._template.render(messages)
+
+    def _tokenize(self, text: str) -> list[int]:
+        # Templates that write the BOS token themselves must not get a second one.
+        add_bos = not (self._bos and text.startswith(self._bos))
+        return tokenize(self._vocab, text, add_special=add_bos)
+
+    def _max_tokens(self, request: GenerationRequest, prompt_tokens: int) -> int:
+        limit = self.context_length
+        room = limit - prompt_tokens - 1
+        if room <= 0:
+            raise context_length_exceeded(prompt_tokens, request.max_tokens, limit)
+        if request.max_tokens is not None:
+            if request.max_tokens > room:
+                raise context_length_exceeded(prompt_tokens, request.max_tokens, limit)
+            return request.max_tokens
+        default = self.config.sampling.max_tokens
+        return min(default, room) if default else room
+
+    def _sampling(self, request: GenerationRequest) -> SamplerSettings:
+        defaults = self.config.sampling
+
+        def pick(name: str, fallback):
+            value = getattr(request, name)
+            if value is None:
+                value = getattr(defaults, name)
+            return fallback if value is None else value
+
+        return SamplerSettings(
+            temperature=pick("temperature", 1.0),
+            top_k=pick("top_k", 0),
+            top_p=pick("top_p", 1.0),
+            min_p=pick("min_p", 0.0),
+            repetition_penalty=pick("repetition_penalty", 1.0),
+            frequency_penalty=pick("frequency_penalty", 0.0),
+            presence_penalty=pick("presence_penalty", 0.0),
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        buf = ctypes.create_string_buffer(64)
+        size = llama.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
+        return buf.raw[: max(size, 0)].decode("utf-8", errors="replace")
+
+    # -- embeddings ---------------------------------------------------------------------
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        if not self.config.embeddings:
+            return await super().embed(request)
+        inputs = request.inputs()
+        encoded = [self._tokenize(text) for text in inputs]
+        for i, tokens in enumerate(encoded):
+            if len(tokens) > self.context_length:
+                raise invalid_request(
+                    f"input {i} has {len(tokens)} tokens; this model embeds at most "
+                    f"{self.context_length}", param="input", code="context_length_exceeded",
+                )
+        vectors = await asyncio.to_thread(self._embed_all, encoded)
+        if request.dimensions is not None:
+            vectors = [v[: request.dimensions] for v in vectors]
+        return Embeddings(vectors, sum(len(t) for t in encoded))
+
+    def _embed_all(self, encoded: list[list[int]]) -> list[list[float]]:
+        with self._embed_lock:
+            if self._embedder is None:
+                self._embedder = _Embedder(self._model, self.context_length, self._threads)
+            return [self._embedder.embed(tokens) for tokens in encoded]
+
+
+def _with_seed(sampling: SamplerSettings, seed: int | None, index: int) -> SamplerSettings:
+    """Choice i of a seeded request uses seed+i, so n choices differ yet repeat exactly."""
+    if seed is None:
+        return sampling
+    return SamplerSettings(**{**sampling.__dict__, "seed": seed + index})
+
+
+class _Embedder:
+    """A mean-pooled, L2-normalised embedding context sharing the generation weights."""
+
+    def __init__(self, model, context_length: int, threads: int) -> None:
+        params = llama.llama_context_default_params()
+        params.n_ctx = context_length
+        params.n_batch = context_length
+        params.n_ubatch = context_length
+        params.n_seq_max = 1
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.embeddings = True
+        params.pooling_type = llama.LLAMA_POOLING_TYPE_MEAN
+        params.no_perf = True
+        self._ctx = llama.llama_init_from_model(model, params)
+        if not self._ctx:
+            raise RuntimeError("llama.cpp could not create an embedding context")
+        self._memory = llama.llama_get_memory(self._ctx)
+        self._n_embd = llama.llama_model_n_embd(model)
+        self._batch = llama.llama_batch_init(context_length, 0, 1)
+
+    def embed(self, tokens: list[int]) -> list[float]:
+        batch = self._batch
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = True
+        batch.n_tokens = len(tokens)
+        llama.llama_memory_clear(self._memory, True)
+        if llama.llama_decode(self._ctx, batch) != 0:
+            raise APIError(500, "embedding failed in llama.cpp", type="server_error")
+        pooled = llama.llama_get_embeddings_seq(self._ctx, 0)
+        vector = [pooled[i] for i in range(self._n_embd)]
+        norm = sum(x * x for x in vector) ** 0.5 or 1.0
+        return [x / norm for x in vector]
+
+    def close(self) -> None:
+        llama.llama_batch_free(self._batch)
+        llama.llama_free(self._ctx)

@@ -1,0 +1,255 @@
+"""An engine that forwards to any OpenAI-compatible server (vLLM, SGLang, llama.cpp's
+server, Ollama, commercial APIs, our own workers) over one pooled HTTP client.
+
+Requests pass through with every field the client sent (tools, response_format, vendor
+extensions); upstream errors come back as ours, marked retryable when another replica
+might succeed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from modelarena.engines.base import (
+    Choice,
+    Completion,
+    Embeddings,
+    Engine,
+    Event,
+    GenerationRequest,
+    TextDelta,
+    Usage,
+)
+from modelarena.errors import APIError
+from modelarena.serving.protocol import ChatCompletionRequest, EmbeddingRequest
+
+
+class UpstreamConfigError(Exception):
+    """The upstream cannot be used as configured (e.g. its key variable is unset)."""
+
+
+class OpenAIUpstreamEngine(Engine):
+    kind = "openai"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        base_url: str,
+        upstream_model: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 600.0,
+        supports_tools: bool = True,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.upstream_model = upstream_model or name
+        self._api_key = api_key
+        self._api_key_env = api_key_env
+        self._headers = dict(headers or {})
+        self._timeout = timeout_s
+        self._supports_tools = supports_tools
+        self._client: httpx.AsyncClient | None = None
+        self._in_flight = 0
+
+    async def start(self) -> None:
+        key = self._api_key
+        if key is None and self._api_key_env:
+            key = os.environ.get(self._api_key_env)
+            if not key:
+                raise UpstreamConfigError(
+                    f"model '{self.name}': environment variable {self._api_key_env} "
+                    "(its upstream API key) is not set"
+                )
+        headers = {"Content-Type": "application/json", **self._headers}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(self._timeout, connect=5.0),
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
+
+    async def close(self) -> None:
+        if self._client:
+            await self._client.aclose()
+            self._client = None
+
+    def load(self) -> int:
+        return self._in_flight
+
+    async def healthy(self) -> bool:
+        try:
+            response = await self._http.get("/models", timeout=5.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise APIError(503, f"upstream for '{self.name}' is closed", type="server_error",
+                           retryable=True)
+        return self._client
+
+    # -- generation ---------------------------------------------------------------------
+
+    def _body(self, request: GenerationRequest | EmbeddingRequest, **changes) -> dict[str, Any]:
+        wants_tools = isinstance(request, ChatCompletionRequest) and request.tools
+        if wants_tools and not self._supports_tools:
+            raise APIError(400, f"model '{self.name}' does not support tools", param="tools",
+                           code="unsupported_parameter")
+        body = request.model_dump(exclude_unset=True, exclude_none=True)
+        if "max_completion_tokens" in body:
+            body.pop("max_tokens", None)
+        body["model"] = self.upstream_model
+        body.update(changes)
+        return body
+
+    @staticmethod
+    def _path(request: GenerationRequest) -> str:
+        return "/chat/completions" if isinstance(request, ChatCompletionRequest) else "/completions"
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        body = self._body(request, stream=False)
+        self._in_flight += 1
+        try:
+            response = await self._send("POST", self._path(request), body)
+        finally:
+            self._in_flight -= 1
+        raw = _json(response)
+        usage = raw.get("usage") or {}
+        choices = []
+        for item in raw.get("choices") or []:
+            message = item.get("message") or {}
+            text = message.get("content") if "message" in item else item.get("text")
+            choices.append(Choice(item.get("index", 0), text or "", item.get("finish_reason"),
+                                  message.get("tool_calls")))
+        return Completion(
+            choices,
+            Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
+            raw=raw,
+        )
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+        body = self._body(request, stream=True)
+        body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+        is_chat = isinstance(request, ChatCompletionRequest)
+        self._in_flight += 1
+        try:
+            async with self._http.stream("POST", self._path(request), content=orjson.dumps(body)
+                                         ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _upstream_error(self.name, response)
+                usage = Usage(0, 0)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    chunk = orjson.loads(data)
+                    if chunk.get("error"):
+                        raise APIError(502, f"upstream for '{self.name}' failed mid-stream: "
+                                       f"{_message(chunk)}", type="server_error")
+                    if chunk.get("usage"):
+                        u = chunk["usage"]
+                        usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
+                    for item in chunk.get("choices") or []:
+                        delta = (item.get("delta") or {}) if is_chat else item
+                        text = delta.get("content") if is_chat else delta.get("text")
+                        tool_calls = delta.get("tool_calls") if is_chat else None
+                        finish = item.get("finish_reason")
+                        if text or finish or tool_calls:
+                            yield TextDelta(item.get("index", 0), text or "", finish, tool_calls)
+                yield usage
+        except httpx.TimeoutException as exc:
+            raise APIError(504, f"upstream for '{self.name}' timed out", type="server_error",
+                           code="upstream_timeout") from exc
+        except httpx.HTTPError as exc:
+            raise _connection_error(self.name, exc) from exc
+        finally:
+            self._in_flight -= 1
+
+    async def embed(self, request: EmbeddingRequest) -> Embeddings:
+        response = await self._send("POST", "/embeddings", self._body(request))
+        raw = _json(response)
+        vectors = [item.get("embedding") for item in raw.get("data") or []]
+        return Embeddings(vectors, (raw.get("usage") or {}).get("prompt_tokens", 0), raw=raw)
+
+    async def _send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            response = await self._http.request(method, path, content=orjson.dumps(body))
+        except httpx.TimeoutException as exc:
+            raise APIError(504, f"upstream for '{self.name}' timed out", type="server_error",
+                           code="upstream_timeout") from exc
+        except httpx.HTTPError as exc:
+            raise _connection_error(self.name, exc) from exc
+        if response.status_code >= 400:
+            raise _upstream_error(self.name, response)
+        return response
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise APIError(502, "upstream answered with invalid JSON", type="server_error",
+                       code="bad_upstream_response", retryable=True) from exc
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if body.get("message"):
+            return str(body["message"])
+    return str(body)[:500]
+
+
+def _connection_error(name: str, exc: Exception) -> APIError:
+    return APIError(502, f"cannot reach the upstream for '{name}': {type(exc).__name__}: {exc}",
+                    type="server_error", code="upstream_unreachable", retryable=True)
+
+
+def _upstream_error(name: str, response: httpx.Response) -> APIError:
+    """Map an upstream error status to ours, keeping its message and error fields."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = response.text
+    message = _message(body)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    status = response.status_code
+    if status in (401, 403):
+        return APIError(502, f"the upstream for '{name}' rejected the gateway's credentials: "
+                        f"{message}", type="server_error", code="upstream_auth_failed",
+                        retryable=True)
+    if status == 429:
+        return APIError(429, f"the upstream for '{name}' is rate limited: {message}",
+                        type="rate_limit_error", code="upstream_rate_limited",
+                        headers={"Retry-After": response.headers.get("retry-after", "1")},
+                        retryable=True)
+    if status >= 500:
+        return APIError(502, f"the upstream for '{name}' failed ({status}): {message}",
+                        type="server_error", code="upstream_error", retryable=True)
+    return APIError(
+        400 if status in (400, 413, 422) else status,
+        message,
+        type=error.get("type") or "invalid_request_error",
+        code=error.get("code"),
+        param=error.get("param"),
+    )

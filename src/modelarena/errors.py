@@ -1,0 +1,94 @@
+"""Errors users can act on, in OpenAI's shape: {"error": {message, type, param, code}}.
+
+Every layer raises `APIError` (or a subclass helper below); the gateway renders it with
+its status code and headers. Nothing else reaches a client as a bare 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class APIError(Exception):
+    """An error with an HTTP status, an OpenAI error type and an optional code/param."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers or {}
+        # True when another replica might succeed (the backend failed, not the request).
+        self.retryable = retryable
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+def invalid_request(message: str, *, param: str | None = None, code: str | None = None):
+    return APIError(400, message, param=param, code=code)
+
+
+def context_length_exceeded(prompt_tokens: int, max_tokens: int | None, limit: int) -> APIError:
+    if max_tokens is None:
+        message = (
+            f"This model's maximum context length is {limit} tokens, but the prompt has "
+            f"{prompt_tokens} tokens. Shorten the messages."
+        )
+    else:
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, "
+            f"{max_tokens} in the completion). Shorten the messages or lower max_tokens."
+        )
+    return APIError(400, message, param="messages", code="context_length_exceeded")
+
+
+def model_not_found(name: str, served: list[str]) -> APIError:
+    listing = ", ".join(sorted(served)) or "(none)"
+    return APIError(
+        404,
+        f"The model '{name}' is not served here. Served models: {listing}.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def no_healthy_backend(name: str, detail: str = "") -> APIError:
+    extra = f" Last error: {detail}" if detail else ""
+    return APIError(
+        503,
+        f"No healthy backend is serving '{name}' right now; retry shortly.{extra}",
+        type="server_error",
+        code="no_healthy_backend",
+        headers={"Retry-After": "5"},
+    )
+
+
+def unsupported(feature: str, model: str, param: str) -> APIError:
+    return APIError(
+        400,
+        f"'{param}' is not supported by model '{model}' ({feature}); "
+        "use a model served by an upstream that accepts it.",
+        param=param,
+        code="unsupported_parameter",
+    )

@@ -1,0 +1,1 @@
+"""Serving: the router over engines and the OpenAI-compatible gateway around it."""

@@ -1,0 +1,181 @@
+"""The OpenAI-compatible routes: /v1/models, /v1/chat/completions, /v1/completions,
+/v1/embeddings, plus /health and /metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import ORJSONResponse, Response, StreamingResponse
+
+from modelarena.engines.base import Event, GenerationRequest, TextDelta, Usage
+from modelarena.errors import APIError
+from modelarena.serving.auth import Caller
+from modelarena.serving.openai_format import (
+    SSE_DONE,
+    ChunkWriter,
+    completion_body,
+    embeddings_body,
+    sse,
+)
+from modelarena.serving.protocol import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+)
+from modelarena.serving.services import Services
+
+router = APIRouter()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def caller(request: Request) -> Caller:
+    return await services(request).auth.check(request)
+
+
+@router.get("/v1/models", dependencies=[Depends(caller)])
+async def list_models(request: Request) -> ORJSONResponse:
+    svc = services(request)
+    data = [_model_card(svc, name) for name in svc.router.model_names()]
+    return ORJSONResponse({"object": "list", "data": data})
+
+
+@router.get("/v1/models/{model:path}", dependencies=[Depends(caller)])
+async def get_model(model: str, request: Request) -> ORJSONResponse:
+    return ORJSONResponse(_model_card(services(request), model))
+
+
+def _model_card(svc: Services, name: str) -> dict:
+    metadata = svc.router.metadata(name)
+    return {
+        "id": name,
+        "object": "model",
+        "created": 0,
+        "owned_by": metadata.get("organization") or "modelarena",
+        "metadata": metadata,
+    }
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
+) -> Response:
+    return await _generate(services(request), body, "chat")
+
+
+@router.post("/v1/completions")
+async def completions(
+    body: CompletionRequest, request: Request, _: Caller = Depends(caller)
+) -> Response:
+    return await _generate(services(request), body, "completions")
+
+
+@router.post("/v1/embeddings")
+async def embeddings(
+    body: EmbeddingRequest, request: Request, _: Caller = Depends(caller)
+) -> Response:
+    svc = services(request)
+    label = svc.metrics.label(body.model)
+    started = time.perf_counter()
+    try:
+        result = await svc.router.embed(body.model, body)
+    except APIError as exc:
+        svc.metrics.requests.labels(label, "embeddings", str(exc.status)).inc()
+        raise
+    svc.metrics.requests.labels(label, "embeddings", "200").inc()
+    svc.metrics.latency.labels(label, "embeddings").observe(time.perf_counter() - started)
+    svc.metrics.count_tokens(label, result.prompt_tokens, 0)
+    return ORJSONResponse(
+        embeddings_body(result, model=body.model, encoding=body.encoding_format)
+    )
+
+
+async def _generate(svc: Services, body: GenerationRequest, endpoint: str) -> Response:
+    label = svc.metrics.label(body.model)
+    started = time.perf_counter()
+    chat = endpoint == "chat"
+    if not body.stream:
+        try:
+            result = await svc.router.complete(body.model, body)
+        except APIError as exc:
+            svc.metrics.requests.labels(label, endpoint, str(exc.status)).inc()
+            raise
+        elapsed = time.perf_counter() - started
+        svc.metrics.requests.labels(label, endpoint, "200").inc()
+        svc.metrics.latency.labels(label, endpoint).observe(elapsed)
+        svc.metrics.count_tokens(label, result.usage.prompt_tokens,
+                                 result.usage.completion_tokens)
+        return ORJSONResponse(completion_body(result, chat=chat, model=body.model))
+
+    events = svc.router.stream(body.model, body)
+    try:
+        first = await anext(events)  # errors before the first byte keep their status
+    except APIError as exc:
+        svc.metrics.requests.labels(label, endpoint, str(exc.status)).inc()
+        raise
+    writer = ChunkWriter(chat=chat, model=body.model, include_usage=body.include_usage())
+    return StreamingResponse(
+        _sse(svc, writer, first, events, label, endpoint, started),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _sse(
+    svc: Services,
+    writer: ChunkWriter,
+    first: Event,
+    events: AsyncIterator[Event],
+    label: str,
+    endpoint: str,
+    started: float,
+) -> AsyncIterator[bytes]:
+    status = "200"
+    first_text = True
+    try:
+        event = first
+        while True:
+            if isinstance(event, Usage):
+                svc.metrics.count_tokens(label, event.prompt_tokens, event.completion_tokens)
+                yield writer.usage(event)
+            elif isinstance(event, TextDelta):
+                if first_text and event.text:
+                    svc.metrics.ttft.labels(label).observe(time.perf_counter() - started)
+                    first_text = False
+                yield writer.delta(event)
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                break
+        yield SSE_DONE
+    except APIError as exc:  # the stream has started: report in-band, as OpenAI does
+        status = str(exc.status)
+        yield sse(exc.body())
+    finally:
+        await events.aclose()
+        svc.metrics.requests.labels(label, endpoint, status).inc()
+        svc.metrics.latency.labels(label, endpoint).observe(time.perf_counter() - started)
+
+
+@router.get("/health")
+async def health(request: Request) -> ORJSONResponse:
+    """Liveness for load balancers: healthy backends per model; no details leak."""
+    svc = services(request)
+    models = {}
+    for name in svc.router.model_names():
+        backends = svc.router.backends(name)
+        models[name] = {"backends": len(backends),
+                        "healthy": sum(1 for b in backends if b.healthy)}
+    ok = all(m["healthy"] for m in models.values())
+    return ORJSONResponse({"status": "ok" if ok else "degraded", "models": models})
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(services(request).metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")

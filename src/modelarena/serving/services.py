@@ -1,0 +1,147 @@
+"""Everything a running gateway holds: settings, database, router with its engines,
+auth, metrics and the worker registry — started before the server listens and closed
+after it stops. Background loops keep backend health and registered workers current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from anyio import to_thread
+
+from modelarena.config import ModelConfig, Settings
+from modelarena.engines.base import Engine
+from modelarena.engines.openai_upstream import OpenAIUpstreamEngine
+from modelarena.serving.auth import Auth
+from modelarena.serving.metrics import Metrics
+from modelarena.serving.rate_limit import RateLimiter, make_rate_limiter
+from modelarena.serving.registry import Registry, WorkerRecord, make_registry
+from modelarena.serving.router import Backend, Router
+from modelarena.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The platform cannot start as configured; the message says what to change."""
+
+
+def make_engine(config: ModelConfig, settings: Settings) -> Engine:
+    if config.engine == "llamacpp":
+        from modelarena.engines.llamacpp import LlamaCppEngine  # needs llama-cpp-python
+
+        return LlamaCppEngine(config, settings.cache_dir)
+    return OpenAIUpstreamEngine(
+        name=config.name,
+        base_url=config.base_url or "",
+        upstream_model=config.upstream_model,
+        api_key_env=config.api_key_env,
+        headers=config.headers,
+        timeout_s=config.timeout_s,
+        supports_tools=config.supports_tools,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    router: Router
+    auth: Auth
+    metrics: Metrics
+    registry: Registry
+    limiter: RateLimiter
+    db: Database | None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, use_database: bool = True) -> Services:
+        """Open the database, load every configured model, and connect the registry."""
+        db = None
+        if use_database:
+            db = Database(settings.database_url)
+            try:
+                await to_thread.run_sync(db.migrate)
+            except Exception as exc:
+                raise StartupError(f"database {settings.database_url}: {exc}") from exc
+        router = Router()
+        engines = [(cfg, make_engine(cfg, settings)) for cfg in settings.models]
+        results = await asyncio.gather(
+            *(engine.start() for _, engine in engines), return_exceptions=True
+        )
+        failures = [f"{cfg.name}: {r}" for (cfg, _), r in zip(engines, results, strict=True)
+                    if isinstance(r, BaseException)]
+        if failures:
+            for _, engine in engines:
+                await engine.close()
+            raise StartupError("cannot load models:\n  " + "\n  ".join(failures))
+        for cfg, engine in engines:
+            router.add(Backend(id=f"config:{cfg.name}", model=cfg.name, engine=engine,
+                               metadata=cfg.public_metadata()))
+        limiter = make_rate_limiter(settings.redis_url, settings.redis_prefix)
+        services = cls(
+            settings=settings,
+            router=router,
+            auth=Auth(settings, db, limiter),
+            metrics=Metrics(router),
+            registry=make_registry(settings.redis_url, settings.redis_prefix),
+            limiter=limiter,
+            db=db,
+        )
+        return services
+
+    def start_background(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._every(self.settings.health_interval_s,
+                                            self.router.check_health)),
+            asyncio.create_task(self._every(min(1.0, self.settings.worker_ttl_s / 4),
+                                            self.sync_workers)),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for backend in self.router.backends():
+            await backend.engine.close()
+        await self.registry.close()
+        await self.limiter.close()
+        if self.db:
+            self.db.close()
+
+    @staticmethod
+    async def _every(seconds: float, job) -> None:
+        """Run `job` now and then every `seconds`; a failure is logged, not fatal."""
+        while True:
+            try:
+                await job()
+            except Exception:
+                log.exception("background job %s failed", getattr(job, "__name__", job))
+            await asyncio.sleep(seconds)
+
+    async def sync_workers(self) -> None:
+        """Make the router's worker backends match the registry's live workers."""
+        alive = {record.id: record for record in await self.registry.alive()}
+        current = {b.id: b for b in self.router.backends() if b.source == "worker"}
+        for backend_id, backend in current.items():
+            record = alive.get(backend_id.removeprefix("worker:"))
+            if record is None or record.url != backend.engine.base_url:
+                self.router.remove(backend_id)
+                await backend.engine.close()
+                log.info("worker %s for %s dropped (no heartbeat)", backend_id, backend.model)
+        for record in alive.values():
+            if f"worker:{record.id}" not in {b.id for b in self.router.backends()}:
+                await self._add_worker(record)
+
+    async def _add_worker(self, record: WorkerRecord) -> None:
+        engine = OpenAIUpstreamEngine(
+            name=record.model, base_url=record.url, api_key=self.settings.worker_secret
+        )
+        await engine.start()
+        self.router.add(Backend(id=f"worker:{record.id}", model=record.model, engine=engine,
+                                metadata=record.metadata, source="worker"))
+        log.info("worker %s serves %s at %s", record.id, record.model, record.url)

@@ -1,0 +1,69 @@
+"""Queries: every read and write the rest of the package makes goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from modelarena.store.db import Database
+from modelarena.store.models import ApiKey, utcnow
+
+KEY_PREFIX = "ma-"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    name: str
+    prefix: str
+    rpm_limit: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(row.id, row.name, row.prefix, row.rpm_limit, row.created_at, row.revoked_at)
+
+
+def create_api_key(db: Database, name: str, rpm_limit: int | None = None) -> tuple[KeyInfo, str]:
+    """A new random key; returns its record and the key itself (never stored)."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with db.session() as session:
+        row = ApiKey(name=name, key_hash=hash_key(key), prefix=key[:10], rpm_limit=rpm_limit)
+        session.add(row)
+        session.flush()
+        return _info(row), key
+
+
+def find_active_key(db: Database, key: str) -> KeyInfo | None:
+    with db.session() as session:
+        row = session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
+        )
+        return _info(row) if row else None
+
+
+def list_api_keys(db: Database) -> list[KeyInfo]:
+    with db.session() as session:
+        return [_info(r) for r in session.scalars(select(ApiKey).order_by(ApiKey.id))]
+
+
+def count_active_keys(db: Database) -> int:
+    return sum(1 for k in list_api_keys(db) if k.revoked_at is None)
+
+
+def revoke_api_key(db: Database, key_id: int) -> bool:
+    with db.session() as session:
+        row = session.get(ApiKey, key_id)
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = utcnow()
+        return True
