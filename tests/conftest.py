@@ -71,6 +71,12 @@ class Server:
         self._log_file.close()
 
 
+@pytest.fixture(name="free_port")
+def free_port_fixture():
+    """A function returning a currently free TCP port on loopback."""
+    return free_port
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One model cache for the session, so the Gemma GGUF is assembled once."""
