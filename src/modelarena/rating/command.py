@@ -1,0 +1,309 @@
+"""The `modelarena leaderboard` command: a battle file in; a table, JSON/CSV/Markdown or HTML out.
+
+Only typer is imported at module level; numpy, pyarrow and the engine load inside the command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Method(StrEnum):
+    bt = "bt"
+    elo = "elo"
+
+
+class Interval(StrEnum):
+    sandwich = "sandwich"
+    bootstrap = "bootstrap"
+    none = "none"
+
+
+class Ties(StrEnum):
+    half = "half"
+    drop = "drop"
+    davidson = "davidson"
+    rao_kupper = "rao-kupper"
+
+
+class Preset(StrEnum):
+    fastchat_2024 = "fastchat-2024"
+    fastchat_2023_12 = "fastchat-2023-12"
+    lmarena_2025 = "lmarena-2025"
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def leaderboard(
+    battles: Annotated[
+        Path,
+        typer.Argument(help="Battle file: FastChat clean_battle .json, .jsonl, .csv or .parquet."),
+    ],
+    method: Annotated[
+        Method | None, typer.Option(help="Bradley–Terry (default) or online Elo.")
+    ] = None,
+    preset: Annotated[
+        Preset | None, typer.Option(help="Reproduce a published leaderboard's method.")
+    ] = None,
+    ci: Annotated[
+        Interval | None,
+        typer.Option(help="Intervals [default: sandwich for bt, bootstrap for elo]."),
+    ] = None,
+    bootstrap_rounds: Annotated[
+        int | None, typer.Option(help="Bootstrap rounds [default: 100].")
+    ] = None,
+    anchor: Annotated[
+        str | None, typer.Option(help="Fix one model's rating, as NAME=RATING.")
+    ] = None,
+    l2: Annotated[
+        float | None, typer.Option(help="L2 penalty on w = (rating − 1000)/400 [default: 0].")
+    ] = None,
+    ties: Annotated[
+        Ties | None, typer.Option(help="Ties: half a win each (default), drop, or a tie model.")
+    ] = None,
+    reweight: Annotated[
+        bool, typer.Option("--reweight", help="Weight pairs by 1/max(pair battles, 50).")
+    ] = False,
+    style_control: Annotated[
+        bool, typer.Option("--style-control", help="Control for answer length and markdown.")
+    ] = False,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only battles in this category (repeatable): long, multi-turn, "
+            "code, math, language=NAME, or a column NAME / NAME=VALUE."
+        ),
+    ] = None,
+    include_named: Annotated[
+        bool, typer.Option("--include-named", help="Use named battles too, not only anonymous.")
+    ] = False,
+    exclude_model: Annotated[
+        list[str] | None, typer.Option(help="Leave out a model's battles (repeatable).")
+    ] = None,
+    min_battles: Annotated[
+        int, typer.Option(help="Drop models with fewer battles (repeated until stable).")
+    ] = 0,
+    language: Annotated[
+        list[str] | None, typer.Option(help="Only battles in this language (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only battles at or after this date/time (UTC) or unix time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only battles before this date/time (UTC) or unix time.")
+    ] = None,
+    daily_vote_cap: Annotated[
+        int | None, typer.Option(help="Keep each voter's first N votes per UTC day.")
+    ] = None,
+    dedup_percentile: Annotated[
+        float | None,
+        typer.Option(help="Cap each prompt's battles at this percentile of prompt counts."),
+    ] = None,
+    k: Annotated[float | None, typer.Option("--k", help="Elo K factor [default: 4].")] = None,
+    models_meta: Annotated[
+        Path | None, typer.Option(help="File with model, organization, license columns.")
+    ] = None,
+    format: Annotated[Format, typer.Option(help="Output format.")] = Format.table,
+    output: Annotated[
+        Path | None, typer.Option(help="Write the output here instead of stdout.")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report here.")
+    ] = None,
+    manifest: Annotated[
+        Path | None, typer.Option(help="Also write the reproducibility manifest (JSON) here.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the bootstrap and random choices.")] = 0,
+) -> None:
+    """Rank models from arena battles with Bradley–Terry or Elo, with confidence intervals."""
+    # Small dense solves run faster on one BLAS thread, and the bootstrap runs its own
+    # threads; set before numpy loads (a user's explicit setting wins).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from modelarena.rating.errors import RatingError
+
+    settings = {
+        "method": None if method is None else method.value,
+        "ci": None if ci is None else ci.value,
+        "rounds": bootstrap_rounds,
+        "l2": l2,
+        "ties": None if ties is None else ties.value,
+        "k": k,
+        "reweight": reweight or None,
+        "style_control": style_control or None,
+        "seed": seed,
+    }
+    try:
+        filters = _filters(
+            include_named,
+            exclude_model,
+            min_battles,
+            language,
+            since,
+            until,
+            daily_vote_cap,
+            dedup_percentile,
+            category,
+            seed,
+        )
+        config = _config(preset, anchor, settings)
+        _run(battles, filters, config, models_meta, format, output, html, manifest)
+    except (RatingError, OSError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _filters(
+    include_named: bool,
+    exclude_model: list[str] | None,
+    min_battles: int,
+    language: list[str] | None,
+    since: str | None,
+    until: str | None,
+    daily_vote_cap: int | None,
+    dedup_percentile: float | None,
+    category: list[str] | None,
+    seed: int,
+):
+    from modelarena.rating.data import Filters
+
+    return Filters(
+        anonymous_only=not include_named,
+        exclude_models=tuple(exclude_model or ()),
+        min_battles=min_battles,
+        languages=tuple(language or ()),
+        since=None if since is None else _time(since, "--since"),
+        until=None if until is None else _time(until, "--until"),
+        daily_vote_cap=daily_vote_cap,
+        dedup_percentile=dedup_percentile,
+        categories=tuple(category or ()),
+        seed=seed,
+    )
+
+
+def _time(text: str, option: str) -> float:
+    from modelarena.rating.errors import RatingError
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise RatingError(
+            f"{option} {text!r} is neither unix seconds nor an ISO date like 2024-05-01"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _config(preset: Preset | None, anchor: str | None, settings: dict):
+    from dataclasses import replace
+
+    from modelarena.rating.errors import RatingError
+    from modelarena.rating.presets import Anchor, RatingConfig
+    from modelarena.rating.presets import preset as named_preset
+
+    base = RatingConfig() if preset is None else named_preset(preset.value)
+    changes = {key: value for key, value in settings.items() if value is not None}
+    if settings["method"] is not None and settings["ci"] is None:
+        changes["ci"] = None  # let the method pick its default intervals
+    if anchor is not None:
+        name, equals, rating = anchor.rpartition("=")
+        try:
+            changes["anchor"] = Anchor(name, float(rating))
+        except ValueError:
+            raise RatingError(
+                f"--anchor needs NAME=RATING, e.g. gpt-4=1200; got {anchor!r}"
+            ) from None
+        if not equals or not name:
+            raise RatingError(f"--anchor needs NAME=RATING, e.g. gpt-4=1200; got {anchor!r}")
+    if preset is not None:
+        modified = sorted(key for key in changes if key != "seed")
+        changes["name"] = preset.value + (f" (changed: {', '.join(modified)})" if modified else "")
+    return replace(base, **changes)
+
+
+def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path) -> None:
+    from modelarena.rating.data import needed_columns, select_battles
+    from modelarena.rating.leaderboard import rate
+    from modelarena.rating.read import (
+        available_columns,
+        file_format,
+        file_sha256,
+        read_battles,
+        read_models_meta,
+    )
+    from modelarena.rating.report import manifest, render_text, table, to_json
+
+    columns = needed_columns(
+        filters,
+        style_control=config.style_control,
+        time_order=config.method == "elo",
+        available=available_columns(battles),
+    )
+    selection = select_battles(
+        read_battles(battles, columns), filters, style_control=config.style_control
+    )
+    board = _with_progress(selection.battles, config, rate)
+    meta = None if models_meta is None else read_models_meta(models_meta)
+    source = {
+        "path": str(battles),
+        "format": file_format(battles),
+        "bytes": battles.stat().st_size,
+        "sha256": file_sha256(battles),
+    }
+    record = manifest(board, selection, filters, source)
+    if fmt == Format.table:
+        _print_table(table(board, meta), output)
+    else:
+        text = render_text(board, fmt.value, meta)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+    if html is not None:
+        from modelarena.rating.html import write_html
+
+        write_html(board, html, record, meta)
+    if manifest_path is not None:
+        manifest_path.write_text(to_json(record), encoding="utf-8")
+    if board.bootstrap_unconverged:
+        typer.echo(
+            f"Warning: {board.bootstrap_unconverged} bootstrap rounds did not converge (a model "
+            "won or lost all its resampled battles); their intervals are wide. Consider --l2.",
+            err=True,
+        )
+
+
+def _with_progress(battles, config, rate):
+    if config.ci != "bootstrap" or not sys.stderr.isatty():
+        return rate(battles, config)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("bootstrap", total=config.rounds)
+        return rate(battles, config, progress=lambda done: bar.update(task, completed=done))
+
+
+def _print_table(grid, output: Path | None) -> None:
+    from rich.console import Console
+
+    if output is None:
+        Console().print(grid)
+        return
+    with open(output, "w", encoding="utf-8") as handle:
+        Console(file=handle, width=160, color_system=None).print(grid)

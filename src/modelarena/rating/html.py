@@ -1,0 +1,140 @@
+"""Self-contained HTML report of a leaderboard: table, Plotly charts and the manifest.
+
+plotly.js is embedded in the page, so the report works offline and from a file.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelarena.rating.leaderboard import Leaderboard
+from modelarena.rating.report import cells, coefficient_lines, describe, to_json
+
+# Heatmaps show the best models only; beyond ~40 rows the cells are unreadable.
+HEATMAP_MODELS = 40
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }
+td:nth-child(3), th:nth-child(3) { text-align: left; }
+pre { background: #f6f6f6; padding: 1rem; overflow-x: auto; font-size: 0.8rem; }
+.note { color: #555; }
+"""
+
+
+def render_html(
+    board: Leaderboard,
+    manifest: dict[str, Any] | None = None,
+    meta: dict[str, dict[str, str]] | None = None,
+    title: str = "modelarena leaderboard",
+) -> str:
+    """The report page as a string (about 5 MB: it embeds plotly.js)."""
+    import plotly.io as pio
+
+    figures = [_ratings_figure(board), *_heatmaps(board)]
+    charts = [
+        pio.to_html(figure, include_plotlyjs=index == 0, full_html=False)
+        for index, figure in enumerate(figures)
+    ]
+    coefficients = "".join(f"<li>{html.escape(line)}</li>" for line in coefficient_lines(board))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="note">{html.escape(describe(board))}</p>',
+        _table_html(board, meta),
+        f"<h2>Coefficients</h2><ul>{coefficients}</ul>" if coefficients else "",
+        "<h2>Charts</h2>",
+        *charts,
+    ]
+    if manifest is not None:
+        parts.append("<h2>Manifest</h2><pre>" + html.escape(to_json(manifest)) + "</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_html(
+    board: Leaderboard,
+    path: str | Path,
+    manifest: dict[str, Any] | None = None,
+    meta: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Write the report page to `path`."""
+    Path(path).write_text(render_html(board, manifest, meta), encoding="utf-8")
+
+
+def _table_html(board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> str:
+    header, rows = cells(board, meta)
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _ratings_figure(board: Leaderboard) -> Any:
+    import plotly.graph_objects as go
+
+    has_intervals = bool(np.isfinite(board.ci_lower).any())
+    error = None
+    if has_intervals:
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": board.ci_upper - board.rating,
+            "arrayminus": board.rating - board.ci_lower,
+        }
+    figure = go.Figure(
+        go.Scatter(
+            x=list(board.models),
+            y=board.rating,
+            mode="markers",
+            error_y=error,
+            hovertemplate="%{x}<br>rating %{y:.1f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Ratings with 95% intervals" if has_intervals else "Ratings",
+        xaxis_title="model",
+        yaxis_title="rating",
+        height=520,
+    )
+    return figure
+
+
+def _heatmaps(board: Leaderboard) -> list[Any]:
+    import plotly.graph_objects as go
+
+    top = min(HEATMAP_MODELS, len(board.models))
+    names = list(board.models[:top])
+    shown = f" (top {top} of {len(board.models)})" if top < len(board.models) else ""
+    figures = []
+    for matrix, title, scale, text in (
+        (board.observed, "Observed win rate of row vs column (ties ½)", "RdBu", ".2f"),
+        (board.predicted, "Predicted win rate of row vs column", "RdBu", ".2f"),
+        (board.battle_counts, "Battles between models", "Blues", ".0f"),
+    ):
+        values = matrix[:top, :top]
+        figure = go.Figure(
+            go.Heatmap(
+                z=values,
+                x=names,
+                y=names,
+                colorscale=scale,
+                texttemplate="%{z:" + text + "}",
+                hovertemplate="%{y} vs %{x}: %{z:" + text + "}<extra></extra>",
+            )
+        )
+        figure.update_layout(
+            title=title + shown,
+            height=max(420, 22 * top + 200),
+            yaxis_autorange="reversed",
+            xaxis_side="top",
+        )
+        figures.append(figure)
+    return figures

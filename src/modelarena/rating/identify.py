@@ -1,0 +1,125 @@
+"""Checks that the data identify Bradley–Terry ratings before anything is fitted.
+
+All models must be linked by battles; without a penalty, no group may never lose (or never win).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelarena.rating.aggregate import PairCounts, pair_index
+from modelarena.rating.errors import FitError
+
+
+def check_identified(data: PairCounts, *, penalized: bool) -> None:
+    """Raise FitError naming the models that make the ratings unidentified or infinite."""
+    m = data.n_models
+    pairs, row_pair = pair_index(data.i * m + data.j, m)
+    per_pair = np.stack([np.bincount(row_pair, data.counts[:, c], pairs.size) for c in range(3)])
+    low, high = pairs // m, pairs % m
+    groups = _components(m, low.tolist(), high.tolist())
+    if len(groups) > 1:
+        listed = "; ".join(_names(data, group) for group in groups[:4])
+        raise FitError(
+            f"the models fall into {len(groups)} groups that never met each other ({listed}); "
+            "ratings across groups are not comparable: add battles between them or rate each "
+            "group on its own"
+        )
+    if penalized:
+        return
+    # Edges winner → loser; a tie links both ways.
+    low_scored = per_pair[0] + per_pair[1] > 0
+    high_scored = per_pair[2] + per_pair[1] > 0
+    sources = np.concatenate([low[low_scored], high[high_scored]]).tolist()
+    targets = np.concatenate([high[low_scored], low[high_scored]]).tolist()
+    components = _strong_components(m, sources, targets)
+    if len(components) == 1:
+        return
+    component_of = np.empty(m, dtype=np.int64)
+    for index, members in enumerate(components):
+        component_of[members] = index
+    source_of, target_of = component_of[sources], component_of[targets]
+    across = source_of != target_of
+    has_in = np.bincount(target_of[across], minlength=len(components)) > 0
+    has_out = np.bincount(source_of[across], minlength=len(components)) > 0
+    problems = [
+        f"{_names(data, members)} never lost to the others"
+        for index, members in enumerate(components)
+        if not has_in[index]
+    ] + [
+        f"{_names(data, members)} never beat the others"
+        for index, members in enumerate(components)
+        if not has_out[index]
+    ]
+    raise FitError(
+        "the maximum-likelihood ratings do not exist (they would be infinite): "
+        + "; ".join(problems[:4])
+        + ". Add a small L2 penalty (e.g. --l2 0.01) or more battles"
+    )
+
+
+def _components(m: int, sources: list[int], targets: list[int]) -> list[list[int]]:
+    parent = list(range(m))
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for source, target in zip(sources, targets, strict=True):
+        parent[root(source)] = root(target)
+    groups: dict[int, list[int]] = {}
+    for node in range(m):
+        groups.setdefault(root(node), []).append(node)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
+def _strong_components(m: int, sources: list[int], targets: list[int]) -> list[list[int]]:
+    """Kosaraju's algorithm with explicit stacks."""
+    forward: list[list[int]] = [[] for _ in range(m)]
+    backward: list[list[int]] = [[] for _ in range(m)]
+    for source, target in zip(sources, targets, strict=True):
+        forward[source].append(target)
+        backward[target].append(source)
+    order: list[int] = []
+    seen = [False] * m
+    for start in range(m):
+        if seen[start]:
+            continue
+        seen[start] = True
+        stack = [(start, iter(forward[start]))]
+        while stack:
+            node, neighbours = stack[-1]
+            advanced = False
+            for nxt in neighbours:
+                if not seen[nxt]:
+                    seen[nxt] = True
+                    stack.append((nxt, iter(forward[nxt])))
+                    advanced = True
+                    break
+            if not advanced:
+                order.append(node)
+                stack.pop()
+    assigned = [False] * m
+    components = []
+    for start in reversed(order):
+        if assigned[start]:
+            continue
+        assigned[start] = True
+        members, stack2 = [], [start]
+        while stack2:
+            node = stack2.pop()
+            members.append(node)
+            for previous in backward[node]:
+                if not assigned[previous]:
+                    assigned[previous] = True
+                    stack2.append(previous)
+        components.append(sorted(members))
+    return components
+
+
+def _names(data: PairCounts, members: list[int], limit: int = 5) -> str:
+    names = [data.models[k] for k in members[:limit]]
+    more = f" and {len(members) - limit} more" if len(members) > limit else ""
+    return ", ".join(names) + more

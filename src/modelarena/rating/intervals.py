@@ -1,0 +1,174 @@
+"""Uncertainty of Bradley–Terry fits: sandwich covariance, multinomial bootstrap, intervals.
+
+Also FastChat's rank upper bound and simultaneous (max-statistic) intervals.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from modelarena.rating.bt import BTFit
+
+# Bootstrap rounds are solved in chunks whose count arrays stay near this many cells.
+_CHUNK_CELLS = 1 << 17
+_SIMULTANEOUS_DRAWS = 10_000
+# A Newton step below this (natural units, ~0.002 rating points) leaves an error ~1e-10.
+_BOOTSTRAP_TOL = 1e-5
+
+
+def sandwich_covariance(fit: BTFit) -> np.ndarray:
+    """Robust covariance H⁻¹ J H⁻¹ of all parameters (θ constrained to Σθ = 0).
+
+    H is the Hessian of the penalised negative log-likelihood, J the sum over battles of the
+    outer products of their scores; both are computed from the aggregated counts.
+    """
+    problem = fit.problem
+    inverse = np.linalg.inv(problem.identified(problem.hessian(fit.x)))
+    return inverse @ problem.score_outer(fit.x) @ inverse
+
+
+def multinomial_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw `rounds` resamples of integer cell counts: Multinomial(N, counts / N) each.
+
+    Exact and fast: independent Poisson draws with total mean N − r (r ≈ 5√N) are, given
+    their sum s ≤ N, Multinomial(s, p); topping up with N − s categorical draws gives
+    Multinomial(N, p). Draws with s > N (probability ~1e-7) are redrawn.
+    """
+    n = int(round(counts.sum()))
+    p = counts / counts.sum()
+    reserve = min(n, int(5.0 * math.sqrt(n)) + 10)
+    mean = p * (n - reserve)
+    draws = rng.poisson(mean, size=(rounds, p.size))
+    while True:
+        over = np.flatnonzero(draws.sum(axis=1) > n)
+        if over.size == 0:
+            break
+        draws[over] = rng.poisson(mean, size=(over.size, p.size))
+    missing = n - draws.sum(axis=1)
+    cumulative = np.cumsum(p)
+    cells = np.searchsorted(cumulative, rng.random(int(missing.sum())) * cumulative[-1], "right")
+    cells = np.minimum(cells, p.size - 1)
+    np.add.at(draws, (np.repeat(np.arange(rounds), missing), cells), 1)
+    return draws
+
+
+def bootstrap(
+    fit: BTFit,
+    rounds: int,
+    seed: int,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Refit on `rounds` multinomial resamples of the aggregated counts, warm-started.
+
+    Returns the parameter samples (rounds, P) and how many rounds did not converge (their
+    last iterate is kept). Rounds run in chunks on threads; chunk c always uses child seed c,
+    so the result depends on `seed` only, never on timing, and no process is started.
+    """
+    problem = fit.problem
+    flat = problem.data.counts.T.ravel()
+    cells = np.flatnonzero(flat > 0)
+    chunk = int(np.clip(_CHUNK_CELLS // flat.size, 1, 256))
+    shared_inverse = np.linalg.inv(problem.identified(problem.hessian(fit.x)))
+    sizes = [min(chunk, rounds - start) for start in range(0, rounds, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+
+    def run(index: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seeds[index])
+        resampled = np.zeros((sizes[index], flat.size))
+        resampled[:, cells] = multinomial_counts(flat[cells], sizes[index], rng)
+        return problem.newton(
+            resampled.reshape(sizes[index], 3, -1),
+            fit.x,
+            tol=_BOOTSTRAP_TOL,
+            shared_inverse=shared_inverse,
+        )
+
+    samples = np.empty((rounds, fit.x.size))
+    unconverged = 0
+    offsets = np.cumsum([0, *sizes])
+    threads = max(1, min(workers or os.cpu_count() or 1, len(sizes)))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(run, index): index for index in range(len(sizes))}
+        done = 0
+        for future in as_completed(futures):
+            index = futures[future]
+            x, converged = future.result()
+            samples[offsets[index] : offsets[index + 1]] = x
+            unconverged += int(np.count_nonzero(~converged))
+            done += sizes[index]
+            if progress is not None:
+                progress(done)
+    return samples, unconverged
+
+
+@dataclass(frozen=True, eq=False)
+class Intervals:
+    """Per-quantity intervals at one level, and simultaneous ones covering all at once."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    simultaneous_lower: np.ndarray
+    simultaneous_upper: np.ndarray
+
+
+def normal_intervals(
+    point: np.ndarray, covariance: np.ndarray, level: float, seed: int
+) -> Intervals:
+    """Wald intervals point ± z·se, and max-|z| simultaneous intervals by simulation.
+
+    The simultaneous multiplier is the `level` quantile of max_m |Z_m|/se_m for Z drawn from
+    N(0, covariance); quantities with zero variance (an anchor) are left out of the max.
+    """
+    se = np.sqrt(np.maximum(np.diag(covariance), 0.0))
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    varying = se > 1e-12 * (1.0 + np.abs(point))
+    multiplier = z
+    if np.count_nonzero(varying) > 1:
+        sub = covariance[np.ix_(varying, varying)]
+        values, vectors = np.linalg.eigh(sub)
+        root = vectors * np.sqrt(np.maximum(values, 0.0))
+        draws = np.random.default_rng(seed).standard_normal((_SIMULTANEOUS_DRAWS, len(values)))
+        ratio = np.abs(draws @ root.T) / se[varying]
+        multiplier = float(np.quantile(ratio.max(axis=1), level))
+    return Intervals(
+        lower=point - z * se,
+        upper=point + z * se,
+        simultaneous_lower=point - multiplier * se,
+        simultaneous_upper=point + multiplier * se,
+    )
+
+
+def percentile_intervals(point: np.ndarray, samples: np.ndarray, level: float) -> Intervals:
+    """Bootstrap percentile intervals, and max-statistic simultaneous intervals.
+
+    The simultaneous band is point ± c·sd with c the `level` quantile over rounds of
+    max_m |sample_m − point_m| / sd_m (sd: bootstrap standard deviations).
+    """
+    tail = (1.0 - level) / 2.0
+    lower, upper = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+    sd = samples.std(axis=0)
+    varying = sd > 1e-12 * (1.0 + np.abs(point))
+    multiplier = NormalDist().inv_cdf(0.5 + level / 2.0)
+    if varying.any():
+        deviation = np.abs(samples[:, varying] - point[varying]) / sd[varying]
+        multiplier = float(np.quantile(deviation.max(axis=1), level))
+    return Intervals(
+        lower=lower,
+        upper=upper,
+        simultaneous_lower=point - multiplier * sd,
+        simultaneous_upper=point + multiplier * sd,
+    )
+
+
+def rank_upper_bound(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """FastChat's rank: 1 + the number of models whose lower bound exceeds this upper bound."""
+    return 1 + np.count_nonzero(lower[None, :] > upper[:, None], axis=1)

@@ -1,0 +1,127 @@
+"""The real `modelarena leaderboard` command on real files in every input format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from modelarena.cli import app
+
+from .helpers import write
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, ["leaderboard", *map(str, args)])
+
+
+def test_each_input_format_gives_the_same_leaderboard(battle_files):
+    boards = {}
+    for suffix, path in battle_files.items():
+        result = invoke(path, "--format", "json")
+        assert result.exit_code == 0, result.output
+        boards[suffix] = json.loads(result.stdout)
+    first = boards[".json"]
+    assert [row["model"] for row in first] == [f"model-{k}" for k in (4, 3, 2, 1, 0)]
+    for rows in boards.values():
+        assert [(r["model"], round(r["rating"], 9), round(r["ci_upper"], 9)) for r in rows] == [
+            (r["model"], round(r["rating"], 9), round(r["ci_upper"], 9)) for r in first
+        ]
+
+
+def test_table_output_with_metadata(battle_files, tmp_path):
+    meta = tmp_path / "models.jsonl"
+    meta.write_text(
+        json.dumps({"model": "model-4", "organization": "Acme", "license": "MIT"}) + "\n"
+    )
+    result = invoke(battle_files[".parquet"], "--models-meta", meta)
+    assert result.exit_code == 0, result.output
+    assert "model-4" in result.stdout and "Acme" in result.stdout and "Rating" in result.stdout
+
+
+def test_options_files_html_and_manifest(battle_files, tmp_path):
+    out, page, manifest = tmp_path / "board.md", tmp_path / "board.html", tmp_path / "manifest.json"
+    result = invoke(
+        battle_files[".parquet"],
+        "--preset", "fastchat-2024",
+        "--style-control",
+        "--anchor", "model-0=800",
+        "--category", "code",
+        "--min-battles", "10",
+        "--format", "markdown",
+        "--output", out,
+        "--html", page,
+        "--manifest", manifest,
+        "--seed", "3",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "| model-0 | 800 | +0/-0 |" in out.read_text()
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    record = json.loads(manifest.read_text())
+    assert record["input"]["sha256"] and record["settings"]["anchor"]["rating"] == 800
+    assert record["settings"]["name"].startswith("fastchat-2024 (changed: anchor, style_control")
+    removed = dict((r["filter"], r["battles"]) for r in record["removed"])
+    assert removed["not in category code"] > 0 and record["filters"]["seed"] == 3
+    assert [c["name"] for c in record["style_coefficients"]] == [
+        "length",
+        "headers",
+        "lists",
+        "bold",
+    ]
+
+
+def test_elo_and_bootstrap_options(battle_files):
+    result = invoke(
+        battle_files[".csv"], "--method", "elo", "--bootstrap-rounds", "10", "--format", "csv"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("rank,rank_upper,model,rating,ci_lower")
+    result = invoke(
+        battle_files[".jsonl"], "--ci", "bootstrap", "--bootstrap-rounds", "30",
+        "--ties", "davidson", "--include-named", "--language", "English",
+        "--since", "2023-11-14", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("rows_or_args", "message"),
+    [
+        ({"winner": "draw"}, "unknown winner label(s): 'draw'"),
+        (["--anchor", "gpt"], "--anchor needs NAME=RATING"),
+        (["--anchor", "ghost=1000"], "cannot anchor 'ghost'"),
+        (["--method", "elo", "--ci", "sandwich"], "sandwich intervals need the Bradley–Terry"),
+        (["--since", "yesterday"], "--since 'yesterday' is neither"),
+        (["--exclude-model", "ghost"], "cannot exclude 'ghost'"),
+    ],
+)
+def test_user_errors_are_one_clear_line(battle_records, tmp_path, rows_or_args, message):
+    rows, args = battle_records, []
+    if isinstance(rows_or_args, dict):
+        rows = [dict(r, **rows_or_args) if i == 7 else r for i, r in enumerate(battle_records)]
+    else:
+        args = rows_or_args
+    result = invoke(write(rows, tmp_path / "battles.json"), *args)
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_missing_and_empty_files_through_the_real_entry_point(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path, message in ((tmp_path / "nope.parquet", "no such file"), (empty, "holds no battles")):
+        done = subprocess.run(
+            [sys.executable, "-m", "modelarena.cli", "leaderboard", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 1
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert done.stdout == ""

@@ -1,0 +1,116 @@
+"""The leaderboard: ordering, anchors, matrices, records, Elo, settings errors, text formats."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from modelarena.rating.data import Battles
+from modelarena.rating.errors import RatingError
+from modelarena.rating.html import render_html
+from modelarena.rating.leaderboard import rate
+from modelarena.rating.presets import Anchor, RatingConfig
+from modelarena.rating.report import render_text
+
+from .helpers import simulate
+
+
+@pytest.fixture(scope="module")
+def battles() -> Battles:
+    return simulate(
+        np.array([0.9, -0.4, 0.2, -0.7, 0.0]), 3000, np.random.default_rng(2), tie_rate=0.15
+    )
+
+
+def test_models_are_ranked_best_first_with_counts(battles):
+    board = rate(battles)
+    assert list(board.rating) == sorted(board.rating, reverse=True)
+    assert board.models[0] == "model-0" and board.rank.tolist() == [1, 2, 3, 4, 5]
+    assert np.all(board.rank_upper <= board.rank)
+    assert board.num_battles.sum() == 2 * len(battles)
+    index = board.models.index("model-2")
+    mine = (battles.model_a == 2) | (battles.model_b == 2)
+    points = np.where(battles.model_a == 2, battles.outcome, 2 - battles.outcome)[mine] / 2
+    assert board.win_rate[index] == pytest.approx(points.mean())
+    assert np.nanmean(board.rating) == pytest.approx(1000.0)
+
+
+def test_matrices_are_consistent(battles):
+    board = rate(battles)
+    counts, observed, predicted = board.battle_counts, board.observed, board.predicted
+    assert np.array_equal(counts, counts.T) and np.all(np.diag(counts) == 0)
+    off = ~np.eye(len(board.models), dtype=bool)
+    assert np.allclose((observed + observed.T)[off], 1.0)
+    assert np.allclose((predicted + predicted.T)[off], 1.0)
+    # Predicted win rates follow the ratings: 1 / (1 + 10^((R_j − R_i)/400)).
+    gap = board.rating[None, :] - board.rating[:, None]
+    assert np.allclose(predicted[off], (1 / (1 + 10 ** (gap / 400)))[off])
+
+
+def test_an_anchor_fixes_a_rating_and_measures_others_against_it(battles):
+    free = rate(battles)
+    anchored = rate(battles, RatingConfig(anchor=Anchor("model-1", 1200.0)))
+    k = anchored.models.index("model-1")
+    assert anchored.rating[k] == 1200.0 and anchored.ci_lower[k] == anchored.ci_upper[k]
+    shift = 1200.0 - free.rating[free.models.index("model-1")]
+    assert np.allclose(anchored.rating, free.rating + shift)
+    widths = anchored.ci_upper - anchored.ci_lower
+    assert np.all(np.delete(widths, k) > 0)
+    with pytest.raises(RatingError, match="cannot anchor 'absent'"):
+        rate(battles, RatingConfig(anchor=Anchor("absent", 1000.0)))
+    assert (
+        rate(battles, RatingConfig(anchor=Anchor("absent", 1.0, if_present=True))).anchored is None
+    )
+
+
+def test_elo_method_and_invalid_settings(battles):
+    board = rate(battles, RatingConfig(method="elo", rounds=20))
+    assert board.config.ci == "bootstrap" and np.all(board.ci_lower <= board.rating + 1e-9)
+    none = rate(battles, RatingConfig(method="elo", ci="none"))
+    assert np.isnan(none.ci_lower).all() and np.array_equal(none.rank_upper, none.rank)
+    with pytest.raises(RatingError, match="sandwich intervals need the Bradley–Terry"):
+        RatingConfig(method="elo", ci="sandwich")
+    with pytest.raises(RatingError, match="no style control"):
+        RatingConfig(method="elo", style_control=True)
+    with pytest.raises(RatingError, match="unknown ties 'sometimes'"):
+        RatingConfig(ties="sometimes")
+
+
+def test_tie_models_report_their_parameter(battles):
+    davidson = rate(battles, RatingConfig(ties="davidson"))
+    assert (
+        davidson.tie.name == "davidson_nu"
+        and davidson.tie.lower < davidson.tie.value < davidson.tie.upper
+    )
+    kupper = rate(battles, RatingConfig(ties="rao-kupper", ci="bootstrap", rounds=50))
+    assert kupper.tie.name == "rao_kupper_theta" and kupper.tie.value > 1.0
+
+
+def test_text_formats(battles):
+    board = rate(battles, RatingConfig(style_control=False))
+    records = json.loads(render_text(board, "json"))
+    assert set(records[0]) >= {"model", "rating", "ci_lower", "ci_upper", "rank", "num_battles"}
+    assert records[0]["model"] == board.models[0]
+    csv_lines = render_text(board, "csv").splitlines()
+    assert csv_lines[0].startswith("rank,rank_upper,model,rating") and len(csv_lines) == 6
+    markdown = render_text(
+        board, "markdown", {"model-0": {"organization": "Org", "license": "MIT"}}
+    )
+    assert "| Organization | License |" in markdown and "| Org | MIT |" in markdown
+
+
+def test_nan_is_written_as_null(battles):
+    board = rate(battles, RatingConfig(ci="none"))
+    assert json.loads(render_text(board, "json"))[0]["ci_lower"] is None
+    assert not math.isnan(board.rating[0])
+
+
+def test_html_report_is_self_contained(battles):
+    page = render_html(rate(battles), manifest={"modelarena_version": "x"})
+    assert page.startswith("<!DOCTYPE html>") and "Plotly" in page
+    assert re.search(r"<script[^>]*\bsrc=", page) is None  # plotly.js is inline, nothing fetched
+    assert "model-0" in page and "modelarena_version" in page
