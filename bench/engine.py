@@ -75,7 +75,7 @@ async def one_stream(client: httpx.AsyncClient, tokens: int, seed: int) -> tuple
     body = {
         "model": "smollm2", "messages": [{"role": "user", "content": PROMPT}],
         "max_tokens": tokens, "stream": True, "stream_options": {"include_usage": True},
-        "temperature": 0.8, "seed": seed,
+        "temperature": 0.8, "seed": seed, "ignore_eos": True,
     }
     started = time.perf_counter()
     first = None

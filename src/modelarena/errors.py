@@ -22,6 +22,7 @@ class APIError(Exception):
         param: str | None = None,
         headers: dict[str, str] | None = None,
         retryable: bool = False,
+        backend_down: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -31,7 +32,10 @@ class APIError(Exception):
         self.param = param
         self.headers = headers or {}
         # True when another replica might succeed (the backend failed, not the request).
-        self.retryable = retryable
+        self.retryable = retryable or backend_down
+        # True when the backend cannot be reached at all: stop routing to it until its
+        # health check passes again.
+        self.backend_down = backend_down
 
     def body(self) -> dict[str, Any]:
         return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+import time
 
 import httpx
 import openai
@@ -111,6 +112,13 @@ def test_same_seed_same_answer(client):
     third = client.chat.completions.create(**{**kwargs, "seed": 99}).choices[0].message.content
     assert first == second
     assert first != third
+
+
+def test_ignore_eos_generates_exactly_max_tokens(client):
+    reply = client.chat.completions.create(model=SMOL, messages=QUESTION, max_tokens=80,
+                                           temperature=0, extra_body={"ignore_eos": True})
+    assert reply.usage.completion_tokens == 80
+    assert reply.choices[0].finish_reason == "length"
 
 
 def test_max_tokens_limit_gives_length(client):
@@ -244,3 +252,23 @@ def test_health_and_metrics(default_server, client):
     assert "modelarena_time_to_first_token_seconds_bucket" in text
     assert f'modelarena_engine_queue_depth{{model="{SMOL}"}}' in text
     assert 'model="(unknown)",status="404"' in text
+
+
+def test_client_disconnect_stops_generation(default_server):
+    """A client that goes away frees its decode slot at once (3000 tokens would take ~25 s)."""
+    body = {"model": SMOL, "messages": [{"role": "user", "content": "Write a very long essay."}],
+            "max_tokens": 3000, "ignore_eos": True, "stream": True}
+    with httpx.stream("POST", default_server.url + "/v1/chat/completions", json=body) as r:
+        lines = r.iter_lines()
+        assert sum(1 for _, line in zip(range(6), lines, strict=False) if line) >= 2
+
+    def queued() -> float:
+        for line in httpx.get(default_server.url + "/metrics").text.splitlines():
+            if line.startswith(f'modelarena_engine_queue_depth{{model="{SMOL}"}}'):
+                return float(line.split()[-1])
+        raise AssertionError("queue depth metric missing")
+
+    deadline = time.monotonic() + 5
+    while queued() > 0:
+        assert time.monotonic() < deadline, "the abandoned stream kept decoding"
+        time.sleep(0.1)

@@ -16,9 +16,11 @@ REQUEST = ChatCompletionRequest(model="m", messages=[{"role": "user", "content":
 
 
 class ScriptedEngine(Engine):
-    def __init__(self, name: str, fail_first: bool = False, alive: bool = True) -> None:
+    def __init__(self, name: str, fail_first: bool = False, alive: bool = True,
+                 down: bool = True) -> None:
         self.name = name
         self.fail_first = fail_first
+        self.down = down
         self.alive = alive
         self.calls = 0
         self.release = asyncio.Event()
@@ -27,7 +29,9 @@ class ScriptedEngine(Engine):
     async def stream(self, request):
         self.calls += 1
         if self.fail_first:
-            raise APIError(502, "connection refused", retryable=True)
+            if self.down:
+                raise APIError(502, "connection refused", backend_down=True)
+            raise APIError(502, "upstream answered 500", retryable=True)
         await self.release.wait()
         yield TextDelta(0, self.name)
         yield TextDelta(0, "", "stop")
@@ -73,6 +77,17 @@ def test_failure_before_first_byte_moves_to_another_replica():
         assert await collect(router) == "good"
         assert broken.calls == 1 and not router.backends()[0].healthy
         assert [b.outstanding for b in router.backends()] == [0, 5]
+
+    asyncio.run(scenario())
+
+
+def test_an_error_answer_moves_on_but_keeps_the_backend_in_service():
+    async def scenario():
+        flaky, good = ScriptedEngine("flaky", fail_first=True, down=False), ScriptedEngine("ok")
+        router = router_with(flaky, good)
+        router.backends()[1].outstanding = 5
+        assert await collect(router) == "ok"
+        assert router.backends()[0].healthy  # a 500 is not an outage
 
     asyncio.run(scenario())
 

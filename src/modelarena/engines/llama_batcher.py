@@ -53,6 +53,7 @@ class Sequence:
     deliver: Deliver
     index: int = 0
     strip_leading_space: bool = False
+    ignore_eos: bool = False
     cancelled: bool = False
 
     slot: int = -1
@@ -216,7 +217,7 @@ class Batcher:
     def _sample(self, seq: Sequence, row: int) -> None:
         token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
         seq.generated += 1
-        if self._is_eog(token):
+        if self._is_eog(token) and not seq.ignore_eos:
             self._finish(seq, "stop")
             return
         text = seq.text.feed(self._token_bytes(token))

@@ -127,6 +127,7 @@ class LlamaCppEngine(Engine):
                 deliver=deliver,
                 index=i,
                 strip_leading_space=is_chat,
+                ignore_eos=request.ignore_eos,
             )
             for i in range(request.n)
         ]

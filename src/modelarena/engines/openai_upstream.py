@@ -97,7 +97,7 @@ class OpenAIUpstreamEngine(Engine):
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             raise APIError(503, f"upstream for '{self.name}' is closed", type="server_error",
-                           retryable=True)
+                           backend_down=True)
         return self._client
 
     # -- generation ---------------------------------------------------------------------
@@ -253,7 +253,7 @@ def _message(body: Any) -> str:
 
 def _connection_error(name: str, exc: Exception) -> APIError:
     return APIError(502, f"cannot reach the upstream for '{name}': {type(exc).__name__}: {exc}",
-                    type="server_error", code="upstream_unreachable", retryable=True)
+                    type="server_error", code="upstream_unreachable", backend_down=True)
 
 
 def _upstream_error(name: str, response: httpx.Response) -> APIError:

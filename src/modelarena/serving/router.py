@@ -104,7 +104,7 @@ class Router:
             except APIError as exc:
                 if not exc.retryable:
                     raise
-                if exc.status != 429:  # rate limited is busy, not broken
+                if exc.backend_down:
                     self._mark_failed(backend, exc)
                 if not self._has_untried(model, tried):
                     raise

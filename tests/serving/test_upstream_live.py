@@ -1,0 +1,169 @@
+"""The `openai` upstream engine against a scripted OpenAI-compatible HTTP server.
+
+The scripted server stands in for an external provider (not one of our components): it
+records what the gateway forwards and answers with tool calls or with errors, so that
+passthrough and error mapping can be checked exactly."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import openai
+import pytest
+
+pytestmark = pytest.mark.live
+
+TOOL = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+
+
+class ScriptedUpstream(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._send(200, {"object": "list", "data": [{"id": "vendor-model"}]})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        body["_authorization"] = self.headers.get("authorization")
+        body["_extra_header"] = self.headers.get("x-team")
+        ScriptedUpstream.received.append(body)
+        prompt = body["messages"][-1]["content"]
+        if prompt == "fail-500":
+            return self._send(500, {"error": {"message": "boom"}})
+        if prompt == "fail-429":
+            return self._send(429, {"error": {"message": "slow down"}}, {"retry-after": "7"})
+        if prompt == "fail-400":
+            return self._send(400, {"error": {"message": "bad tool schema", "type":
+                                              "invalid_request_error", "param": "tools",
+                                              "code": "invalid_tools"}})
+        if body.get("stream"):
+            return self._stream()
+        self._send(200, {
+            "id": "x", "object": "chat.completion", "created": 1, "model": "vendor-model",
+            "choices": [{"index": 0, "finish_reason": "tool_calls",
+                         "message": {"role": "assistant", "content": None,
+                                     "tool_calls": [CALL]}}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+        })
+
+    def _stream(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        fragments = [
+            {"index": 0, "id": "call_1", "type": "function",
+             "function": {"name": "get_time", "arguments": ""}},
+            {"index": 0, "function": {"arguments": "{}"}},
+        ]
+        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant",
+                                                      "tool_calls": [f]}}]} for f in fragments]
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+        chunks.append({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
+        for chunk in chunks:
+            self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ScriptedUpstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def gateway(start_server, upstream):
+    config = {
+        "include_default_models": False,
+        "models": [
+            {"name": "vendor", "engine": "openai", "base_url": upstream,
+             "upstream_model": "vendor-model", "api_key_env": "TEST_VENDOR_KEY",
+             "headers": {"x-team": "arena"}, "organization": "Vendor Inc"},
+            {"name": "no-tools", "engine": "openai", "base_url": upstream,
+             "supports_tools": False},
+        ],
+    }
+    return start_server(config, env={"TEST_VENDOR_KEY": "sk-vendor"})
+
+
+@pytest.fixture
+def client(gateway):
+    ScriptedUpstream.received.clear()
+    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="x", max_retries=0)
+
+
+def ask(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def test_request_passes_through_with_key_headers_and_upstream_name(client):
+    reply = client.chat.completions.create(
+        model="vendor", messages=ask("what time is it"), tools=[TOOL],
+        response_format={"type": "json_object"}, extra_body={"vendor_flag": True},
+    )
+    sent = ScriptedUpstream.received[-1]
+    assert sent["model"] == "vendor-model"
+    assert sent["tools"] == [TOOL] and sent["response_format"] == {"type": "json_object"}
+    assert sent["vendor_flag"] is True
+    assert sent["_authorization"] == "Bearer sk-vendor" and sent["_extra_header"] == "arena"
+    assert reply.model == "vendor"
+    assert reply.choices[0].finish_reason == "tool_calls"
+    assert reply.choices[0].message.tool_calls[0].function.name == "get_time"
+    assert reply.usage.total_tokens == 14
+
+
+def test_streamed_tool_call_fragments_reach_the_client(client):
+    chunks = list(client.chat.completions.create(
+        model="vendor", messages=ask("what time is it"), tools=[TOOL], stream=True,
+        stream_options={"include_usage": True}))
+    fragments = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert fragments[0].function.name == "get_time"
+    assert "".join(f.function.arguments or "" for f in fragments) == "{}"
+    assert chunks[-1].usage.completion_tokens == 3
+    assert ScriptedUpstream.received[-1]["stream_options"] == {"include_usage": True}
+
+
+def test_upstream_errors_are_mapped(client, gateway):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="vendor", messages=ask("fail-400"))
+    assert info.value.body["code"] == "invalid_tools" and info.value.body["param"] == "tools"
+
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="vendor", messages=ask("fail-429"))
+    assert info.value.response.headers["retry-after"] == "7"
+
+    response = httpx.post(gateway.url + "/v1/chat/completions",
+                          json={"model": "vendor", "messages": ask("fail-500")})
+    assert response.status_code == 502
+    assert "boom" in response.json()["error"]["message"]
+
+
+def test_tools_refused_for_an_upstream_configured_without_them(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="no-tools", messages=ask("hi"), tools=[TOOL])
+    assert info.value.body["param"] == "tools"
+    assert ScriptedUpstream.received == []
+
+
+def test_models_list_shows_upstream_metadata(client):
+    card = client.models.retrieve("vendor")
+    assert card.owned_by == "Vendor Inc"
