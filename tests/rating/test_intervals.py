@@ -159,7 +159,7 @@ def test_sandwich_intervals_cover_the_truth_95_percent_of_the_time():
 
 
 def test_bootstrap_intervals_cover_the_truth_95_percent_of_the_time():
-    per_model, joint = _coverage("bootstrap", 200, rounds=200)
+    per_model, joint = _coverage("bootstrap", 200, rounds=500)
     assert 0.92 <= per_model <= 0.98
     assert joint >= 0.88
 

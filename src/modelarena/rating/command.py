@@ -62,7 +62,8 @@ def leaderboard(
         typer.Option(help="Intervals [default: sandwich for bt, bootstrap for elo]."),
     ] = None,
     bootstrap_rounds: Annotated[
-        int | None, typer.Option(help="Bootstrap rounds [default: 100].")
+        int | None,
+        typer.Option(help="Bootstrap rounds [default: 100]; alone, it selects --ci bootstrap."),
     ] = None,
     anchor: Annotated[
         str | None, typer.Option(help="Fix one model's rating, as NAME=RATING.")
@@ -219,7 +220,9 @@ def _config(preset: Preset | None, anchor: str | None, settings: dict):
 
     base = RatingConfig() if preset is None else named_preset(preset.value)
     changes = {key: value for key, value in settings.items() if value is not None}
-    if settings["method"] is not None and settings["ci"] is None:
+    if settings["ci"] is None and settings["rounds"] is not None:
+        changes["ci"] = "bootstrap"  # asking for rounds asks for the bootstrap
+    elif settings["ci"] is None and settings["method"] is not None:
         changes["ci"] = None  # let the method pick its default intervals
     if anchor is not None:
         name, equals, rating = anchor.rpartition("=")

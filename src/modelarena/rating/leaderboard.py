@@ -83,7 +83,7 @@ class Leaderboard:
                 "ci_upper": _number(self.ci_upper[index]),
                 "simultaneous_lower": _number(self.simultaneous_lower[index]),
                 "simultaneous_upper": _number(self.simultaneous_upper[index]),
-                "num_battles": _number(self.num_battles[index]),
+                "num_battles": round(float(self.num_battles[index])),
                 "win_rate": _number(self.win_rate[index]),
             }
             if meta is not None:
@@ -94,10 +94,8 @@ class Leaderboard:
         return rows
 
 
-def _number(value: float) -> float | int | None:
-    if not math.isfinite(value):
-        return None
-    return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+def _number(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def rate(
