@@ -12,8 +12,8 @@ from scipy import stats
 from modelarena.rating.aggregate import aggregate
 from modelarena.rating.bt import fit_bt
 from modelarena.rating.intervals import (
+    MultinomialSampler,
     bootstrap,
-    multinomial_counts,
     normal_intervals,
     percentile_intervals,
     rank_upper_bound,
@@ -71,7 +71,7 @@ def test_sandwich_with_style_and_ties_model_matches_finite_differences():
 def test_multinomial_resampling_is_multinomial():
     rng = np.random.default_rng(2)
     counts = np.array([50.0, 1.0, 7.0, 300.0, 2.0, 40.0])
-    draws = multinomial_counts(counts, 20_000, rng)
+    draws = MultinomialSampler(counts).draw(20_000, rng)
     n = counts.sum()
     assert np.all(draws.sum(axis=1) == n)
     p = counts / n
@@ -84,6 +84,25 @@ def test_multinomial_resampling_is_multinomial():
     expected[-1] += stats.binom.sf(7, int(n), p[1]) * len(draws)
     observed[-1] += np.count_nonzero(draws[:, 1] > 7)
     assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_multinomial_resampling_of_many_equal_counts():
+    """Cells sharing a count are drawn as a histogram and shuffled; still multinomial."""
+    rng = np.random.default_rng(3)
+    counts = np.r_[np.full(2000, 3.0), np.full(1000, 10.0), [1.0, 500.0]]
+    n = counts.sum()
+    draws = MultinomialSampler(counts).draw(400, rng)
+    assert np.all(draws.sum(axis=1) == n)
+    threes = draws[:, :2000].ravel()
+    p = 3.0 / n
+    support = np.arange(9)
+    observed = np.bincount(np.minimum(threes, 8), minlength=9)
+    expected = stats.binom.pmf(support, int(n), p) * threes.size
+    expected[-1] = stats.binom.sf(7, int(n), p) * threes.size
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+    # Cells are exchangeable: no cell's mean drifts from the others.
+    assert np.abs(draws[:, 2000:3000].mean(axis=0) - 10.0).max() < 6 * math.sqrt(10 / 400)
+    assert draws[:, -1].mean() == pytest.approx(500.0, abs=6 * math.sqrt(500 / 400))
 
 
 def test_bootstrap_is_reproducible_and_independent_of_threads():
@@ -106,7 +125,7 @@ def test_bootstrap_rounds_match_fits_on_resampled_battles():
     chunk_rng = np.random.default_rng(np.random.SeedSequence(1).spawn(1)[0])
     flat = data.counts.T.ravel()
     cells = np.flatnonzero(flat > 0)
-    for index, drawn in enumerate(multinomial_counts(flat[cells], 4, chunk_rng)):
+    for index, drawn in enumerate(MultinomialSampler(flat[cells]).draw(4, chunk_rng)):
         resampled = np.zeros(flat.size)
         resampled[cells] = drawn
         again = fit_bt(

@@ -213,6 +213,9 @@ class Problem:
         # None: each row is its own pair, in sorted order, so per-row values are per-pair.
         self.row_pair = None if np.all(keys[1:] > keys[:-1]) else row_pair
         self.pair_i, self.pair_j = pairs // self.m, pairs % self.m
+        self._unit_cache: tuple[bytes, list[tuple]] | None = None
+        if self.k:
+            self._features_by_column = np.ascontiguousarray(data.features.T)
 
     # ----------------------------------------------------------------- evaluation
     def start(self) -> np.ndarray:
@@ -248,20 +251,36 @@ class Problem:
         Every per-row quantity is linear in the sufficient statistics at fixed x, so the
         kernel is evaluated once per statistic and combined with each round's statistics.
         """
-        point = x[None]
-        eta, tau = self.eta(point), self.tau(point)
         total: list = [None] * 6
-        for index in range(len(stats)):
-            unit = tuple(
-                np.ones_like(eta) if k == index else np.zeros_like(eta) for k in range(len(stats))
-            )
-            for slot, value in enumerate(self.kernel.rows(eta, tau, unit)):
+        for index, per_unit in enumerate(self._unit_rows(x, len(stats))):
+            for slot, value in enumerate(per_unit):
                 if value is not None:
                     term = stats[index] * value
                     total[slot] = term if total[slot] is None else total[slot] + term
         rounds = len(stats[0])
         objective = self._with_penalty(np.broadcast_to(x, (rounds, x.size)), total[0].sum(axis=1))
         return objective, tuple(total[1:])
+
+    def _unit_rows(self, x: np.ndarray, n_stats: int) -> list[tuple]:
+        """Kernel rows at x with each sufficient statistic set to one in turn, memoised.
+
+        Every bootstrap round starts from the same point, so this is computed once; the
+        one-entry cache is replaced atomically, which is safe across threads.
+        """
+        key = x.tobytes()
+        cached = self._unit_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        point = x[None]
+        eta, tau = self.eta(point), self.tau(point)
+        rows = []
+        for index in range(n_stats):
+            unit = tuple(
+                np.ones_like(eta) if k == index else np.zeros_like(eta) for k in range(n_stats)
+            )
+            rows.append(self.kernel.rows(eta, tau, unit))
+        self._unit_cache = (key, rows)
+        return rows
 
     def _with_penalty(self, x: np.ndarray, objective: np.ndarray) -> np.ndarray:
         if self.penalty == 0.0:
@@ -272,6 +291,10 @@ class Problem:
     def _by_model(self, values: np.ndarray, sign: float) -> np.ndarray:
         """Σ over rows of values at model i plus sign × values at model j, per round."""
         rounds = values.shape[0]
+        if rounds == 1:
+            at_i = np.bincount(self.i, values[0], self.m)
+            at_j = np.bincount(self.j, values[0], self.m)
+            return (at_i + sign * at_j)[None]
         offset = (np.arange(rounds) * self.m)[:, None]
         flat = values.ravel()
         at_i = np.bincount((offset + self.i).ravel(), flat, rounds * self.m)
@@ -304,13 +327,13 @@ class Problem:
         diagonal = np.arange(m)
         matrix[:, diagonal, diagonal] = self._by_model(h, 1.0) + 2.0 * penalty
         features = self.data.features
-        for f in range(k):
-            cross = self._by_model(h * features[:, f], -1.0)
-            matrix[:, :m, m + f] = cross
-            matrix[:, m + f, :m] = cross
-        if k:
-            for b in range(rounds):
-                matrix[b, m : m + k, m : m + k] = (features.T * h[b]) @ features
+        for b in range(rounds if k else 0):
+            weighted = h[b] * self._features_by_column  # (k, rows), contiguous
+            for f in range(k):
+                cross = self._by_model(weighted[f : f + 1], -1.0)[0]
+                matrix[b, :m, m + f] = cross
+                matrix[b, m + f, :m] = cross
+            matrix[b, m : m + k, m : m + k] = weighted @ features
         if h_tau is not None:
             cross = self._by_model(h_cross, -1.0)
             matrix[:, :m, -1] = cross

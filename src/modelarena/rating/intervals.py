@@ -19,6 +19,8 @@ from modelarena.rating.bt import BTFit
 # Bootstrap rounds are solved in chunks whose count arrays stay near this many cells.
 _CHUNK_CELLS = 1 << 17
 _SIMULTANEOUS_DRAWS = 10_000
+# Cells sharing one count are resampled as a histogram when there are at least this many.
+_HISTOGRAM_CELLS = 256
 # A Newton step below this (natural units, ~0.002 rating points) leaves an error ~1e-10.
 _BOOTSTRAP_TOL = 1e-5
 
@@ -34,29 +36,73 @@ def sandwich_covariance(fit: BTFit) -> np.ndarray:
     return inverse @ problem.score_outer(fit.x) @ inverse
 
 
-def multinomial_counts(counts: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw `rounds` resamples of integer cell counts: Multinomial(N, counts / N) each.
+class MultinomialSampler:
+    """Exact resamples of integer cell counts: Multinomial(N, counts / N) each.
 
-    Exact and fast: independent Poisson draws with total mean N − r (r ≈ 5√N) are, given
-    their sum s ≤ N, Multinomial(s, p); topping up with N − s categorical draws gives
-    Multinomial(N, p). Draws with s > N (probability ~1e-7) are redrawn.
+    Independent Poisson counts with total mean N − r (r ≈ 5√N) are, given their sum
+    s ≤ N, Multinomial(s, p); topping up with N − s categorical draws (inverse CDF on
+    sorted uniforms) gives Multinomial(N, p). Draws with s > N (probability ~1e-7) are
+    redrawn. The Poisson counts of the K cells that share one original count are iid, so
+    their values are drawn as a histogram — Multinomial(K, Poisson pmf) — and shuffled
+    over the cells, several times faster than K Poisson draws.
     """
-    n = int(round(counts.sum()))
-    p = counts / counts.sum()
-    reserve = min(n, int(5.0 * math.sqrt(n)) + 10)
-    mean = p * (n - reserve)
-    draws = rng.poisson(mean, size=(rounds, p.size))
-    while True:
-        over = np.flatnonzero(draws.sum(axis=1) > n)
-        if over.size == 0:
-            break
-        draws[over] = rng.poisson(mean, size=(over.size, p.size))
-    missing = n - draws.sum(axis=1)
-    cumulative = np.cumsum(p)
-    cells = np.searchsorted(cumulative, rng.random(int(missing.sum())) * cumulative[-1], "right")
-    cells = np.minimum(cells, p.size - 1)
-    np.add.at(draws, (np.repeat(np.arange(rounds), missing), cells), 1)
-    return draws
+
+    def __init__(self, counts: np.ndarray) -> None:
+        self.n = int(round(counts.sum()))
+        self.p = counts / counts.sum()
+        reserve = min(self.n, int(5.0 * math.sqrt(self.n)) + 10)
+        rate = (self.n - reserve) / self.n
+        self.cumulative = np.cumsum(self.p)
+        order = np.argsort(counts, kind="stable")
+        ordered = counts[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        ends = np.r_[starts[1:], ordered.size]
+        self.groups = []
+        rest = []
+        for start, end in zip(starts, ends, strict=True):
+            if end - start >= _HISTOGRAM_CELLS:
+                self.groups.append((order[start:end], *_poisson_pmf(ordered[start] * rate)))
+            else:
+                rest.append(order[start:end])
+        self.rest = np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
+        self.rest_mean = counts[self.rest] * rate
+
+    def draw(self, rounds: int, rng: np.random.Generator) -> np.ndarray:
+        """An array (rounds, cells) of resampled counts."""
+        draws = self._poisson(rounds, rng)
+        while True:
+            over = np.flatnonzero(draws.sum(axis=1) > self.n)
+            if over.size == 0:
+                break
+            draws[over] = self._poisson(over.size, rng)
+        missing = self.n - draws.sum(axis=1)
+        owner = np.repeat(np.arange(rounds), missing)
+        # Sorting each round's uniforms makes the CDF search walk memory in order.
+        uniforms = np.sort(rng.random(owner.size) + owner) - owner
+        cells = np.searchsorted(self.cumulative, uniforms * self.cumulative[-1], "right")
+        np.add.at(draws, (owner, np.minimum(cells, self.p.size - 1)), 1)
+        return draws
+
+    def _poisson(self, rounds: int, rng: np.random.Generator) -> np.ndarray:
+        draws = np.empty((rounds, self.p.size), dtype=np.int64)
+        if self.rest.size:
+            draws[:, self.rest] = rng.poisson(self.rest_mean, size=(rounds, self.rest.size))
+        for cells, support, pmf in self.groups:
+            histogram = rng.multinomial(cells.size, pmf, size=rounds)
+            values = np.repeat(np.tile(support, rounds), histogram.ravel()).reshape(rounds, -1)
+            draws[:, cells] = rng.permuted(values, axis=1)
+        return draws
+
+
+def _poisson_pmf(mean: float) -> tuple[np.ndarray, np.ndarray]:
+    """Support and probabilities of Poisson(mean), cut where the tail is below 1e-30."""
+    if mean == 0.0:
+        return np.zeros(1, dtype=np.int64), np.ones(1)
+    top = int(math.ceil(mean + 15.0 * math.sqrt(mean) + 30.0))
+    support = np.arange(top + 1)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(support[1:]))])
+    pmf = np.exp(support * math.log(mean) - mean - log_factorial)
+    return support, pmf / pmf.sum()
 
 
 def bootstrap(
@@ -80,11 +126,12 @@ def bootstrap(
     shared_inverse = np.linalg.inv(problem.identified(problem.hessian(fit.x)))
     sizes = [min(chunk, rounds - start) for start in range(0, rounds, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    sampler = MultinomialSampler(flat[cells])
 
     def run(index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seeds[index])
         resampled = np.zeros((sizes[index], flat.size))
-        resampled[:, cells] = multinomial_counts(flat[cells], sizes[index], rng)
+        resampled[:, cells] = sampler.draw(sizes[index], rng)
         return problem.newton(
             resampled.reshape(sizes[index], 3, -1),
             fit.x,

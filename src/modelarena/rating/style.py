@@ -166,7 +166,8 @@ def _struct_total(values: Any) -> np.ndarray:
     if pa.types.is_struct(values.type):
         total = np.zeros(len(values))
         for field in values.type:
-            total += np.nan_to_num(_struct_total(pc.struct_field(values, field.name)))
+            part = _struct_total(pc.struct_field(values, field.name))
+            total += np.nan_to_num(part) if np.isnan(part).any() else part
     elif values.null_count == 0:
         return np.asarray(values.to_numpy(), dtype=np.float64)
     else:
