@@ -14,7 +14,6 @@ from modelarena.rating.data import Battles
 from modelarena.rating.style import conversation_metadata
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-WINNER_LABELS = np.array(["model_b", "tie", "model_a"])
 
 
 def simulate(

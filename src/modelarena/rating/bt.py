@@ -288,18 +288,35 @@ class Problem:
         return objective + self.penalty * np.sum(x[:, : self.m] ** 2, axis=1)
 
     # ----------------------------------------------------------------- assembly
-    def _by_model(self, values: np.ndarray, sign: float) -> np.ndarray:
-        """Σ over rows of values at model i plus sign × values at model j, per round."""
-        rounds = values.shape[0]
+    def _pair_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-row values (rounds, rows) summed per model pair (rounds, pairs)."""
+        if self.row_pair is None:
+            return values
+        pairs = self.pair_i.size
+        if values.shape[0] == 1:
+            return np.bincount(self.row_pair, values[0], pairs)[None]
+        offset = (np.arange(values.shape[0]) * pairs)[:, None]
+        flat = np.bincount(
+            (offset + self.row_pair).ravel(), values.ravel(), values.shape[0] * pairs
+        )
+        return flat.reshape(values.shape[0], pairs)
+
+    def _scatter(self, per_pair: np.ndarray, sign: float) -> np.ndarray:
+        """Per-pair values at the pair's first model plus sign × at its second, per round."""
+        rounds = per_pair.shape[0]
         if rounds == 1:
-            at_i = np.bincount(self.i, values[0], self.m)
-            at_j = np.bincount(self.j, values[0], self.m)
+            at_i = np.bincount(self.pair_i, per_pair[0], self.m)
+            at_j = np.bincount(self.pair_j, per_pair[0], self.m)
             return (at_i + sign * at_j)[None]
         offset = (np.arange(rounds) * self.m)[:, None]
-        flat = values.ravel()
-        at_i = np.bincount((offset + self.i).ravel(), flat, rounds * self.m)
-        at_j = np.bincount((offset + self.j).ravel(), flat, rounds * self.m)
+        flat = per_pair.ravel()
+        at_i = np.bincount((offset + self.pair_i).ravel(), flat, rounds * self.m)
+        at_j = np.bincount((offset + self.pair_j).ravel(), flat, rounds * self.m)
         return (at_i + sign * at_j).reshape(rounds, self.m)
+
+    def _by_model(self, values: np.ndarray, sign: float) -> np.ndarray:
+        """Σ over rows of values at model i plus sign × values at model j, per round."""
+        return self._scatter(self._pair_sums(values), sign)
 
     def _gradient(self, x: np.ndarray, g: np.ndarray, g_tau: np.ndarray | None) -> np.ndarray:
         parts = [self._by_model(g, -1.0) + 2.0 * self.penalty * x[:, : self.m]]
@@ -315,17 +332,11 @@ class Problem:
         """Matrix Σ_rows h·s sᵀ for row vectors s = (e_i − e_j, features, 1 for τ)."""
         rounds, m, k = h.shape[0], self.m, self.k
         matrix = np.zeros((rounds, self.n_params, self.n_params))
-        if self.row_pair is None:
-            per_pair = h
-        else:
-            offset = (np.arange(rounds) * self.pair_i.size)[:, None]
-            per_pair = np.bincount(
-                (offset + self.row_pair).ravel(), h.ravel(), rounds * self.pair_i.size
-            ).reshape(rounds, -1)
+        per_pair = self._pair_sums(h)
         matrix[:, self.pair_i, self.pair_j] = -per_pair
         matrix[:, self.pair_j, self.pair_i] = -per_pair
         diagonal = np.arange(m)
-        matrix[:, diagonal, diagonal] = self._by_model(h, 1.0) + 2.0 * penalty
+        matrix[:, diagonal, diagonal] = self._scatter(per_pair, 1.0) + 2.0 * penalty
         features = self.data.features
         for b in range(rounds if k else 0):
             weighted = h[b] * self._features_by_column  # (k, rows), contiguous

@@ -203,23 +203,24 @@ def select_battles(
     rows = steps.kept_rows()
     if rows.size == 0:
         raise BattleDataError(f"no battles left after filtering ({steps.summary()})")
-    kept_a, kept_b = model_a[rows], model_b[rows]
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if rows.size == n else values[rows]
+
+    kept_a, kept_b = pick(model_a), pick(model_b)
     used = np.flatnonzero(
         np.bincount(kept_a, minlength=len(models)) + np.bincount(kept_b, minlength=len(models))
     )
     compact = np.full(len(models), -1, dtype=np.int32)
     compact[used] = np.arange(used.size, dtype=np.int32)
-    counts = None
-    if style_control:
-        counts = _style_counts(table, rows)
     battles = Battles(
         models=tuple(models[i] for i in used),
         model_a=compact[kept_a],
         model_b=compact[kept_b],
-        outcome=outcome[rows],
-        weight=None if weight is None else weight[rows],
-        tstamp=None if tstamp is None else tstamp[rows],
-        style=counts,
+        outcome=pick(outcome),
+        weight=None if weight is None else pick(weight),
+        tstamp=None if tstamp is None else pick(tstamp),
+        style=_style_counts(table, rows, pick) if style_control else None,
     )
     return Selection(battles=battles, removed=steps.removed(), rows_read=n)
 
@@ -535,11 +536,13 @@ def _min_battles_mask(
     return ~(low[model_a] | low[model_b])
 
 
-def _style_counts(table: pa.Table, rows: np.ndarray) -> np.ndarray:
+def _style_counts(
+    table: pa.Table, rows: np.ndarray, pick: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     if "conv_metadata" in table.column_names:
         metadata = table.column("conv_metadata")
         if pa.types.is_struct(metadata.type):
-            return style.counts_from_metadata(metadata)[rows]
+            return pick(style.counts_from_metadata(metadata))
         return style.counts_from_metadata(metadata.take(pa.array(rows)))
     if all(name in table.column_names for name in _CONVERSATIONS):
         return style.counts_from_conversations(

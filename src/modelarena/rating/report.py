@@ -16,20 +16,6 @@ from typing import Any
 from modelarena.rating.data import Filters, Selection
 from modelarena.rating.leaderboard import Leaderboard
 
-FORMATS = ("table", "json", "csv", "markdown")
-_COLUMNS = (
-    "rank",
-    "rank_upper",
-    "model",
-    "rating",
-    "ci_lower",
-    "ci_upper",
-    "simultaneous_lower",
-    "simultaneous_upper",
-    "num_battles",
-    "win_rate",
-)
-
 
 def describe(board: Leaderboard) -> str:
     """One line saying how the ratings were computed."""
@@ -72,7 +58,7 @@ def render_text(board: Leaderboard, fmt: str, meta: dict[str, dict[str, str]] | 
     records = board.records(meta)
     if fmt == "json":
         return to_json(records)
-    columns = list(records[0]) if records else list(_COLUMNS)
+    columns = list(records[0])
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")

@@ -140,7 +140,8 @@ def _total(value: Any) -> float:
 def _counts_from_struct(column: Any) -> np.ndarray:
     import pyarrow.compute as pc
 
-    counts = np.zeros((len(column), 2, len(STYLE_FEATURES)))
+    # Filled feature by feature in a (side, feature, battle) block; returned as a view.
+    block = np.empty((2, len(STYLE_FEATURES), len(column)))
     names = {field.name for field in column.type}
     for side_index, side in enumerate("ab"):
         for feature, key in enumerate(_METADATA_KEYS):
@@ -151,8 +152,8 @@ def _counts_from_struct(column: Any) -> np.ndarray:
             missing = np.flatnonzero(np.isnan(values))
             if missing.size:
                 raise _missing_key(name, int(missing[0]))
-            counts[:, side_index, feature] = values
-    return counts
+            block[side_index, feature] = values
+    return block.transpose(2, 0, 1)
 
 
 def _struct_total(values: Any) -> np.ndarray:
