@@ -245,3 +245,29 @@ def test_json_mixed_types_name_the_column(tmp_path):
     )
     with pytest.raises(BattleDataError, match="column 'judge'"):
         read_battles(path)
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "options", "message"),
+    [
+        ("turn", "two", {"categories": ("multi-turn",)}, "'turn' must hold whole numbers"),
+        ("conversation_a", "[not json", {"categories": ("math",)}, "not valid JSON"),
+        ("conversation_a", "5", {"categories": ("code",)}, "list of messages"),
+        ("conv_metadata", "many", {}, "is not a number"),
+    ],
+)
+def test_malformed_text_columns_get_clear_errors(battle_records, column, bad, options, message):
+    """Columns read as text (as from CSV) with one malformed value."""
+    text = ("turn", "conversation_a", "conversation_b", "conv_metadata")
+    rows = [
+        {k: json.dumps(v) if k in text else v for k, v in r.items()} | {"anony": True}
+        for r in battle_records[:20]
+    ]
+    if column == "conv_metadata":
+        metadata = json.loads(rows[3]["conv_metadata"])
+        metadata["sum_assistant_a_tokens"] = bad
+        rows[3]["conv_metadata"] = json.dumps(metadata)
+    else:
+        rows[3][column] = bad
+    with pytest.raises(BattleDataError, match=message):
+        select_battles(rows, Filters(**options), style_control=column == "conv_metadata")

@@ -201,6 +201,8 @@ class Problem:
     ):
         if ties not in _KERNELS:
             raise FitError(f"unknown tie model {ties!r}; use one of {', '.join(TIE_MODELS)}")
+        if ties == "drop" and data.counts[:, 1].any():
+            raise FitError("ties='drop' needs counts aggregated with drop_ties=True")
         self.data = data
         self.kernel = _KERNELS[ties]()
         self.m = data.n_models

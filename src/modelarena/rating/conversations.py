@@ -9,6 +9,8 @@ import json
 import re
 from typing import Any
 
+from modelarena.rating.errors import BattleDataError
+
 _USER_ROLES = frozenset({"user", "human"})
 _ASSISTANT_ROLES = frozenset({"assistant", "gpt", "model", "bot"})
 # One approximate token: a CJK character, a run of up to 8 letters, up to 3 digits, or any
@@ -24,7 +26,14 @@ def as_messages(value: Any) -> list[dict]:
     if value is None:
         return []
     if isinstance(value, str):
-        value = json.loads(value) if value.strip() else []
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as exc:
+            raise BattleDataError(f"a conversation is not valid JSON ({exc})") from None
+    if not isinstance(value, list | tuple):
+        raise BattleDataError(
+            f"a conversation must be a list of messages, not {type(value).__name__}"
+        )
     return [message for message in value if isinstance(message, dict)]
 
 

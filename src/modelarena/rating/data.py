@@ -450,6 +450,13 @@ def _category_mask(table: pa.Table, spec: str, rows: np.ndarray, n: int) -> np.n
     return mask
 
 
+def _whole(value: Any, column: str) -> int:
+    try:
+        return 0 if value is None else int(value)
+    except (TypeError, ValueError):
+        raise BattleDataError(f"'{column}' must hold whole numbers; found {value!r}") from None
+
+
 def _is_true(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in _TRUE
@@ -459,12 +466,13 @@ def _is_true(value: Any) -> bool:
 def _builtin_category(table: pa.Table, name: str, rows: np.ndarray) -> list[bool]:
     if name == "multi-turn":
         if "turn" in table.column_names:
-            return [(turn or 0) > 1 for turn in _column_values(table, "turn", rows)]
+            return [_whole(turn, "turn") > 1 for turn in _column_values(table, "turn", rows)]
         return [len(texts(c, "user")) > 1 for c in _column_values(table, "conversation_a", rows)]
     if name == "long":
         if "conversation_a" not in table.column_names and "conv_metadata" in table.column_names:
             metadata = _column_values(table, "conv_metadata", rows)
-            return [categories.is_long((m or {}).get("sum_user_tokens") or 0) for m in metadata]
+            tokens = [_whole((m or {}).get("sum_user_tokens"), "sum_user_tokens") for m in metadata]
+            return [categories.is_long(count) for count in tokens]
         return [categories.is_long(count_tokens(p)) for p in _prompts(table, rows)]
     prompts = _prompts(table, rows)
     if name == "math":

@@ -88,7 +88,13 @@ def counts_from_metadata(column: Any) -> np.ndarray:
                 name = key.format(side=side)
                 if metadata.get(name) is None:
                     raise _missing_key(name, row)
-                counts[row, side_index, feature] = _total(metadata[name])
+                try:
+                    counts[row, side_index, feature] = _total(metadata[name])
+                except (TypeError, ValueError):
+                    raise BattleDataError(
+                        f"conv_metadata '{name}' of row {row + 1} is not a number "
+                        f"or a mapping of numbers: {metadata[name]!r}"
+                    ) from None
     return counts
 
 
@@ -169,6 +175,8 @@ def _struct_total(values: Any) -> np.ndarray:
         for field in values.type:
             part = _struct_total(pc.struct_field(values, field.name))
             total += np.nan_to_num(part) if np.isnan(part).any() else part
+    elif not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)):
+        raise BattleDataError(f"conv_metadata holds {values.type} where numbers belong")
     elif values.null_count == 0:
         return np.asarray(values.to_numpy(), dtype=np.float64)
     else:
