@@ -114,3 +114,20 @@ def test_html_report_is_self_contained(battles):
     assert page.startswith("<!DOCTYPE html>") and "Plotly" in page
     assert re.search(r"<script[^>]*\bsrc=", page) is None  # plotly.js is inline, nothing fetched
     assert "model-0" in page and "modelarena_version" in page
+
+
+def test_terminal_table_prints_names_verbatim():
+    from rich.console import Console
+
+    from modelarena.rating.report import table
+
+    odd = Battles(
+        models=("gpt [beta]", "[/bold] odd", "c"),
+        model_a=np.array([0, 1, 2, 0, 1, 2], dtype=np.int32),
+        model_b=np.array([1, 2, 0, 2, 0, 1], dtype=np.int32),
+        outcome=np.array([2, 2, 2, 1, 1, 0], dtype=np.int8),
+    )
+    console = Console(width=120, record=True)
+    console.print(table(rate(odd)))
+    text = console.export_text()
+    assert "gpt [beta]" in text and "[/bold] odd" in text

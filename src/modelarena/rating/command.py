@@ -59,17 +59,17 @@ def leaderboard(
     ] = None,
     ci: Annotated[
         Interval | None,
-        typer.Option(help="Intervals [default: sandwich for bt, bootstrap for elo]."),
+        typer.Option(help="Intervals (default: sandwich for bt, bootstrap for elo)."),
     ] = None,
     bootstrap_rounds: Annotated[
         int | None,
-        typer.Option(help="Bootstrap rounds [default: 100]; alone, it selects --ci bootstrap."),
+        typer.Option(help="Bootstrap rounds (default 100); alone, it selects --ci bootstrap."),
     ] = None,
     anchor: Annotated[
         str | None, typer.Option(help="Fix one model's rating, as NAME=RATING.")
     ] = None,
     l2: Annotated[
-        float | None, typer.Option(help="L2 penalty on w = (rating − 1000)/400 [default: 0].")
+        float | None, typer.Option(help="L2 penalty on w = (rating − 1000)/400 (default 0).")
     ] = None,
     ties: Annotated[
         Ties | None, typer.Option(help="Ties: half a win each (default), drop, or a tie model.")
@@ -112,7 +112,7 @@ def leaderboard(
         float | None,
         typer.Option(help="Cap each prompt's battles at this percentile of prompt counts."),
     ] = None,
-    k: Annotated[float | None, typer.Option("--k", help="Elo K factor [default: 4].")] = None,
+    k: Annotated[float | None, typer.Option("--k", help="Elo K factor (default 4).")] = None,
     models_meta: Annotated[
         Path | None, typer.Option(help="File with model, organization, license columns.")
     ] = None,

@@ -126,14 +126,17 @@ def _markdown(board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> str
 def table(board: Leaderboard, meta: dict[str, dict[str, str]] | None = None) -> Any:
     """A Rich Table of the leaderboard, with coefficients in its caption."""
     from rich.table import Table
+    from rich.text import Text
 
+    # Text, not markup: model names may hold square brackets.
     header, rows = cells(board, meta)
-    grid = Table(title=describe(board), caption="\n".join(coefficient_lines(board)) or None)
+    caption = "\n".join(coefficient_lines(board))
+    grid = Table(title=Text(describe(board)), caption=Text(caption) if caption else None)
     for name in header:
         left = name in ("Model", "Organization", "License")
         grid.add_column(name, justify="left" if left else "right", overflow="fold")
     for row in rows:
-        grid.add_row(*row)
+        grid.add_row(*map(Text, row))
     return grid
 
 
