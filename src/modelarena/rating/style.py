@@ -122,19 +122,30 @@ def style_features(
     """Standardised style differences of each battle and the names of the features kept.
 
     Each feature is (a − b)/(a + b + 1), then z-scored with the battles' weights. A feature
-    that does not vary carries no information and is left out.
+    that does not vary carries no information and is left out. The result (battles,
+    features) is stored feature by feature (column-major), the layout the fit reads.
     """
-    a, b = counts[:, 0, :], counts[:, 1, :]
-    ratio = (a - b) / (a + b + 1.0)
-    if weight is None:
-        mean, std = ratio.mean(axis=0), ratio.std(axis=0)
-    else:
-        w = weight.astype(float)
-        mean = w @ ratio / w.sum()
-        std = np.sqrt(w @ (ratio - mean) ** 2 / w.sum())
-    keep = std > 1e-12 * (1.0 + np.abs(mean))
-    z = (ratio[:, keep] - mean[keep]) / std[keep]
-    return z, tuple(name for name, kept in zip(STYLE_FEATURES, keep, strict=True) if kept)
+    columns, names = [], []
+    w = None if weight is None else weight.astype(np.float64)
+    for feature, name in enumerate(STYLE_FEATURES):
+        a = np.ascontiguousarray(counts[:, 0, feature])
+        b = np.ascontiguousarray(counts[:, 1, feature])
+        ratio = (a - b) / (a + b + 1.0)
+        if w is None:
+            mean = ratio.mean()
+            std = float(np.sqrt(np.mean((ratio - mean) ** 2)))
+        else:
+            mean = float(w @ ratio / w.sum())
+            std = float(np.sqrt(w @ (ratio - mean) ** 2 / w.sum()))
+        if std > 1e-12 * (1.0 + abs(mean)):
+            ratio -= mean
+            ratio /= std
+            columns.append(ratio)
+            names.append(name)
+    z = np.empty((len(columns), len(counts))).T
+    for index, column in enumerate(columns):
+        z[:, index] = column
+    return z, tuple(names)
 
 
 def _total(value: Any) -> float:
