@@ -114,7 +114,8 @@ def test_weights_count_as_repeated_battles():
     weighted = select_battles(
         _table(**columns, weight=[3, 1, 1, 1, 1, 0]), Filters(anonymous_only=False)
     )
-    assert weighted.battles.multiplicity().tolist() == [3, 1, 1, 1, 1, 0]
+    assert weighted.battles.multiplicity().tolist() == [3, 1, 1, 1, 1]
+    assert dict(weighted.removed)["battles of weight 0"] == 1
     with pytest.raises(BattleDataError, match="whole number.*rows 2"):
         select_battles(
             _table(**columns, weight=[1, 1.5, 1, 1, 1, 1]), Filters(anonymous_only=False)

@@ -80,6 +80,18 @@ def test_elo_method_and_invalid_settings(battles):
         RatingConfig(ties="sometimes")
 
 
+def test_dropping_ties_leaves_out_a_model_that_only_tied(battles):
+    extra = Battles(
+        models=(*battles.models, "tie-only"),
+        model_a=np.r_[battles.model_a, 5, 5].astype(np.int32),
+        model_b=np.r_[battles.model_b, 0, 1].astype(np.int32),
+        outcome=np.r_[battles.outcome, 1, 1].astype(np.int8),
+    )
+    board = rate(extra, RatingConfig(ties="drop"))
+    assert "tie-only" not in board.models and len(board.models) == 5
+    assert "tie-only" in rate(extra).models
+
+
 def test_tie_models_report_their_parameter(battles):
     davidson = rate(battles, RatingConfig(ties="davidson"))
     assert (

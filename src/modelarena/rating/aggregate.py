@@ -39,10 +39,6 @@ class PairCounts:
     def n_models(self) -> int:
         return len(self.models)
 
-    @property
-    def total(self) -> float:
-        return float(self.counts.sum())
-
 
 def aggregate(
     battles: Battles,
@@ -55,11 +51,13 @@ def aggregate(
     a, b, outcome = battles.model_a, battles.model_b, battles.outcome
     weight = battles.multiplicity()
     raw_style = battles.style
+    models = battles.models
     if drop_ties:
         keep = outcome != TIE
         a, b, outcome, weight = a[keep], b[keep], outcome[keep], weight[keep]
         raw_style = None if raw_style is None else raw_style[keep]
-    m = len(battles.models)
+        a, b, models = _drop_unused_models(a, b, models)
+    m = len(models)
     low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
     a_is_low = a == low
     # Column of the counts table: 0 = lower model won, 1 = tie, 2 = higher model won.
@@ -81,7 +79,7 @@ def aggregate(
         per_pair = np.bincount(row_pair, counts.sum(axis=1))
         weights = 1.0 / np.maximum(per_pair[row_pair], IPW_FLOOR)
     return PairCounts(
-        models=battles.models,
+        models=models,
         i=i,
         j=j,
         counts=counts,
@@ -89,6 +87,21 @@ def aggregate(
         feature_names=names,
         weights=weights,
     )
+
+
+def _drop_unused_models(
+    a: np.ndarray, b: np.ndarray, models: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Re-index models after dropping ties, leaving out those with no battle left."""
+    played = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
+    used = np.flatnonzero(played)
+    if used.size < 2:
+        raise RatingError("every battle is a tie, so nothing is left to rate with ties dropped")
+    if used.size == len(models):
+        return a, b, models
+    index = np.full(len(models), -1, dtype=a.dtype)
+    index[used] = np.arange(used.size, dtype=a.dtype)
+    return index[a], index[b], tuple(models[k] for k in used)
 
 
 def _count_pairs(

@@ -51,6 +51,10 @@ class Battles:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise BattleDataError(f"Battles.{name} has {len(value)} rows, model_a has {n}")
+        if self.weight is not None and np.any((self.weight < 0) | (self.weight % 1 != 0)):
+            raise BattleDataError(
+                "Battles.weight must hold whole numbers of battles (0, 1, 2, ...)"
+            )
 
     def __len__(self) -> int:
         return len(self.model_a)
@@ -166,6 +170,8 @@ def select_battles(
     tstamp = _tstamp(table)
     steps = _FilterSteps(n)
     steps.apply("self-battles (model_a == model_b)", model_a != model_b)
+    if weight is not None:
+        steps.apply("battles of weight 0", weight > 0)
     if filters.anonymous_only:
         steps.apply("named (non-anonymous) battles", _truthy(table, "anony", "--include-named"))
     if filters.since is not None or filters.until is not None:
