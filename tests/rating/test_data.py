@@ -48,6 +48,12 @@ def test_every_format_reads_the_same_battles(battle_files, battle_records):
     assert dict(selection.removed)["named (non-anonymous) battles"] == named
 
 
+def test_json_files_may_hold_json_lines(tmp_path, battle_records):
+    path = tmp_path / "lines.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in battle_records[:50]), encoding="utf-8")
+    assert read_battles(path, ["model_a", "winner"]).num_rows == 50
+
+
 def test_reading_only_some_columns(battle_files):
     table = read_battles(battle_files[".parquet"], ["model_a", "winner", "not_there"])
     assert table.column_names == ["model_a", "winner"]
