@@ -123,7 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     args = parser.parse_args()
+    if args.threads:
+        CONFIG["models"][0]["threads"] = args.threads
     with tempfile.TemporaryDirectory() as home:
         process, url = start_server(Path(home))
         try:

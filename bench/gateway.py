@@ -5,7 +5,7 @@ answers every chat request at once with a fixed reply, named "synthetic" because
 not a model) is measured directly and through `modelarena serve` in one run: latency
 p50/p99 of sequential requests, and requests/s at a fixed concurrency.
 
-    .venv/bin/python bench/gateway.py [--requests 400] [--seconds 5] [--concurrency 16]
+    .venv/bin/python bench/gateway.py [--requests 400] [--seconds 8] [--concurrency 16]
 
 Targets (issue 2): added p50 latency <= 3 ms; through-gateway throughput >= 60% of direct.
 """
@@ -162,8 +162,9 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="per side and mode")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=8, help="alternating windows")
     args = parser.parse_args()
     backend_port, gateway_port = free_port(), free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
@@ -191,11 +192,18 @@ def main() -> None:
             wait_ready(backend_url + "/v1/models", backend)
             wait_ready(gateway_url + "/health", gateway)
             rows = []
+            targets = (("direct", backend_url), ("gateway", gateway_url))
             for stream in (False, True):
                 lat = {name: asyncio.run(latencies(url, stream, args.requests))
-                       for name, url in (("direct", backend_url), ("gateway", gateway_url))}
-                rps = {name: asyncio.run(throughput(url, stream, args.concurrency, args.seconds))
-                       for name, url in (("direct", backend_url), ("gateway", gateway_url))}
+                       for name, url in targets}
+                # Short alternating windows, so that the machine's slow drifts in
+                # background load hit both sides alike.
+                rps = {"direct": [], "gateway": []}
+                for _ in range(args.rounds):
+                    for name, url in targets:
+                        rps[name].append(asyncio.run(throughput(
+                            url, stream, args.concurrency, args.seconds / args.rounds)))
+                rps = {name: statistics.mean(values) for name, values in rps.items()}
                 rows.append((stream, lat, rps))
         finally:
             for process in (gateway, backend):
@@ -203,8 +211,8 @@ def main() -> None:
                 process.wait()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; synthetic backend, "
-          f"{args.requests} sequential requests, then {args.concurrency} concurrent for "
-          f"{args.seconds:.0f} s")
+          f"{args.requests} sequential requests, then {args.concurrency} concurrent in "
+          f"{args.rounds} alternating windows of {args.seconds / args.rounds:.1f} s per side")
     print(f"{'mode':<10} {'direct p50':>10} {'gw p50':>8} {'added p50':>10} {'added p99':>10} "
           f"{'direct r/s':>10} {'gw r/s':>8} {'gw/direct':>9}")
     for stream, lat, rps in rows:

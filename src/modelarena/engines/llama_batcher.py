@@ -170,6 +170,9 @@ class Batcher:
             seq.slot = self._free_slots.pop()
             seq.sampler = self._new_sampler(seq.sampling)
             self._active.append(seq)
+        # llama.cpp decodes a batch whose tokens come in sequence order in one pass; in
+        # another order it splits the batch, and a step of 8 took twice as long here.
+        self._active.sort(key=lambda s: s.slot)
 
     def _retire_cancelled(self) -> None:
         for seq in [s for s in self._active if s.cancelled]:
@@ -179,21 +182,20 @@ class Batcher:
         batch = self._batch
         batch.n_tokens = 0
         rows: list[tuple[Sequence, int]] = []
-        budget = self._batch_size
-        for seq in self._active:  # one token for every sequence past its prompt
-            if seq.fed == len(seq.prompt):
+        generating = sum(1 for seq in self._active if seq.fed == len(seq.prompt))
+        prompt_budget = self._batch_size - generating
+        for seq in self._active:  # in slot order: one token per generating sequence,
+            remaining = len(seq.prompt) - seq.fed  # prompt chunks while room remains
+            if remaining == 0:
                 rows.append((seq, self._add(seq.next_token, seq, True)))
-                budget -= 1
-        for seq in self._active:  # then prompt chunks, oldest first, while room remains
-            remaining = len(seq.prompt) - seq.fed
-            if remaining == 0 or budget == 0:
                 continue
-            take = min(remaining, budget)
+            take = min(remaining, prompt_budget)
+            if take == 0:
+                continue
             for k in range(take):
-                last = k == take - 1 and take == remaining
-                row = self._add(seq.prompt[seq.fed + k], seq, last)
+                row = self._add(seq.prompt[seq.fed + k], seq, k == remaining - 1)
             seq.fed += take
-            budget -= take
+            prompt_budget -= take
             if seq.fed == len(seq.prompt):
                 rows.append((seq, row))
         status = llama.llama_decode(self._ctx, batch)

@@ -53,9 +53,12 @@ class LlamaCppEngine(Engine):
         cfg = self.config
         self.path = resolve_model_path(cfg.path, self._cache_dir)
         init_backend()
-        self._model = llama.llama_model_load_from_file(
-            str(self.path).encode(), llama.llama_model_default_params()
-        )
+        params = llama.llama_model_default_params()
+        # Weights in anonymous memory, not a file mapping: the kernel may page mapped
+        # files out when it judges them cold (proactive reclaim), and every decode step
+        # would then stall on disk reads; anonymous memory stays put.
+        params.use_mmap = False
+        self._model = llama.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise EngineLoadError(f"model '{cfg.name}': llama.cpp could not load {self.path}")
         self._vocab = llama.llama_model_get_vocab(self._model)

@@ -3,7 +3,8 @@ server, Ollama, commercial APIs, our own workers) over one pooled HTTP client.
 
 Requests pass through with every field the client sent (tools, response_format, vendor
 extensions); upstream errors come back as ours, marked retryable when another replica
-might succeed.
+might succeed. The client is aiohttp: through the gateway it costs a fraction of what
+httpx costs per request (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from modelarena.engines.base import (
@@ -56,7 +57,7 @@ class OpenAIUpstreamEngine(Engine):
         self._headers = dict(headers or {})
         self._timeout = timeout_s
         self._supports_tools = supports_tools
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._in_flight = 0
 
     async def start(self) -> None:
@@ -71,38 +72,38 @@ class OpenAIUpstreamEngine(Engine):
         headers = {"Content-Type": "application/json", **self._headers}
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self._client = httpx.AsyncClient(
-            base_url=self.base_url,
+        self._session = aiohttp.ClientSession(
             headers=headers,
-            timeout=httpx.Timeout(self._timeout, connect=5.0),
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=5.0),
+            connector=aiohttp.TCPConnector(limit=1000, ttl_dns_cache=300),
         )
 
     async def close(self) -> None:
-        if self._client:
-            await self._client.aclose()
-            self._client = None
+        if self._session:
+            await self._session.close()
+            self._session = None
 
     def load(self) -> int:
         return self._in_flight
 
     async def healthy(self) -> bool:
         try:
-            response = await self._http.get("/models", timeout=5.0)
-        except httpx.HTTPError:
+            async with self._http.get(self.base_url + "/models",
+                                      timeout=aiohttp.ClientTimeout(total=5.0)) as response:
+                return response.status == 200
+        except (TimeoutError, aiohttp.ClientError):
             return False
-        return response.status_code == 200
 
     @property
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
             raise APIError(503, f"upstream for '{self.name}' is closed", type="server_error",
                            backend_down=True)
-        return self._client
+        return self._session
 
     # -- generation ---------------------------------------------------------------------
 
-    def _body(self, request: GenerationRequest | EmbeddingRequest, **changes) -> dict[str, Any]:
+    def _body(self, request: GenerationRequest | EmbeddingRequest, **changes) -> bytes:
         wants_tools = isinstance(request, ChatCompletionRequest) and request.tools
         if wants_tools and not self._supports_tools:
             raise APIError(400, f"model '{self.name}' does not support tools", param="tools",
@@ -112,20 +113,14 @@ class OpenAIUpstreamEngine(Engine):
             body.pop("max_tokens", None)
         body["model"] = self.upstream_model
         body.update(changes)
-        return body
+        return orjson.dumps(body)
 
-    @staticmethod
-    def _path(request: GenerationRequest) -> str:
-        return "/chat/completions" if isinstance(request, ChatCompletionRequest) else "/completions"
+    def _url(self, request: GenerationRequest) -> str:
+        chat = isinstance(request, ChatCompletionRequest)
+        return self.base_url + ("/chat/completions" if chat else "/completions")
 
     async def complete(self, request: GenerationRequest) -> Completion:
-        body = self._body(request, stream=False)
-        self._in_flight += 1
-        try:
-            response = await self._send("POST", self._path(request), body)
-        finally:
-            self._in_flight -= 1
-        raw = _json(response)
+        raw = await self._post_json(self._url(request), self._body(request, stream=False))
         usage = raw.get("usage") or {}
         choices = []
         for item in raw.get("choices") or []:
@@ -140,20 +135,22 @@ class OpenAIUpstreamEngine(Engine):
         )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        body = self._body(request, stream=True)
-        body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
+        stream_options = {**(request.stream_options.model_dump() if request.stream_options
+                             else {}), "include_usage": True}
+        body = self._body(request, stream=True, stream_options=stream_options)
         is_chat = isinstance(request, ChatCompletionRequest)
         self._in_flight += 1
         try:
-            async with self._http.stream("POST", self._path(request), content=orjson.dumps(body)
-                                         ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _upstream_error(self.name, response)
+            async with self._http.post(self._url(request), data=body) as response:
+                if response.status >= 400:
+                    raise _upstream_error(self.name, response.status, await response.read(),
+                                          response.headers.get("retry-after"))
                 usage = Usage(0, 0)
                 pending = b""
                 done = False
-                async for data in response.aiter_bytes():
+                async for data in response.content.iter_any():
+                    if done:  # read to the end, so the connection goes back to the pool
+                        continue
                     *lines, pending = (pending + data).split(b"\n")
                     events: list[TextDelta] = []
                     for line in lines:
@@ -174,34 +171,38 @@ class OpenAIUpstreamEngine(Engine):
                         events += _deltas(chunk, is_chat)
                     for event in _coalesce(events):
                         yield event
-                    if done:
-                        break
                 yield usage
-        except httpx.TimeoutException as exc:
-            raise APIError(504, f"upstream for '{self.name}' timed out", type="server_error",
-                           code="upstream_timeout") from exc
-        except httpx.HTTPError as exc:
+        except TimeoutError as exc:
+            raise _timeout(self.name) from exc
+        except aiohttp.ClientError as exc:
             raise _connection_error(self.name, exc) from exc
         finally:
             self._in_flight -= 1
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
-        response = await self._send("POST", "/embeddings", self._body(request))
-        raw = _json(response)
+        raw = await self._post_json(self.base_url + "/embeddings", self._body(request))
         vectors = [item.get("embedding") for item in raw.get("data") or []]
         return Embeddings(vectors, (raw.get("usage") or {}).get("prompt_tokens", 0), raw=raw)
 
-    async def _send(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _post_json(self, url: str, body: bytes) -> dict[str, Any]:
+        self._in_flight += 1
         try:
-            response = await self._http.request(method, path, content=orjson.dumps(body))
-        except httpx.TimeoutException as exc:
-            raise APIError(504, f"upstream for '{self.name}' timed out", type="server_error",
-                           code="upstream_timeout") from exc
-        except httpx.HTTPError as exc:
+            async with self._http.post(url, data=body) as response:
+                content = await response.read()
+                if response.status >= 400:
+                    raise _upstream_error(self.name, response.status, content,
+                                          response.headers.get("retry-after"))
+        except TimeoutError as exc:
+            raise _timeout(self.name) from exc
+        except aiohttp.ClientError as exc:
             raise _connection_error(self.name, exc) from exc
-        if response.status_code >= 400:
-            raise _upstream_error(self.name, response)
-        return response
+        finally:
+            self._in_flight -= 1
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise APIError(502, "upstream answered with invalid JSON", type="server_error",
+                           code="bad_upstream_response", retryable=True) from exc
 
 
 def _deltas(chunk: dict[str, Any], is_chat: bool) -> list[TextDelta]:
@@ -231,14 +232,6 @@ def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
     return merged
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise APIError(502, "upstream answered with invalid JSON", type="server_error",
-                       code="bad_upstream_response", retryable=True) from exc
-
-
 def _message(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
@@ -251,21 +244,25 @@ def _message(body: Any) -> str:
     return str(body)[:500]
 
 
+def _timeout(name: str) -> APIError:
+    return APIError(504, f"upstream for '{name}' timed out", type="server_error",
+                    code="upstream_timeout")
+
+
 def _connection_error(name: str, exc: Exception) -> APIError:
     return APIError(502, f"cannot reach the upstream for '{name}': {type(exc).__name__}: {exc}",
                     type="server_error", code="upstream_unreachable", backend_down=True)
 
 
-def _upstream_error(name: str, response: httpx.Response) -> APIError:
+def _upstream_error(name: str, status: int, content: bytes, retry_after: str | None) -> APIError:
     """Map an upstream error status to ours, keeping its message and error fields."""
     try:
-        body = orjson.loads(response.content)
+        body: Any = orjson.loads(content)
     except orjson.JSONDecodeError:
-        body = response.text
+        body = content.decode("utf-8", errors="replace")
     message = _message(body)
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
-    status = response.status_code
     if status in (401, 403):
         return APIError(502, f"the upstream for '{name}' rejected the gateway's credentials: "
                         f"{message}", type="server_error", code="upstream_auth_failed",
@@ -273,8 +270,7 @@ def _upstream_error(name: str, response: httpx.Response) -> APIError:
     if status == 429:
         return APIError(429, f"the upstream for '{name}' is rate limited: {message}",
                         type="rate_limit_error", code="upstream_rate_limited",
-                        headers={"Retry-After": response.headers.get("retry-after", "1")},
-                        retryable=True)
+                        headers={"Retry-After": retry_after or "1"}, retryable=True)
     if status >= 500:
         return APIError(502, f"the upstream for '{name}' failed ({status}): {message}",
                         type="server_error", code="upstream_error", retryable=True)

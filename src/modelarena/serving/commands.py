@@ -41,7 +41,8 @@ def _logging() -> None:
         level=logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "httpx", "httpcore"):  # one line per upstream call is too much
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def serve(
