@@ -9,8 +9,9 @@ httpx costs per request (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -138,44 +139,19 @@ class OpenAIUpstreamEngine(Engine):
         stream_options = {**(request.stream_options.model_dump() if request.stream_options
                              else {}), "include_usage": True}
         body = self._body(request, stream=True, stream_options=stream_options)
-        is_chat = isinstance(request, ChatCompletionRequest)
+        parser = _StreamParser(self.name, isinstance(request, ChatCompletionRequest))
         self._in_flight += 1
         try:
-            async with self._http.post(self._url(request), data=body) as response:
-                if response.status >= 400:
-                    raise _upstream_error(self.name, response.status, await response.read(),
-                                          response.headers.get("retry-after"))
-                usage = Usage(0, 0)
-                pending = b""
-                done = False
-                async for data in response.content.iter_any():
-                    if done:  # read to the end, so the connection goes back to the pool
-                        continue
-                    *lines, pending = (pending + data).split(b"\n")
-                    events: list[TextDelta] = []
-                    for line in lines:
-                        if not line.startswith(b"data:"):
-                            continue
-                        payload = line[5:].strip()
-                        if payload == b"[DONE]":
-                            done = True
-                            break
-                        chunk = orjson.loads(payload)
-                        if chunk.get("error"):
-                            raise APIError(502, f"upstream for '{self.name}' failed "
-                                           f"mid-stream: {_message(chunk)}", type="server_error")
-                        if chunk.get("usage"):
-                            u = chunk["usage"]
-                            usage = Usage(u.get("prompt_tokens", 0),
-                                          u.get("completion_tokens", 0))
-                        events += _deltas(chunk, is_chat)
-                    for event in _coalesce(events):
-                        yield event
-                yield usage
-        except TimeoutError as exc:
-            raise _timeout(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise _connection_error(self.name, exc) from exc
+            with _translated_errors(self.name):
+                async with self._http.post(self._url(request), data=body) as response:
+                    if response.status >= 400:
+                        raise _upstream_error(self.name, response.status, await response.read(),
+                                              response.headers.get("retry-after"))
+                    # Read to the end even after [DONE], so the connection is reused.
+                    async for data in response.content.iter_any():
+                        for event in parser.feed(data):
+                            yield event
+            yield parser.usage
         finally:
             self._in_flight -= 1
 
@@ -187,15 +163,12 @@ class OpenAIUpstreamEngine(Engine):
     async def _post_json(self, url: str, body: bytes) -> dict[str, Any]:
         self._in_flight += 1
         try:
-            async with self._http.post(url, data=body) as response:
-                content = await response.read()
-                if response.status >= 400:
-                    raise _upstream_error(self.name, response.status, content,
-                                          response.headers.get("retry-after"))
-        except TimeoutError as exc:
-            raise _timeout(self.name) from exc
-        except aiohttp.ClientError as exc:
-            raise _connection_error(self.name, exc) from exc
+            with _translated_errors(self.name):
+                async with self._http.post(url, data=body) as response:
+                    content = await response.read()
+                    if response.status >= 400:
+                        raise _upstream_error(self.name, response.status, content,
+                                              response.headers.get("retry-after"))
         finally:
             self._in_flight -= 1
         try:
@@ -203,6 +176,40 @@ class OpenAIUpstreamEngine(Engine):
         except orjson.JSONDecodeError as exc:
             raise APIError(502, "upstream answered with invalid JSON", type="server_error",
                            code="bad_upstream_response", retryable=True) from exc
+
+
+class _StreamParser:
+    """Server-sent events from an upstream, read by read, into engine events."""
+
+    def __init__(self, name: str, is_chat: bool) -> None:
+        self._name = name
+        self._is_chat = is_chat
+        self._pending = b""
+        self.done = False
+        self.usage = Usage(0, 0)
+
+    def feed(self, data: bytes) -> list[TextDelta]:
+        if self.done:
+            return []
+        *lines, self._pending = (self._pending + data).split(b"\n")
+        events: list[TextDelta] = []
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                self.done = True
+                break
+            chunk = orjson.loads(payload)
+            if chunk.get("error"):
+                raise APIError(502, f"upstream for '{self._name}' failed mid-stream: "
+                               f"{_message(chunk)}", type="server_error")
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+                self.usage = Usage(usage.get("prompt_tokens", 0),
+                                   usage.get("completion_tokens", 0))
+            events += _deltas(chunk, self._is_chat)
+        return _coalesce(events)
 
 
 def _deltas(chunk: dict[str, Any], is_chat: bool) -> list[TextDelta]:
@@ -244,14 +251,18 @@ def _message(body: Any) -> str:
     return str(body)[:500]
 
 
-def _timeout(name: str) -> APIError:
-    return APIError(504, f"upstream for '{name}' timed out", type="server_error",
-                    code="upstream_timeout")
-
-
-def _connection_error(name: str, exc: Exception) -> APIError:
-    return APIError(502, f"cannot reach the upstream for '{name}': {type(exc).__name__}: {exc}",
-                    type="server_error", code="upstream_unreachable", backend_down=True)
+@contextlib.contextmanager
+def _translated_errors(name: str) -> Iterator[None]:
+    """Turn the HTTP client's timeouts and connection failures into our errors."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise APIError(504, f"upstream for '{name}' timed out", type="server_error",
+                       code="upstream_timeout") from exc
+    except aiohttp.ClientError as exc:
+        raise APIError(502, f"cannot reach the upstream for '{name}': "
+                       f"{type(exc).__name__}: {exc}", type="server_error",
+                       code="upstream_unreachable", backend_down=True) from exc
 
 
 def _upstream_error(name: str, status: int, content: bytes, retry_after: str | None) -> APIError:
