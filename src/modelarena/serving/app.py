@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelarena import __version__
 from modelarena.errors import APIError
 from modelarena.serving import gateway, workers_api
+from modelarena.serving.openai_format import JSONResponse
 from modelarena.serving.services import Services
 from modelarena.serving.worker import Announcer
 
@@ -44,11 +44,11 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
 
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
-    async def api_error(_: Request, exc: APIError) -> ORJSONResponse:
-        return ORJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         location = [str(part) for part in first.get("loc", ()) if part != "body"]
         param = ".".join(location) or None
@@ -57,23 +57,23 @@ def add_error_handlers(app: FastAPI) -> None:
             message, param = "The request body is not valid JSON.", None
         elif param:
             message = f"Invalid value for '{param}': {message}"
-        return ORJSONResponse(
+        return JSONResponse(
             APIError(400, message, param=param, code="invalid_request").body(),
             status_code=400,
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         message = str(exc.detail)
         if exc.status_code == 404:
             message = "No such route. The API lives under /v1 (see /docs)."
-        return ORJSONResponse(APIError(exc.status_code, message, type=kind).body(),
+        return JSONResponse(APIError(exc.status_code, message, type=kind).body(),
                               status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> ORJSONResponse:
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         error = APIError(500, f"Internal error ({type(exc).__name__}); it has been logged.",
                          type="server_error", code="internal_error")
-        return ORJSONResponse(error.body(), status_code=500)
+        return JSONResponse(error.body(), status_code=500)

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from modelarena.engines.base import Event, GenerationRequest, TextDelta, Usage
 from modelarena.errors import APIError
@@ -16,6 +16,7 @@ from modelarena.serving.auth import Caller
 from modelarena.serving.openai_format import (
     SSE_DONE,
     ChunkWriter,
+    JSONResponse,
     completion_body,
     embeddings_body,
     sse,
@@ -39,15 +40,15 @@ async def caller(request: Request) -> Caller:
 
 
 @router.get("/v1/models", dependencies=[Depends(caller)])
-async def list_models(request: Request) -> ORJSONResponse:
+async def list_models(request: Request) -> JSONResponse:
     svc = services(request)
     data = [_model_card(svc, name) for name in svc.router.model_names()]
-    return ORJSONResponse({"object": "list", "data": data})
+    return JSONResponse({"object": "list", "data": data})
 
 
 @router.get("/v1/models/{model:path}", dependencies=[Depends(caller)])
-async def get_model(model: str, request: Request) -> ORJSONResponse:
-    return ORJSONResponse(_model_card(services(request), model))
+async def get_model(model: str, request: Request) -> JSONResponse:
+    return JSONResponse(_model_card(services(request), model))
 
 
 def _model_card(svc: Services, name: str) -> dict:
@@ -90,7 +91,7 @@ async def embeddings(
     svc.metrics.requests.labels(label, "embeddings", "200").inc()
     svc.metrics.latency.labels(label, "embeddings").observe(time.perf_counter() - started)
     svc.metrics.count_tokens(label, result.prompt_tokens, 0)
-    return ORJSONResponse(
+    return JSONResponse(
         embeddings_body(result, model=body.model, encoding=body.encoding_format)
     )
 
@@ -110,7 +111,7 @@ async def _generate(svc: Services, body: GenerationRequest, endpoint: str) -> Re
         svc.metrics.latency.labels(label, endpoint).observe(elapsed)
         svc.metrics.count_tokens(label, result.usage.prompt_tokens,
                                  result.usage.completion_tokens)
-        return ORJSONResponse(completion_body(result, chat=chat, model=body.model))
+        return JSONResponse(completion_body(result, chat=chat, model=body.model))
 
     events = svc.router.stream(body.model, body)
     try:
@@ -163,7 +164,7 @@ async def _sse(
 
 
 @router.get("/health")
-async def health(request: Request) -> ORJSONResponse:
+async def health(request: Request) -> JSONResponse:
     """Liveness for load balancers: healthy backends per model; no details leak."""
     svc = services(request)
     models = {}
@@ -172,7 +173,7 @@ async def health(request: Request) -> ORJSONResponse:
         models[name] = {"backends": len(backends),
                         "healthy": sum(1 for b in backends if b.healthy)}
     ok = all(m["healthy"] for m in models.values())
-    return ORJSONResponse({"status": "ok" if ok else "degraded", "models": models})
+    return JSONResponse({"status": "ok" if ok else "degraded", "models": models})
 
 
 @router.get("/metrics")

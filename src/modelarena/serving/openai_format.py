@@ -9,8 +9,18 @@ import time
 from typing import Any
 
 import orjson
+from starlette.responses import Response
 
 from modelarena.engines.base import Completion, Embeddings, TextDelta, Usage
+
+
+class JSONResponse(Response):
+    """A JSON response serialised with orjson (FastAPI's own ORJSONResponse is deprecated)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def new_id(prefix: str) -> str:

@@ -8,10 +8,10 @@ import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from modelarena.errors import APIError
+from modelarena.serving.openai_format import JSONResponse
 from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
 
@@ -40,17 +40,17 @@ def _authorize(request: Request) -> Services:
 
 
 @router.post("")
-async def register(announcement: Announcement, request: Request) -> ORJSONResponse:
+async def register(announcement: Announcement, request: Request) -> JSONResponse:
     svc = _authorize(request)
     ttl = svc.settings.worker_ttl_s
     await svc.registry.upsert(WorkerRecord(**announcement.model_dump()), ttl)
     await svc.sync_workers()
-    return ORJSONResponse({"id": announcement.id, "ttl_s": ttl})
+    return JSONResponse({"id": announcement.id, "ttl_s": ttl})
 
 
 @router.delete("/{worker_id}")
-async def leave(worker_id: str, request: Request) -> ORJSONResponse:
+async def leave(worker_id: str, request: Request) -> JSONResponse:
     svc = _authorize(request)
     await svc.registry.remove(worker_id)
     await svc.sync_workers()
-    return ORJSONResponse({"id": worker_id, "removed": True})
+    return JSONResponse({"id": worker_id, "removed": True})
