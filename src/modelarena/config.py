@@ -87,6 +87,9 @@ class ModelConfig(BaseModel):
             raise ValueError(f"model '{self.name}': engine llamacpp needs `path` (a GGUF file)")
         if self.engine == "openai" and not self.base_url:
             raise ValueError(f"model '{self.name}': engine openai needs `base_url`")
+        if self.batch_size < self.parallel:
+            raise ValueError(f"model '{self.name}': batch_size ({self.batch_size}) must be at "
+                             f"least parallel ({self.parallel}), one token per sequence a step")
         return self
 
     def public_metadata(self) -> dict[str, Any]:

@@ -52,19 +52,22 @@ def invalid_request(message: str, *, param: str | None = None, code: str | None 
     return APIError(400, message, param=param, code=code)
 
 
-def context_length_exceeded(prompt_tokens: int, max_tokens: int | None, limit: int) -> APIError:
+def context_length_exceeded(
+    prompt_tokens: int, max_tokens: int | None, limit: int, param: str = "messages"
+) -> APIError:
+    where = "messages" if param == "messages" else "prompt"
     if max_tokens is None:
         message = (
             f"This model's maximum context length is {limit} tokens, but the prompt has "
-            f"{prompt_tokens} tokens. Shorten the messages."
+            f"{prompt_tokens} tokens. Shorten the {where}."
         )
     else:
         message = (
             f"This model's maximum context length is {limit} tokens. However, you requested "
-            f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, "
-            f"{max_tokens} in the completion). Shorten the messages or lower max_tokens."
+            f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the {where}, "
+            f"{max_tokens} in the completion). Shorten the {where} or lower max_tokens."
         )
-    return APIError(400, message, param="messages", code="context_length_exceeded")
+    return APIError(400, message, param=param, code="context_length_exceeded")
 
 
 def model_not_found(name: str, served: list[str]) -> APIError:

@@ -254,6 +254,20 @@ def test_health_and_metrics(default_server, client):
     assert 'model="(unknown)",status="404"' in text
 
 
+def queue_depth(server, model: str = SMOL) -> float:
+    for line in httpx.get(server.url + "/metrics").text.splitlines():
+        if line.startswith(f'modelarena_engine_queue_depth{{model="{model}"}}'):
+            return float(line.split()[-1])
+    raise AssertionError("queue depth metric missing")
+
+
+def wait_until_idle(server, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while queue_depth(server) > 0:
+        assert time.monotonic() < deadline, "an abandoned request kept decoding"
+        time.sleep(0.1)
+
+
 def test_client_disconnect_stops_generation(default_server):
     """A client that goes away frees its decode slot at once (3000 tokens would take ~25 s)."""
     body = {"model": SMOL, "messages": [{"role": "user", "content": "Write a very long essay."}],
@@ -262,13 +276,32 @@ def test_client_disconnect_stops_generation(default_server):
         lines = r.iter_lines()
         assert sum(1 for _, line in zip(range(6), lines, strict=False) if line) >= 2
 
-    def queued() -> float:
-        for line in httpx.get(default_server.url + "/metrics").text.splitlines():
-            if line.startswith(f'modelarena_engine_queue_depth{{model="{SMOL}"}}'):
-                return float(line.split()[-1])
-        raise AssertionError("queue depth metric missing")
+    wait_until_idle(default_server)
 
-    deadline = time.monotonic() + 5
-    while queued() > 0:
-        assert time.monotonic() < deadline, "the abandoned stream kept decoding"
-        time.sleep(0.1)
+
+def test_client_disconnect_stops_a_non_streamed_answer(default_server):
+    body = {"model": SMOL, "messages": [{"role": "user", "content": "Write a very long essay."}],
+            "max_tokens": 3000, "ignore_eos": True}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(default_server.url + "/v1/chat/completions", json=body, timeout=1.0)
+    wait_until_idle(default_server)
+
+
+def test_prompt_plus_max_tokens_may_fill_the_context_exactly(default_server):
+    probe = httpx.post(default_server.url + "/v1/chat/completions",
+                       json={"model": SMOL, "messages": QUESTION, "max_tokens": 1}).json()
+    room = 4096 - probe["usage"]["prompt_tokens"]
+    body = {"model": SMOL, "messages": QUESTION, "stream": True}
+    too_many = httpx.post(default_server.url + "/v1/chat/completions",
+                          json={**body, "max_tokens": room + 1})
+    assert too_many.status_code == 400
+    with httpx.stream("POST", default_server.url + "/v1/chat/completions",
+                      json={**body, "max_tokens": room}) as exact:
+        assert exact.status_code == 200  # accepted; leaving at once cancels it
+    wait_until_idle(default_server)
+
+
+def test_completion_context_error_names_the_prompt(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model=SMOL, prompt="word " * 5000, max_tokens=5)
+    assert info.value.body["param"] == "prompt" and "in the prompt" in info.value.body["message"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -53,6 +54,10 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
             return self._send(400, {"error": {"message": "bad tool schema", "type":
                                               "invalid_request_error", "param": "tools",
                                               "code": "invalid_tools"}})
+        if prompt == "bad-json":
+            return self._raw(b"{not json")
+        if prompt.startswith("bad-stream"):
+            return self._broken_stream(first_ok=prompt == "bad-stream-later")
         if body.get("stream"):
             return self._stream()
         self._send(200, {
@@ -62,6 +67,24 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
                                      "tool_calls": [CALL]}}],
             "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
         })
+
+    def _raw(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _broken_stream(self, first_ok: bool) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        if first_ok:
+            good = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"}}]}
+            self.wfile.write(b"data: " + json.dumps(good).encode() + b"\n\n")
+            self.wfile.flush()
+            time.sleep(0.2)  # a separate read, so the good text is sent first
+        self.wfile.write(b"data: {not json\n\n")
 
     def _stream(self) -> None:
         self.send_response(200)
@@ -155,6 +178,24 @@ def test_upstream_errors_are_mapped(client, gateway):
                           json={"model": "vendor", "messages": ask("fail-500")})
     assert response.status_code == 502
     assert "boom" in response.json()["error"]["message"]
+
+
+def test_invalid_upstream_bodies_become_clear_errors(client):
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="vendor", messages=ask("bad-json"))
+    assert info.value.status_code == 502
+    assert info.value.body["code"] == "bad_upstream_response"
+    assert "127.0.0.1" not in info.value.body["message"]  # no upstream address leaks
+    with pytest.raises(openai.APIStatusError) as info:
+        list(client.chat.completions.create(model="vendor", messages=ask("bad-stream"),
+                                            stream=True))
+    assert info.value.status_code == 502
+    stream = client.chat.completions.create(model="vendor", messages=ask("bad-stream-later"),
+                                            stream=True)
+    with pytest.raises(openai.APIError) as info:  # after the first text: in-band error
+        for _ in stream:
+            pass
+    assert "invalid response" in str(info.value)
 
 
 def test_tools_refused_for_an_upstream_configured_without_them(client):

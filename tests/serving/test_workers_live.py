@@ -89,7 +89,7 @@ def test_worker_registers_serves_and_is_dropped_when_killed(start_server, gatewa
         replies = list(pool.map(lambda _: client.chat.completions.create(
             model="remote-smol", messages=QUESTION, max_tokens=4), range(4)))
     assert all(r.choices[0].message.content for r in replies)
-    assert "cannot reach the upstream for 'remote-smol'" in gateway.log.read_text()
+    assert "cannot connect to the upstream for 'remote-smol'" in gateway.log.read_text()
     wait_for(lambda: served(gateway).get("remote-smol", {}).get("backends") == 1,
              what="dead replica dropped")
 
@@ -108,9 +108,9 @@ def test_registration_needs_the_shared_secret(start_server, gateway):
     refused = httpx.post(closed.url + "/internal/workers", json=announcement,
                          headers={"Authorization": f"Bearer {SECRET}"})
     assert refused.status_code == 403 and "MODELARENA_WORKER_SECRET" in refused.text
-    bad = httpx.post(gateway.url + "/internal/workers", json={"id": "x y", "model": "m"},
+    bad = httpx.post(gateway.url + "/internal/workers", json={**announcement, "id": "x y"},
                      headers={"Authorization": f"Bearer {SECRET}"})
-    assert bad.status_code == 400
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "id"
 
 
 def test_redis_registry_is_shared_by_gateway_replicas(start_server, redis_url):

@@ -228,7 +228,7 @@ class Batcher:
         text = seq.text.feed(self._token_bytes(token))
         if seq.text.stopped:
             self._finish(seq, "stop", text=text)
-        elif seq.generated >= seq.max_tokens or seq.position + 1 >= self.context_length:
+        elif seq.generated >= seq.max_tokens or seq.position >= self.context_length:
             self._finish(seq, "length", text=text)
         else:
             seq.next_token = token

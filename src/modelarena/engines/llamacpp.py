@@ -90,12 +90,18 @@ class LlamaCppEngine(Engine):
         if self._batcher:
             await asyncio.to_thread(self._batcher.close)
             self._batcher = None
-        if self._embedder:
-            self._embedder.close()
-            self._embedder = None
-        if self._model:
-            llama.llama_model_free(self._model)
-            self._model = None
+        await asyncio.to_thread(self._free_weights)
+
+    def _free_weights(self) -> None:
+        # An embedding call may still be running in a worker thread: wait for it, and
+        # make any later one find the engine closed, before freeing what it uses.
+        with self._embed_lock:
+            if self._embedder:
+                self._embedder.close()
+                self._embedder = None
+            if self._model:
+                llama.llama_model_free(self._model)
+                self._model = None
 
     async def healthy(self) -> bool:
         return self._batcher is not None and self._batcher.alive()
@@ -112,7 +118,7 @@ class LlamaCppEngine(Engine):
         tokens = self._tokenize(prompt)
         if not tokens:
             raise invalid_request("the prompt is empty", param="prompt")
-        max_tokens = self._max_tokens(request, len(tokens))
+        max_tokens = self._max_tokens(request, len(tokens), "messages" if is_chat else "prompt")
         sampling = self._sampling(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
@@ -189,14 +195,15 @@ class LlamaCppEngine(Engine):
         add_bos = not (self._bos and text.startswith(self._bos))
         return tokenize(self._vocab, text, add_special=add_bos)
 
-    def _max_tokens(self, request: GenerationRequest, prompt_tokens: int) -> int:
+    def _max_tokens(self, request: GenerationRequest, prompt_tokens: int, param: str) -> int:
+        """Prompt and answer together must fit the context, as OpenAI counts it."""
         limit = self.context_length
-        room = limit - prompt_tokens - 1
+        room = limit - prompt_tokens
         if room <= 0:
-            raise context_length_exceeded(prompt_tokens, request.max_tokens, limit)
+            raise context_length_exceeded(prompt_tokens, request.max_tokens, limit, param)
         if request.max_tokens is not None:
             if request.max_tokens > room:
-                raise context_length_exceeded(prompt_tokens, request.max_tokens, limit)
+                raise context_length_exceeded(prompt_tokens, request.max_tokens, limit, param)
             return request.max_tokens
         default = self.config.sampling.max_tokens
         return min(default, room) if default else room
@@ -234,6 +241,10 @@ class LlamaCppEngine(Engine):
             return await super().embed(request)
         inputs = request.inputs()
         encoded = [self._tokenize(text) for text in inputs]
+        size = llama.llama_model_n_embd(self._model)
+        if request.dimensions is not None and request.dimensions > size:
+            raise invalid_request(f"dimensions must be at most {size} for this model",
+                                  param="dimensions")
         for i, tokens in enumerate(encoded):
             if len(tokens) > self.context_length:
                 raise invalid_request(
@@ -241,12 +252,15 @@ class LlamaCppEngine(Engine):
                     f"{self.context_length}", param="input", code="context_length_exceeded",
                 )
         vectors = await asyncio.to_thread(self._embed_all, encoded)
-        if request.dimensions is not None:
-            vectors = [v[: request.dimensions] for v in vectors]
+        if request.dimensions is not None:  # shortened vectors stay unit length
+            vectors = [_unit(v[: request.dimensions]) for v in vectors]
         return Embeddings(vectors, sum(len(t) for t in encoded))
 
     def _embed_all(self, encoded: list[list[int]]) -> list[list[float]]:
         with self._embed_lock:
+            if self._model is None:
+                raise APIError(503, "the model is shutting down", type="server_error",
+                               retryable=True)
             if self._embedder is None:
                 self._embedder = _Embedder(self._model, self.context_length, self._threads)
             return [self._embedder.embed(tokens) for tokens in encoded]
@@ -257,6 +271,11 @@ def _with_seed(sampling: SamplerSettings, seed: int | None, index: int) -> Sampl
     if seed is None:
         return sampling
     return SamplerSettings(**{**sampling.__dict__, "seed": seed + index})
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = sum(x * x for x in vector) ** 0.5 or 1.0
+    return [x / norm for x in vector]
 
 
 class _Embedder:
@@ -293,9 +312,7 @@ class _Embedder:
         if llama.llama_decode(self._ctx, batch) != 0:
             raise APIError(500, "embedding failed in llama.cpp", type="server_error")
         pooled = llama.llama_get_embeddings_seq(self._ctx, 0)
-        vector = [pooled[i] for i in range(self._n_embd)]
-        norm = sum(x * x for x in vector) ** 0.5 or 1.0
-        return [x / norm for x in vector]
+        return _unit([pooled[i] for i in range(self._n_embd)])
 
     def close(self) -> None:
         llama.llama_batch_free(self._batch)

@@ -10,6 +10,7 @@ httpx costs per request (see docs/benchmarks.md).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -29,6 +30,8 @@ from modelarena.engines.base import (
 )
 from modelarena.errors import APIError
 from modelarena.serving.protocol import ChatCompletionRequest, EmbeddingRequest
+
+log = logging.getLogger(__name__)
 
 
 class UpstreamConfigError(Exception):
@@ -172,10 +175,12 @@ class OpenAIUpstreamEngine(Engine):
         finally:
             self._in_flight -= 1
         try:
-            return orjson.loads(content)
+            body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
-            raise APIError(502, "upstream answered with invalid JSON", type="server_error",
-                           code="bad_upstream_response", retryable=True) from exc
+            raise _bad_response(self.name, content) from exc
+        if not isinstance(body, dict):
+            raise _bad_response(self.name, content)
+        return body
 
 
 class _StreamParser:
@@ -200,7 +205,12 @@ class _StreamParser:
             if payload == b"[DONE]":
                 self.done = True
                 break
-            chunk = orjson.loads(payload)
+            try:
+                chunk = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise _bad_response(self._name, payload) from exc
+            if not isinstance(chunk, dict):
+                raise _bad_response(self._name, payload)
             if chunk.get("error"):
                 raise APIError(502, f"upstream for '{self._name}' failed mid-stream: "
                                f"{_message(chunk)}", type="server_error")
@@ -253,16 +263,29 @@ def _message(body: Any) -> str:
 
 @contextlib.contextmanager
 def _translated_errors(name: str) -> Iterator[None]:
-    """Turn the HTTP client's timeouts and connection failures into our errors."""
+    """Turn the HTTP client's timeouts and connection failures into our errors. Clients
+    learn which model failed, never the upstream's address; the log has the detail."""
     try:
         yield
     except TimeoutError as exc:
-        raise APIError(504, f"upstream for '{name}' timed out", type="server_error",
+        raise APIError(504, f"the upstream for '{name}' timed out", type="server_error",
                        code="upstream_timeout") from exc
-    except aiohttp.ClientError as exc:
-        raise APIError(502, f"cannot reach the upstream for '{name}': "
-                       f"{type(exc).__name__}: {exc}", type="server_error",
-                       code="upstream_unreachable", backend_down=True) from exc
+    except aiohttp.ClientConnectorError as exc:
+        log.warning("cannot connect to the upstream for %s: %s", name, exc)
+        raise APIError(502, f"cannot connect to the upstream for '{name}'",
+                       type="server_error", code="upstream_unreachable",
+                       backend_down=True) from exc
+    except aiohttp.ClientError as exc:  # e.g. a kept-alive connection the upstream closed
+        log.warning("connection to the upstream for %s failed: %r", name, exc)
+        raise APIError(502, f"the connection to the upstream for '{name}' failed",
+                       type="server_error", code="upstream_connection_error",
+                       retryable=True) from exc
+
+
+def _bad_response(name: str, content: bytes) -> APIError:
+    log.warning("upstream for %s sent an invalid body: %r", name, content[:200])
+    return APIError(502, f"the upstream for '{name}' sent an invalid response",
+                    type="server_error", code="bad_upstream_response", retryable=True)
 
 
 def _upstream_error(name: str, status: int, content: bytes, retry_after: str | None) -> APIError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from contextlib import asynccontextmanager
 
@@ -22,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def create_app(services: Services, announcer: Announcer | None = None) -> FastAPI:
     """An app over already-started services; its lifespan runs the background loops
-    and, for a worker, the announcer that keeps it registered with its gateway."""
+    and, for a worker, the announcer that keeps it registered with its gateway. Shutdown
+    closes everything here: after a SIGTERM, uvicorn re-raises the signal once it returns,
+    so nothing after `serve()` would run."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -31,7 +34,10 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
         yield
         if task:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             await announcer.leave()
+        await services.close()
 
     app = FastAPI(title="modelarena", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)

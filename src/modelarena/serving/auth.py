@@ -26,13 +26,13 @@ CACHE_S = 10.0
 
 @dataclass(frozen=True)
 class Caller:
-    id: str  # "key:<id>", "config-key:<prefix>" or "ip:<address>"
+    id: str  # "key:<id>", "config-key:<hash prefix>" or "ip:<address>"
     rpm: int  # 0 = unlimited
 
 
 class Auth:
     def __init__(self, settings: Settings, db: Database | None, limiter: RateLimiter) -> None:
-        self._config_keys = {repo.hash_key(k): k[:10] for k in settings.api_keys}
+        self._config_keys = {repo.hash_key(k) for k in settings.api_keys}
         self._db = db
         self._limiter = limiter
         self._default_rpm = settings.rate_limit_rpm
@@ -92,8 +92,8 @@ class Auth:
 
     async def _lookup(self, key: str) -> Caller | None:
         digest = repo.hash_key(key)
-        if digest in self._config_keys:
-            return Caller(f"config-key:{self._config_keys[digest]}", self._default_rpm)
+        if digest in self._config_keys:  # named by its hash: the key never leaves memory
+            return Caller(f"config-key:{digest[:16]}", self._default_rpm)
         cached = self._cache.get(digest)
         if cached and cached[1] > time.monotonic():
             return cached[0]

@@ -101,7 +101,7 @@ def worker(
         include_default_models=False, api_keys=[secret] if secret else [],
         auth_required=bool(secret),
     )
-    url = advertise_url or f"http://{host}:{port}/v1"
+    url = (advertise_url or f"http://{host}:{port}/v1").rstrip("/")
     worker_id = re.sub(r"[^A-Za-z0-9._-]", "-", name) + "-" + secrets.token_hex(4)
     announcer = Announcer(
         WorkerRecord(worker_id, name, url, model_config.public_metadata()),

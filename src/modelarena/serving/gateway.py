@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
@@ -29,6 +32,8 @@ from modelarena.serving.protocol import (
 from modelarena.serving.services import Services
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def services(request: Request) -> Services:
@@ -66,14 +71,14 @@ def _model_card(svc: Services, name: str) -> dict:
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
-    return await _generate(services(request), body, "chat")
+    return await _generate(request, body, "chat")
 
 
 @router.post("/v1/completions")
 async def completions(
     body: CompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
-    return await _generate(services(request), body, "completions")
+    return await _generate(request, body, "completions")
 
 
 @router.post("/v1/embeddings")
@@ -96,13 +101,16 @@ async def embeddings(
     )
 
 
-async def _generate(svc: Services, body: GenerationRequest, endpoint: str) -> Response:
+async def _generate(
+    request: Request, body: GenerationRequest, endpoint: str
+) -> Response:
+    svc = services(request)
     label = svc.metrics.label(body.model)
     started = time.perf_counter()
     chat = endpoint == "chat"
     if not body.stream:
         try:
-            result = await svc.router.complete(body.model, body)
+            result = await _unless_disconnected(request, svc.router.complete(body.model, body))
         except APIError as exc:
             svc.metrics.requests.labels(label, endpoint, str(exc.status)).inc()
             raise
@@ -157,10 +165,36 @@ async def _sse(
     except APIError as exc:  # the stream has started: report in-band, as OpenAI does
         status = str(exc.status)
         yield sse(exc.body())
+    except Exception as exc:  # a bug must still end the stream with an error, not a cut
+        log.exception("stream failed")
+        status = "500"
+        yield sse(APIError(500, f"Internal error ({type(exc).__name__}); it has been logged.",
+                           type="server_error", code="internal_error").body())
     finally:
         await events.aclose()
         svc.metrics.requests.labels(label, endpoint, status).inc()
         svc.metrics.latency.labels(label, endpoint).observe(time.perf_counter() - started)
+
+
+async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it if the client hangs up first, so that an answer nobody
+    waits for stops decoding and frees its slot."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task.cancelled():
+        raise APIError(499, "The client closed the request.", code="client_closed_request")
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.get("/health")

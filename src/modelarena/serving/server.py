@@ -21,10 +21,9 @@ def run_server(
     """Serve until interrupted; returns the process exit status."""
     try:
         import uvloop
-
-        return uvloop.run(_serve(settings, use_database, announcer))
     except ImportError:
         return asyncio.run(_serve(settings, use_database, announcer))
+    return uvloop.run(_serve(settings, use_database, announcer))
 
 
 async def _serve(settings: Settings, use_database: bool, announcer: Announcer | None) -> int:
@@ -46,4 +45,4 @@ async def _serve(settings: Settings, use_database: bool, announcer: Announcer | 
         await server.serve()
         return 0 if server.started else 1
     finally:
-        await services.close()
+        await services.close()  # done already by the app's shutdown, unless it never ran

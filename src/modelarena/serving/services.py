@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from anyio import to_thread
+from sqlalchemy.engine import make_url
 
 from modelarena.config import ModelConfig, Settings
 from modelarena.engines.base import Engine
@@ -55,6 +56,7 @@ class Services:
     limiter: RateLimiter
     db: Database | None
     _tasks: list[asyncio.Task] = field(default_factory=list)
+    _closed: bool = False
 
     @classmethod
     async def start(cls, settings: Settings, *, use_database: bool = True) -> Services:
@@ -65,9 +67,14 @@ class Services:
             try:
                 await to_thread.run_sync(db.migrate)
             except Exception as exc:
-                raise StartupError(f"database {settings.database_url}: {exc}") from exc
+                shown = make_url(settings.database_url).render_as_string(hide_password=True)
+                raise StartupError(f"database {shown}: {exc}") from exc
         router = Router()
-        engines = [(cfg, make_engine(cfg, settings)) for cfg in settings.models]
+        try:
+            engines = [(cfg, make_engine(cfg, settings)) for cfg in settings.models]
+        except ImportError as exc:
+            raise StartupError(f"llama-cpp-python cannot be loaded ({exc}); reinstall it "
+                               "with `make install`") from exc
         results = await asyncio.gather(
             *(engine.start() for _, engine in engines), return_exceptions=True
         )
@@ -101,6 +108,10 @@ class Services:
         ]
 
     async def close(self) -> None:
+        """Stop the loops and release every engine and connection; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -112,6 +123,7 @@ class Services:
         await self.limiter.close()
         if self.db:
             self.db.close()
+        log.info("all models and connections closed")
 
     @staticmethod
     async def _every(seconds: float, job) -> None:
@@ -129,7 +141,7 @@ class Services:
         current = {b.id: b for b in self.router.backends() if b.source == "worker"}
         for backend_id, backend in current.items():
             record = alive.get(backend_id.removeprefix("worker:"))
-            if record is None or record.url != backend.engine.base_url:
+            if record is None or record.url.rstrip("/") != backend.engine.base_url:
                 self.router.remove(backend_id)
                 await backend.engine.close()
                 log.info("worker %s for %s dropped (no heartbeat)", backend_id, backend.model)

@@ -8,7 +8,7 @@ import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from modelarena.errors import APIError
 from modelarena.serving.openai_format import JSONResponse
@@ -23,6 +23,11 @@ class Announcement(BaseModel):
     model: str = Field(min_length=1, max_length=128)
     url: str = Field(pattern=r"^https?://")
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _normalise(cls, url: str) -> str:
+        return url.rstrip("/")  # as the upstream engine keeps it, so syncs compare equal
 
 
 def _authorize(request: Request) -> Services:
