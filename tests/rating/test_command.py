@@ -125,3 +125,75 @@ def test_missing_and_empty_files_through_the_real_entry_point(tmp_path):
         assert done.returncode == 1
         assert message in done.stderr and "Traceback" not in done.stderr
         assert done.stdout == ""
+
+
+def _unreadable(tmp_path, kind):
+    """A battle file that cannot be read as its extension says."""
+    header = b"model_a,model_b,winner,anony\n"
+    contents = {
+        "truncated.json": b'[{"model_a": "x", "model_b": "y", "winner": "model_a"',
+        "bad-line.jsonl": b'{"model_a": "x", "model_b": "y", "winner": "model_a"}\nnot json\n',
+        "bad-line.json": b'{"model_a": "x", "model_b": "y", "winner": "model_a"}\n{"model_a":\n',
+        "latin-1.csv": header + b"x\xff,y,model_a,true\n",
+        "latin-1-header.csv": b"model_a,model_b,winner,\xe9t\xe9\nx,y,model_a,1\n",
+    }
+    path = tmp_path / kind
+    path.write_bytes(contents[kind])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("truncated.json", "cannot read"),
+        ("bad-line.jsonl", "line 2"),
+        ("bad-line.json", "line 2"),
+        ("latin-1.csv", "cannot read"),
+        ("latin-1-header.csv", "UTF-8"),
+    ],
+)
+def test_unreadable_files_are_one_clear_line(tmp_path, kind, message):
+    result = invoke(_unreadable(tmp_path, kind), "--include-named")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert message in result.output and kind in result.output
+
+
+def test_nanosecond_timestamps_from_parquet(tmp_path, battle_records):
+    """pandas writes timestamp[ns]; parts below a microsecond must not stop the reading."""
+    import pandas as pd
+
+    frame = pd.DataFrame(battle_records).drop(columns=["conversation_a", "conversation_b"])
+    frame["tstamp"] = pd.to_datetime(frame["tstamp"] + 0.123456789, unit="s")
+    path = tmp_path / "ns.parquet"
+    frame.drop(columns=["conv_metadata"]).to_parquet(path)
+    since = frame["tstamp"].iloc[600].isoformat()
+    result = invoke(path, "--since", since, "--format", "json", "--manifest", tmp_path / "m.json")
+    assert result.exit_code == 0, result.output
+    removed = dict(
+        (r["filter"], r["battles"])
+        for r in json.loads((tmp_path / "m.json").read_text())["removed"]
+    )
+    assert removed["outside the time range"] == sum(r["anony"] for r in battle_records[:600])
+
+
+def test_other_reading_failures_are_one_clear_line(tmp_path, monkeypatch):
+    """Arrow and value errors that slip past the readers' own checks still end in one line."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "lists.parquet"
+    pq.write_table(
+        pa.table({"model_a": [["x"], ["y"]], "model_b": ["y", "x"], "winner": ["tie", "tie"]}),
+        path,
+    )
+    result = invoke(path, "--include-named")
+    assert result.exit_code == 1 and "'model_a' must hold text" in result.output
+
+    def unexpected(*args, **kwargs):
+        raise pa.ArrowInvalid("something arrow did not like\nsecond line")
+
+    monkeypatch.setattr("modelarena.rating.read.read_battles", unexpected)
+    result = invoke(path, "--include-named")
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: cannot use {path}: something arrow did not like\n"

@@ -278,3 +278,15 @@ def test_malformed_text_columns_get_clear_errors(battle_records, column, bad, op
         rows[3][column] = bad
     with pytest.raises(BattleDataError, match=message):
         select_battles(rows, Filters(**options), style_control=column == "conv_metadata")
+
+
+def test_timestamps_of_any_unit_and_time_zone_are_utc_seconds():
+    times = pd.to_datetime(1_700_000_000 + np.arange(6) * 3600.000000123, unit="s")
+    frame = pd.DataFrame(_basic())
+    frame["tstamp"] = times.tz_localize("US/Pacific")  # 8 hours behind UTC in November
+    selection = select_battles(frame, Filters(anonymous_only=False, since=1_700_000_000 + 8 * 3600))
+    assert dict(selection.removed)["outside the time range"] == 0
+    assert selection.battles.tstamp[0] == pytest.approx(1_700_028_800.0, abs=1e-6)
+    frame["tstamp"] = times  # naive: read as UTC
+    selection = select_battles(frame, Filters(anonymous_only=False, since=1_700_003_600))
+    assert dict(selection.removed)["outside the time range"] == 1

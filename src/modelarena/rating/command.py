@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -252,17 +254,21 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
     )
     from modelarena.rating.report import manifest, render_text, table, to_json
 
-    columns = needed_columns(
-        filters,
-        style_control=config.style_control,
-        time_order=config.method == "elo",
-        available=available_columns(battles),
-    )
-    selection = select_battles(
-        read_battles(battles, columns), filters, style_control=config.style_control
-    )
+    with _input_errors(battles):
+        columns = needed_columns(
+            filters,
+            style_control=config.style_control,
+            time_order=config.method == "elo",
+            available=available_columns(battles),
+        )
+        selection = select_battles(
+            read_battles(battles, columns), filters, style_control=config.style_control
+        )
     board = _with_progress(selection.battles, config, rate)
-    meta = None if models_meta is None else read_models_meta(models_meta)
+    meta = None
+    if models_meta is not None:
+        with _input_errors(models_meta):
+            meta = read_models_meta(models_meta)
     source = {
         "path": str(battles),
         "format": file_format(battles),
@@ -290,6 +296,23 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
             "won or lost all its resampled battles); their intervals are wide. Consider --l2.",
             err=True,
         )
+
+
+@contextmanager
+def _input_errors(path: Path) -> Iterator[None]:
+    """Turn Arrow and value errors that the readers did not explain into one-line errors."""
+    import pyarrow as pa
+
+    from modelarena.rating.errors import BattleDataError, RatingError
+
+    try:
+        yield
+    except RatingError:
+        raise
+    except (pa.ArrowException, ValueError) as exc:
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        raise BattleDataError(f"cannot use {path}: {reason}") from exc
 
 
 def _with_progress(battles, config, rate):

@@ -25,6 +25,7 @@ WINNERS = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE, "tie (bothbad)": TI
 _CONVERSATIONS = ("conversation_a", "conversation_b")
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
+_TICKS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,6 +300,8 @@ def _dictionary(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:
         raise BattleDataError(
             f"missing values in '{name}' at rows {_rows_text(_null_rows(column))}"
         )
+    if pa.types.is_nested(column.type):
+        raise BattleDataError(f"'{name}' must hold text labels, not {column.type}")
     if not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     column = column.unify_dictionaries()
@@ -367,8 +370,10 @@ def _tstamp(table: pa.Table) -> np.ndarray | None:
             f"missing values in 'tstamp' at rows {_rows_text(_null_rows(column))}"
         )
     if pa.types.is_timestamp(column.type):
-        seconds = pc.cast(column.cast(pa.timestamp("us", tz=column.type.tz)), pa.int64())
-        return seconds.to_numpy().astype(np.float64) / 1e6
+        # Timestamps are stored as ticks since the epoch in UTC (a time zone is metadata);
+        # reading the ticks keeps every unit, nanoseconds included, without a lossy cast.
+        ticks = pc.cast(column, pa.int64()).to_numpy().astype(np.float64)
+        return ticks / _TICKS_PER_SECOND[column.type.unit]
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise BattleDataError(f"'tstamp' must hold unix seconds or timestamps, not {column.type}")
     return column.to_numpy().astype(np.float64)

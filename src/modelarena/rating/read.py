@@ -66,7 +66,7 @@ def read_battles(path: str | Path, columns: Iterable[str] | None = None) -> pa.T
             table = _read_csv(path, wanted)
         else:
             table = _read_json(path, wanted)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BattleDataError(f"cannot read {path} as {fmt}: {_first_line(exc)}") from exc
     if table.num_rows == 0:
         raise BattleDataError(f"{path} holds no battles")
@@ -140,8 +140,7 @@ def _parents(names: list[str]) -> list[str]:
 def _read_csv(path: Path, wanted: list[str] | None) -> pa.Table:
     from pyarrow import csv as pacsv
 
-    with open(path, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), None)
+    header = _csv_header(path)
     if not header:
         raise BattleDataError(f"{path} holds no battles")
     selected = header if wanted is None else [name for name in _parents(wanted) if name in header]
@@ -157,7 +156,7 @@ def _read_json(path: Path, wanted: list[str] | None) -> pa.Table:
     if start == "[":
         records = json.loads(text)
     elif start == "{":
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        records = _json_lines(path, text)
     else:
         raise BattleDataError(f"{path} is neither a JSON list of battles nor JSON lines")
     del text
@@ -165,6 +164,22 @@ def _read_json(path: Path, wanted: list[str] | None) -> pa.Table:
         if not isinstance(record, dict):
             raise BattleDataError(f"{path}: record {number} is not a JSON object")
     return records_to_table(records, None if wanted is None else _parents(wanted), str(path))
+
+
+def _json_lines(path: Path, text: str) -> list:
+    """One JSON value per non-blank line; a bad line is an error naming its line number."""
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise BattleDataError(
+                f"{path}: line {number} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                "JSON lines hold one battle object per line"
+            ) from None
+    return records
 
 
 def records_to_table(records: list[dict], columns: list[str] | None, source: str) -> pa.Table:
@@ -203,9 +218,21 @@ def available_columns(path: str | Path) -> list[str] | None:
         except (pa.ArrowInvalid, OSError) as exc:
             raise BattleDataError(f"cannot read {path} as parquet: {_first_line(exc)}") from exc
     if fmt == "csv":
-        with open(path, newline="", encoding="utf-8") as handle:
-            return next(csv.reader(handle), [])
+        return _csv_header(Path(path)) or []
     return None
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    """The first row of a CSV file (None when empty); it must be UTF-8 text."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:
+        raise BattleDataError(
+            f"cannot read {path} as csv: it is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise BattleDataError(f"cannot read {path} as csv: {exc}") from None
 
 
 def _first_line(exc: BaseException) -> str:
