@@ -143,3 +143,38 @@ def test_terminal_table_prints_names_verbatim():
     console.print(table(rate(odd)))
     text = console.export_text()
     assert "gpt [beta]" in text and "[/bold] odd" in text
+
+
+def _battles(models, a, b, outcome) -> Battles:
+    return Battles(
+        models=models,
+        model_a=np.array(a, dtype=np.int32),
+        model_b=np.array(b, dtype=np.int32),
+        outcome=np.array(outcome, dtype=np.int8),
+    )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "outcome", "message"),
+    [
+        ([0, 1, 2], [1, 2, 0], [2, 3, 0], "outcome must be 0, 1 or 2.*index 1"),
+        ([0, 1, 2], [1, -1, 0], [2, 1, 0], "model_b holds indices outside 0..2.*index 1"),
+        ([0, 3, 2], [1, 2, 0], [2, 1, 0], "model_a holds indices outside 0..2.*index 1"),
+        ([0, 1, 1], [1, 2, 1], [2, 1, 2], "1 self-battle.*index 2.*select_battles"),
+    ],
+)
+def test_battles_refuse_values_that_would_corrupt_the_counts(a, b, outcome, message):
+    with pytest.raises(RatingError, match=message):
+        _battles(("x", "y", "z"), a, b, outcome)
+
+
+def test_battles_need_integer_indices():
+    with pytest.raises(RatingError, match="integer model indices"):
+        Battles(("x", "y"), np.array([0.0]), np.array([1.0]), np.array([2], dtype=np.int8))
+
+
+def test_rating_needs_two_models_and_a_battle():
+    with pytest.raises(RatingError, match="two or more models"):
+        rate(_battles(("x",), [], [], []))
+    with pytest.raises(RatingError, match="no battles"):
+        rate(_battles(("x", "y"), [], [], []), RatingConfig(method="elo"))

@@ -52,6 +52,27 @@ class Battles:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise BattleDataError(f"Battles.{name} has {len(value)} rows, model_a has {n}")
+        m = len(self.models)
+        for name in ("model_a", "model_b"):
+            index = np.asarray(getattr(self, name))
+            if index.dtype.kind not in "iu":
+                raise BattleDataError(f"Battles.{name} must hold integer model indices")
+            _refuse(
+                f"Battles.{name} holds indices outside 0..{m - 1} (first at index {{first}})",
+                (index < 0) | (index >= m),
+            )
+        outcome = np.asarray(self.outcome)
+        _refuse(
+            "Battles.outcome must be 0, 1 or 2 (model_b won, tie, model_a won); "
+            "index {first} is not",
+            (outcome != A_WINS) & (outcome != TIE) & (outcome != B_WINS),
+        )
+        _refuse(
+            "Battles holds {count} self-battle(s) (model_a == model_b, first at index "
+            "{first}), which carry no information; drop them first (select_battles drops "
+            "and counts them)",
+            np.asarray(self.model_a) == np.asarray(self.model_b),
+        )
         if self.weight is not None and np.any((self.weight < 0) | (self.weight % 1 != 0)):
             raise BattleDataError(
                 "Battles.weight must hold whole numbers of battles (0, 1, 2, ...)"
@@ -63,6 +84,13 @@ class Battles:
     def multiplicity(self) -> np.ndarray:
         """Weight of each battle as float64 (ones when the table has no weights)."""
         return np.ones(len(self)) if self.weight is None else self.weight.astype(np.float64)
+
+
+def _refuse(message: str, bad: np.ndarray) -> None:
+    """Raise BattleDataError when any entry is bad; `message` may name {count} and {first}."""
+    positions = np.flatnonzero(bad)
+    if positions.size:
+        raise BattleDataError(message.format(count=positions.size, first=positions[0]))
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,12 @@ def rate(
     subclass) with an actionable message when the data or settings do not allow a fit.
     """
     config = config or RatingConfig()
+    if len(battles.models) < 2:
+        raise RatingError(
+            f"a leaderboard needs two or more models; the battles name {len(battles.models)}"
+        )
+    if len(battles) == 0:
+        raise RatingError("there are no battles to rate")
     data = aggregate(
         battles,
         drop_ties=config.ties == "drop",
