@@ -49,6 +49,19 @@ def simulate(
     )
 
 
+def rare_model_battles() -> Battles:
+    """300 battles among three models, and a fourth with 4 battles: 3 wins, 1 loss."""
+    rng = np.random.default_rng(0)
+    pairs = np.array([rng.choice(3, 2, replace=False) for _ in range(300)])
+    outcome = rng.integers(0, 3, 300)
+    return Battles(
+        models=("m0", "m1", "m2", "rare"),
+        model_a=np.r_[pairs[:, 0], 3, 3, 3, 3].astype(np.int32),
+        model_b=np.r_[pairs[:, 1], 0, 0, 0, 0].astype(np.int32),
+        outcome=np.r_[outcome, 2, 2, 2, 0].astype(np.int8),
+    )
+
+
 def records(n: int = 1200, m: int = 5, seed: int = 0) -> list[dict]:
     """FastChat clean_battle records with conversations and conv_metadata."""
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from modelarena.cli import app
 
-from .helpers import write
+from .helpers import rare_model_battles, write
 
 runner = CliRunner()
 
@@ -197,3 +197,25 @@ def test_other_reading_failures_are_one_clear_line(tmp_path, monkeypatch):
     result = invoke(path, "--include-named")
     assert result.exit_code == 1, result.output
     assert result.output == f"Error: cannot use {path}: something arrow did not like\n"
+
+
+def test_unbounded_intervals_are_warned_about_and_json_stays_valid(tmp_path):
+    battles = rare_model_battles()
+    winners = {2: "model_a", 1: "tie", 0: "model_b"}
+    rows = [
+        {"model_a": battles.models[a], "model_b": battles.models[b], "winner": winners[o]}
+        for a, b, o in zip(battles.model_a, battles.model_b, battles.outcome, strict=True)
+    ]
+    path = write(rows, tmp_path / "rare.jsonl")
+    manifest = tmp_path / "manifest.json"
+    result = invoke(
+        path, "--include-named", "--bootstrap-rounds", "100", "--format", "json",
+        "--manifest", manifest,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = {r["model"]: r for r in json.loads(result.stdout)}
+    assert records["rare"]["ci_upper"] is None and records["m0"]["ci_upper"] < 1100
+    rounds = json.loads(manifest.read_text())["bootstrap_unconverged_rounds"]
+    assert rounds > 0
+    assert f"Warning: {rounds} of 100 bootstrap rounds" in result.stderr
+    assert "unbounded intervals: rare" in result.stderr

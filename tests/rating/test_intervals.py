@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,9 +21,9 @@ from modelarena.rating.intervals import (
     sandwich_covariance,
 )
 from modelarena.rating.leaderboard import rate
-from modelarena.rating.presets import RatingConfig
+from modelarena.rating.presets import Anchor, RatingConfig
 
-from .helpers import simulate
+from .helpers import rare_model_battles, simulate
 
 TRUTH = np.array([-0.6, -0.3, 0.0, 0.2, 0.4, 0.8])
 
@@ -200,3 +201,82 @@ def test_interval_helpers():
         1,
         3,
     ]
+
+
+def test_a_model_unbounded_in_some_rounds_does_not_move_the_others():
+    """Rounds where the rare model won (or lost) all its resampled battles have no finite
+    rating for it; the other models' intervals must not inherit its drift."""
+    battles = rare_model_battles()
+    sandwich = rate(battles)
+    boot = rate(battles, RatingConfig(ci="bootstrap", rounds=200))
+    assert 40 <= boot.bootstrap_unconverged <= 110  # P(no loss in a resample) = e^-1
+    for name in ("m0", "m1", "m2"):
+        s, b = sandwich.models.index(name), boot.models.index(name)
+        # Without an anchor the sandwich carries the rare model's wide uncertainty into
+        # every rating (ratings average 1000); the bootstrap stays within it.
+        slack = 0.25 * (sandwich.ci_upper[s] - sandwich.ci_lower[s]) / 2
+        assert sandwich.ci_lower[s] - slack < boot.ci_lower[b] < boot.rating[b], name
+        assert boot.rating[b] < boot.ci_upper[b] < sandwich.ci_upper[s] + slack, name
+        assert np.isfinite(boot.simultaneous_lower[b]) and np.isfinite(boot.simultaneous_upper[b])
+    rare = boot.models.index("rare")
+    assert boot.ci_upper[rare] == math.inf and boot.simultaneous_upper[rare] == math.inf
+    record = boot.records()[rare]
+    assert record["ci_upper"] is None and record["rating"] is not None
+
+
+def test_differences_to_an_anchor_match_the_sandwich_when_a_model_is_unbounded():
+    battles = rare_model_battles()
+    anchor = RatingConfig(anchor=Anchor("m1", 1000.0))
+    sandwich = rate(battles, anchor)
+    boot = rate(battles, replace(anchor, ci="bootstrap", rounds=200))
+    for name in ("m0", "m2"):
+        s, b = sandwich.models.index(name), boot.models.index(name)
+        half_width = (sandwich.ci_upper[s] - sandwich.ci_lower[s]) / 2
+        assert abs(boot.ci_lower[b] - sandwich.ci_lower[s]) < 0.3 * half_width, name
+        assert abs(boot.ci_upper[b] - sandwich.ci_upper[s]) < 0.3 * half_width, name
+    rare = boot.models.index("rare")
+    assert boot.ci_upper[rare] == math.inf
+
+
+def test_percentile_intervals_with_unbounded_rounds():
+    rng = np.random.default_rng(3)
+    samples = rng.normal(0.0, 1.0, (1000, 3))
+    samples[:10, 0] = np.inf  # 1%: the upper 97.5% bound stays finite
+    samples[:100, 1] = -np.inf  # 10%: the lower bound is unbounded
+    samples[:40, 2] = np.nan  # 4% undefined: unbounded on both sides
+    intervals = percentile_intervals(np.zeros(3), samples, 0.95)
+    assert np.isfinite(intervals.lower[0]) and np.isfinite(intervals.upper[0])
+    assert intervals.lower[1] == -np.inf and np.isfinite(intervals.upper[1])
+    assert intervals.lower[2] == -np.inf and intervals.upper[2] == np.inf
+    assert intervals.simultaneous_upper[0] == np.inf and np.isfinite(
+        intervals.simultaneous_lower[0]
+    )
+    assert intervals.simultaneous_lower[1] == -np.inf
+    finite = percentile_intervals(np.zeros(3), np.where(np.isfinite(samples), samples, 0.0), 0.95)
+    assert np.all(np.isfinite(finite.lower)) and np.all(np.isfinite(finite.simultaneous_upper))
+
+
+def test_unbounded_rounds_are_fits_on_the_main_group_centred_on_it():
+    """A round where the rare model has no finite rating equals a fit on the other models'
+    resampled battles, shifted so that their mean change from the full-data fit is zero."""
+    data = aggregate(rare_model_battles())
+    fit = fit_bt(data)
+    samples, _ = bootstrap(fit, 8, seed=1)
+    chunk_rng = np.random.default_rng(np.random.SeedSequence(1).spawn(1)[0])
+    flat = data.counts.T.ravel()
+    cells = np.flatnonzero(flat > 0)
+    main = (data.i < 3) & (data.j < 3)
+    checked = 0
+    for index, drawn in enumerate(MultinomialSampler(flat[cells]).draw(8, chunk_rng)):
+        if np.isfinite(samples[index, 3]):
+            continue
+        resampled = np.zeros(flat.size)
+        resampled[cells] = drawn
+        counts = resampled.reshape(3, -1).T[main]
+        again = fit_bt(
+            type(data)(models=data.models[:3], i=data.i[main], j=data.j[main], counts=counts)
+        )
+        expected = again.theta - np.mean(again.theta - fit.theta[:3])
+        assert np.abs(samples[index, :3] - expected).max() < 1e-6
+        checked += 1
+    assert checked >= 2

@@ -14,9 +14,9 @@ from modelarena.rating.errors import RatingError
 from modelarena.rating.html import render_html
 from modelarena.rating.leaderboard import rate
 from modelarena.rating.presets import Anchor, RatingConfig
-from modelarena.rating.report import render_text
+from modelarena.rating.report import cells, render_text
 
-from .helpers import simulate
+from .helpers import rare_model_battles, simulate
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,26 @@ def test_rating_needs_two_models_and_a_battle():
         rate(_battles(("x",), [], [], []))
     with pytest.raises(RatingError, match="no battles"):
         rate(_battles(("x", "y"), [], [], []), RatingConfig(method="elo"))
+
+
+def test_unbounded_bounds_in_every_output():
+    from modelarena.rating.html import _ratings_figure
+
+    board = rate(rare_model_battles(), RatingConfig(ci="bootstrap", rounds=100))
+    rare, other = board.models.index("rare"), board.models.index("m0")
+    assert board.ci_upper[rare] == math.inf
+
+    def strict(constant: str):
+        raise AssertionError(f"{constant} is not JSON")
+
+    records = json.loads(render_text(board, "json"), parse_constant=strict)
+    assert records[rare]["ci_upper"] is None and records[other]["ci_upper"] is not None
+    shown = {row[2]: row[4] for row in cells(board)[1]}
+    assert shown["rare"].startswith("+∞/") and "∞" not in shown["m0"]
+    assert "| rare |" in render_text(board, "markdown")
+    bars = _ratings_figure(board).data[0].error_y
+    assert np.all(np.isfinite(bars.array)) and np.all(np.isfinite(bars.arrayminus))
+    others = np.r_[np.delete(bars.array, rare), np.delete(bars.arrayminus, rare)]
+    assert bars.array[rare] > others.max()
+    assert "unbounded" in _ratings_figure(board).data[0].hovertext[rare]
+    assert render_html(board).startswith("<!DOCTYPE html>")

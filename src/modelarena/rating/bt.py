@@ -303,6 +303,10 @@ class Problem:
         )
         return flat.reshape(values.shape[0], pairs)
 
+    def pair_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Outcome counts (rounds, 3, rows) summed per model pair: (rounds, 3, pairs)."""
+        return np.stack([self._pair_sums(counts[:, c]) for c in range(3)], axis=1)
+
     def _scatter(self, per_pair: np.ndarray, sign: float) -> np.ndarray:
         """Per-pair values at the pair's first model plus sign × at its second, per round."""
         rounds = per_pair.shape[0]

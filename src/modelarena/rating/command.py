@@ -291,9 +291,16 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
     if manifest_path is not None:
         manifest_path.write_text(to_json(record), encoding="utf-8")
     if board.bootstrap_unconverged:
+        unbounded = [
+            name
+            for name, low, high in zip(board.models, board.ci_lower, board.ci_upper, strict=True)
+            if abs(low) == float("inf") or abs(high) == float("inf")
+        ]
         typer.echo(
-            f"Warning: {board.bootstrap_unconverged} bootstrap rounds did not converge (a model "
-            "won or lost all its resampled battles); their intervals are wide. Consider --l2.",
+            f"Warning: {board.bootstrap_unconverged} of {config.rounds} bootstrap rounds left "
+            "some model without a finite rating (it won or lost all of its resampled battles, "
+            f"or had none); unbounded intervals: {', '.join(unbounded) or 'none'}. More battles "
+            "or a small --l2 penalty make them finite.",
             err=True,
         )
 

@@ -80,14 +80,22 @@ def _table_html(board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> s
 def _ratings_figure(board: Leaderboard) -> Any:
     import plotly.graph_objects as go
 
-    has_intervals = bool(np.isfinite(board.ci_lower).any())
-    error = None
+    has_intervals = bool((~np.isnan(board.ci_lower)).any())
+    error, notes = None, [""] * len(board.models)
     if has_intervals:
+        up, down = board.ci_upper - board.rating, board.rating - board.ci_lower
+        # An unbounded side is drawn past every finite bound and named in the hover text.
+        bounded = np.r_[up[np.isfinite(up)], down[np.isfinite(down)], 0.0]
+        reach = 2.0 * bounded.max() + 1.0
+        notes = []
+        for high, low in zip(np.isinf(up), np.isinf(down), strict=True):
+            sides = [name for name, wide in (("above", high), ("below", low)) if wide]
+            notes.append("<br>interval unbounded " + " and ".join(sides) if sides else "")
         error = {
             "type": "data",
             "symmetric": False,
-            "array": board.ci_upper - board.rating,
-            "arrayminus": board.rating - board.ci_lower,
+            "array": np.where(np.isinf(up), reach, up),
+            "arrayminus": np.where(np.isinf(down), reach, down),
         }
     figure = go.Figure(
         go.Scatter(
@@ -95,7 +103,8 @@ def _ratings_figure(board: Leaderboard) -> Any:
             y=board.rating,
             mode="markers",
             error_y=error,
-            hovertemplate="%{x}<br>rating %{y:.1f}<extra></extra>",
+            hovertext=notes,
+            hovertemplate="%{x}<br>rating %{y:.1f}%{hovertext}<extra></extra>",
         )
     )
     figure.update_layout(

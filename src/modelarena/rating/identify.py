@@ -1,9 +1,12 @@
 """Checks that the data identify Bradley–Terry ratings before anything is fitted.
 
 All models must be linked by battles; without a penalty, no group may never lose (or never win).
+`ResampleLimits` says which models a bootstrap resample leaves without a finite rating.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +59,78 @@ def check_identified(data: PairCounts, *, penalized: bool) -> None:
         + "; ".join(problems[:4])
         + ". Add a small L2 penalty (e.g. --l2 0.01) or more battles"
     )
+
+
+class ResampleLimits:
+    """Where each model's unpenalised rating lies, per resample, relative to the main group.
+
+    Built once for the data's model pairs `low` < `high` (every model in at least one pair).
+    A resample's win graph has an edge winner → loser for each pair side that won or tied at
+    least once (a tie links both ways). Its main group is the strongly connected part that
+    holds the most battles; their ratings are finite relative to each other.
+    """
+
+    def __init__(self, m: int, low: np.ndarray, high: np.ndarray) -> None:
+        self.m = m
+        sources = np.r_[high, low].astype(np.int32)
+        targets = np.r_[low, high].astype(np.int32)
+        # Edges sorted by source; within a source the targets ascend (pairs are sorted).
+        self._order = np.argsort(sources, kind="stable")
+        self._targets = targets[self._order]
+        self._starts = np.searchsorted(sources[self._order], np.arange(m))
+        self._low, self._high = low, high
+
+    def __call__(
+        self, low_scored: np.ndarray, high_scored: np.ndarray, battles: np.ndarray
+    ) -> np.ndarray:
+        """Limits (rounds, m) from each pair's (rounds, pairs) scores and battle counts.
+
+        0 for the main group's models, +inf for a model that beat it (directly or through
+        others) without ever losing to it, -inf for one it beat that way, NaN for one not
+        compared with it either way (for example, with no battles that round).
+        """
+        from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+        m, rounds = self.m, low_scored.shape[0]
+        graph = self._graph(np.concatenate([high_scored, low_scored], axis=1)[:, self._order])
+        count, labels = connected_components(graph, directed=True, connection="strong")
+        labels = labels.reshape(rounds, m)
+        limits = np.zeros((rounds, m))
+        split = np.flatnonzero(np.any(labels != labels[:, :1], axis=1))
+        if split.size == 0:
+            return limits
+        pair_low, pair_high = labels[:, self._low], labels[:, self._high]
+        inside = pair_low == pair_high
+        battles_inside = np.bincount(pair_low[inside], battles[inside], count)
+        reverse = graph.T.tocsr()
+        for r in split:
+            members = labels[r]
+            main = members[np.argmax(battles_inside[members])]
+            start = int(r * m + np.flatnonzero(members == main)[0])
+            beaten = breadth_first_order(graph, start, directed=True, return_predecessors=False)
+            beating = breadth_first_order(reverse, start, directed=True, return_predecessors=False)
+            row = np.full(m, np.nan)
+            row[beaten - r * m] = -np.inf
+            row[beating - r * m] = np.inf
+            row[members == main] = 0.0
+            limits[r] = row
+        return limits
+
+    def _graph(self, present: np.ndarray) -> Any:
+        """Block-diagonal CSR graph of all rounds; node r·m + k is model k in round r."""
+        from scipy.sparse import csr_matrix
+
+        m, rounds = self.m, present.shape[0]
+        offsets = (np.arange(rounds, dtype=np.int32) * m)[:, None]
+        columns = (self._targets + offsets)[present]
+        per_node = np.add.reduceat(present.view(np.int8), self._starts, axis=1, dtype=np.int32)
+        pointers = np.zeros(rounds * m + 1, dtype=np.int32)
+        np.cumsum(per_node.ravel(), out=pointers[1:])
+        graph = csr_matrix(
+            (np.ones(columns.size), columns, pointers), shape=(rounds * m, rounds * m)
+        )
+        graph.has_sorted_indices = True
+        return graph
 
 
 def _components(m: int, sources: list[int], targets: list[int]) -> list[list[int]]:

@@ -15,6 +15,7 @@ from statistics import NormalDist
 import numpy as np
 
 from modelarena.rating.bt import BTFit
+from modelarena.rating.identify import ResampleLimits
 
 # Bootstrap rounds are solved in chunks whose count arrays stay near this many cells.
 _CHUNK_CELLS = 1 << 17
@@ -127,17 +128,21 @@ def bootstrap(
     sizes = [min(chunk, rounds - start) for start in range(0, rounds, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
     sampler = MultinomialSampler(flat[cells])
+    limits_of = None if problem.penalty else _Limits(fit)
 
     def run(index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seeds[index])
         resampled = np.zeros((sizes[index], flat.size))
         resampled[:, cells] = sampler.draw(sizes[index], rng)
-        return problem.newton(
-            resampled.reshape(sizes[index], 3, -1),
-            fit.x,
-            tol=_BOOTSTRAP_TOL,
-            shared_inverse=shared_inverse,
+        counts = resampled.reshape(sizes[index], 3, -1)
+        limits = None if limits_of is None else limits_of(counts)
+        x, converged = problem.newton(
+            counts, fit.x, tol=_BOOTSTRAP_TOL, shared_inverse=shared_inverse
         )
+        if limits is None:
+            return x, ~converged
+        _pin(x, limits, fit.theta)
+        return x, ~converged | np.any(limits != 0.0, axis=1)
 
     samples = np.empty((rounds, fit.x.size))
     unconverged = 0
@@ -148,13 +153,62 @@ def bootstrap(
         done = 0
         for future in as_completed(futures):
             index = futures[future]
-            x, converged = future.result()
+            x, failed = future.result()
             samples[offsets[index] : offsets[index + 1]] = x
-            unconverged += int(np.count_nonzero(~converged))
+            unconverged += int(np.count_nonzero(failed))
             done += sizes[index]
             if progress is not None:
                 progress(done)
     return samples, unconverged
+
+
+class _Limits:
+    """Per round, 0 for models with a finite rating, ±inf or NaN for the others.
+
+    In a round that leaves some model without one (see ResampleLimits), the battles of
+    those models are removed from the round's counts in place, so the round is solved on
+    the main group's battles alone.
+    """
+
+    def __init__(self, fit: BTFit) -> None:
+        problem = self.problem = fit.problem
+        self.search = ResampleLimits(problem.m, problem.pair_i, problem.pair_j)
+        full = problem.pair_counts(problem.data.counts.T[None])[0]
+        self.low_scored, self.high_scored = full[0] + full[1] > 0, full[2] + full[1] > 0
+
+    def __call__(self, counts: np.ndarray) -> np.ndarray:
+        problem = self.problem
+        per_pair = problem.pair_counts(counts)
+        low_scored = per_pair[:, 0] + per_pair[:, 1] > 0
+        high_scored = per_pair[:, 2] + per_pair[:, 1] > 0
+        # A resample has no win or tie the data lack, so a round that kept all of the data's
+        # (strongly connected) edges is strongly connected too; only the others are searched.
+        lost = np.any(low_scored != self.low_scored, axis=1) | np.any(
+            high_scored != self.high_scored, axis=1
+        )
+        limits = np.zeros((len(counts), problem.m))
+        if lost.any():
+            limits[lost] = self.search(
+                low_scored[lost], high_scored[lost], per_pair[lost].sum(axis=1)
+            )
+        for r in np.flatnonzero(np.any(limits != 0.0, axis=1)):
+            main = limits[r] == 0.0
+            counts[r][:, ~(main[problem.i] & main[problem.j])] = 0.0
+        return limits
+
+
+def _pin(x: np.ndarray, limits: np.ndarray, theta: np.ndarray) -> None:
+    """Centre each round's main group on its full-data ratings; others take their limits.
+
+    A round normally keeps Σθ = 0 over all models; where some models have no finite rating,
+    the constraint is kept over the main group instead (its mean shift from the full-data
+    estimate is zero), so an unbounded model does not drag the others along.
+    """
+    m = theta.size
+    for r in np.flatnonzero(np.any(limits != 0.0, axis=1)):
+        main = limits[r] == 0.0
+        shift = np.mean(x[r, :m][main] - theta[main])
+        x[r, :m] = np.where(main, x[r, :m] - shift, limits[r])
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,22 +252,58 @@ def percentile_intervals(point: np.ndarray, samples: np.ndarray, level: float) -
     """Bootstrap percentile intervals, and max-statistic simultaneous intervals.
 
     The simultaneous band is point ± c·sd with c the `level` quantile over rounds of
-    max_m |sample_m − point_m| / sd_m (sd: bootstrap standard deviations).
+    max_m |sample_m − point_m| / sd_m (sd: bootstrap standard deviations). Samples may hold
+    ±inf (no finite estimate that round) or NaN (none either way, counted as −inf for the
+    lower bound and +inf for the upper). A quantity with such rounds is left out of c, and
+    its simultaneous band is unbounded on each side where it has them.
     """
     tail = (1.0 - level) / 2.0
-    lower, upper = np.quantile(samples, [tail, 1.0 - tail], axis=0)
-    sd = samples.std(axis=0)
-    varying = sd > 1e-12 * (1.0 + np.abs(point))
+    finite = np.isfinite(samples)
+    clean = finite.all(axis=0)
+    lower, upper = np.quantile(np.where(finite, samples, 0.0), [tail, 1.0 - tail], axis=0)
+    sd = samples.std(axis=0) if clean.all() else np.where(clean, 0.0, np.nan)
+    if not clean.all():
+        sd[clean] = samples[:, clean].std(axis=0)
+        rough, kept = samples[:, ~clean], finite[:, ~clean]
+        lower[~clean] = _quantile(np.where(np.isnan(rough), -np.inf, rough), tail)
+        upper[~clean] = _quantile(np.where(np.isnan(rough), np.inf, rough), 1.0 - tail)
+        counted = kept.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(kept, rough, 0.0).sum(axis=0) / counted
+            sd[~clean] = np.sqrt((np.where(kept, rough - mean, 0.0) ** 2).sum(axis=0) / counted)
+    varying = clean & (sd > 1e-12 * (1.0 + np.abs(point)))
     multiplier = NormalDist().inv_cdf(0.5 + level / 2.0)
     if varying.any():
         deviation = np.abs(samples[:, varying] - point[varying]) / sd[varying]
         multiplier = float(np.quantile(deviation.max(axis=1), level))
+    nowhere = np.isnan(sd)  # not one finite round
+    below = np.any(np.isneginf(samples) | np.isnan(samples), axis=0) | nowhere
+    above = np.any(np.isposinf(samples) | np.isnan(samples), axis=0) | nowhere
     return Intervals(
         lower=lower,
         upper=upper,
-        simultaneous_lower=point - multiplier * sd,
-        simultaneous_upper=point + multiplier * sd,
+        simultaneous_lower=np.where(below, -np.inf, point - multiplier * sd),
+        simultaneous_upper=np.where(above, np.inf, point + multiplier * sd),
     )
+
+
+def _quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """Column quantiles with linear interpolation (numpy's default) over values holding ±inf.
+
+    Between an infinite and a finite neighbour the infinite one wins, so a bound is unbounded
+    as soon as the rounds beyond it are.
+    """
+    ordered = np.sort(values, axis=0)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    fraction = position - low
+    a, b = ordered[low], ordered[min(low + 1, len(ordered) - 1)]
+    with np.errstate(invalid="ignore"):
+        result = a + (b - a) * fraction
+    if fraction == 0.0:
+        return a
+    result = np.where(np.isneginf(a) | (a == b), a, result)
+    return np.where(np.isposinf(b), b, result)
 
 
 def rank_upper_bound(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:

@@ -199,6 +199,20 @@ def _rate_elo(
     return point, intervals, 1.0 / (1.0 + config.base**gap), 0
 
 
+def _sample_ratings(theta: np.ndarray, s: float, offset: float, anchor: int | None) -> np.ndarray:
+    """Ratings of bootstrap rounds, offset + T·θ as in _rate_bt, written out elementwise.
+
+    A round may hold ±inf (a model with no finite rating) or NaN: the difference of two
+    infinite ratings of the same sign is NaN (undefined), and the anchor stays exact.
+    """
+    if anchor is None:
+        return offset + s * theta
+    with np.errstate(invalid="ignore"):
+        ratings = offset + s * (theta - theta[:, anchor : anchor + 1])
+    ratings[:, anchor] = offset
+    return ratings
+
+
 def _rate_bt(
     fit: BTFit,
     config: RatingConfig,
@@ -242,7 +256,9 @@ def _rate_bt(
         unconverged = 0
     else:
         samples, unconverged = bootstrap(fit, config.rounds, config.seed, progress=progress)
-        ratings = percentile_intervals(point, offset + samples[:, :m] @ transform.T, config.level)
+        ratings = percentile_intervals(
+            point, _sample_ratings(samples[:, :m], s, offset, anchor), config.level
+        )
         others = percentile_intervals(fit.x[m:], samples[:, m:], config.level)
     style = tuple(
         Coefficient(name, float(fit.x[m + f]), float(others.lower[f]), float(others.upper[f]))

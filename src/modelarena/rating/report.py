@@ -71,11 +71,14 @@ def render_text(board: Leaderboard, fmt: str, meta: dict[str, dict[str, str]] | 
 
 
 def _interval(board: Leaderboard, index: int) -> str:
+    """`+up/-down` around the rating; ∞ for an unbounded side, – without intervals."""
     lower, upper = board.ci_lower[index], board.ci_upper[index]
-    if not math.isfinite(lower):
+    if math.isnan(lower) or math.isnan(upper):
         return "–"
     rating = board.rating[index]
-    return f"+{upper - rating:.0f}/-{rating - lower:.0f}"
+    up = "∞" if math.isinf(upper) else f"{upper - rating:.0f}"
+    down = "∞" if math.isinf(lower) else f"{rating - lower:.0f}"
+    return f"+{up}/-{down}"
 
 
 def cells(
