@@ -116,8 +116,9 @@ def bootstrap(
 ) -> tuple[np.ndarray, int]:
     """Refit on `rounds` multinomial resamples of the aggregated counts, warm-started.
 
-    Returns the parameter samples (rounds, P) and how many rounds did not converge (their
-    last iterate is kept). Rounds run in chunks on threads; chunk c always uses child seed c,
+    Returns the parameter samples (rounds, P) and how many rounds left some model without a
+    finite rating (its θ is ±inf or NaN there; see _Limits and _pin) or did not converge.
+    Rounds run in chunks on threads; chunk c always uses child seed c,
     so the result depends on `seed` only, never on timing, and no process is started.
     """
     problem = fit.problem

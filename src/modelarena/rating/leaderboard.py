@@ -48,7 +48,8 @@ class Leaderboard:
     models whose interval lies entirely above). `observed` and `predicted` hold the row
     model's score rate against the column model (ties ½; NaN where they never met).
     `style` holds the style-control coefficients (log-odds per standard deviation of each
-    feature) and `tie` the tie model's parameter.
+    feature) and `tie` the tie model's parameter. `bootstrap_unconverged` counts the bootstrap
+    rounds that left some model without a finite rating (its bounds may then be ±inf).
     """
 
     models: tuple[str, ...]
