@@ -219,3 +219,25 @@ def test_unbounded_intervals_are_warned_about_and_json_stays_valid(tmp_path):
     assert rounds > 0
     assert f"Warning: {rounds} of 100 bootstrap rounds" in result.stderr
     assert "unbounded intervals: rare" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("when", "seconds"),
+    [
+        ("20231115", 1_700_006_400.0),  # YYYYMMDD is a date, not unix seconds
+        ("2023-11-15", 1_700_006_400.0),
+        ("2023-11-15T01:00:00+01:00", 1_700_006_400.0),
+        ("1700006400", 1_700_006_400.0),
+        ("1700006400.5", 1_700_006_400.5),
+    ],
+)
+def test_since_reads_dates_before_unix_seconds(battle_files, tmp_path, when, seconds):
+    manifest = tmp_path / "manifest.json"
+    result = invoke(battle_files[".json"], "--since", when, "--manifest", manifest)
+    assert result.exit_code == 0, result.output
+    assert json.loads(manifest.read_text())["filters"]["since"] == seconds
+
+
+def test_times_must_be_finite(battle_files):
+    result = invoke(battle_files[".json"], "--until", "nan")
+    assert result.exit_code == 1 and "--until 'nan' is neither" in result.output

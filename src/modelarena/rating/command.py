@@ -102,10 +102,11 @@ def leaderboard(
         list[str] | None, typer.Option(help="Only battles in this language (repeatable).")
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only battles at or after this date/time (UTC) or unix time.")
+        str | None,
+        typer.Option(help="Only battles at or after this ISO date/time (UTC) or unix time."),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only battles before this date/time (UTC) or unix time.")
+        str | None, typer.Option(help="Only battles before this ISO date/time (UTC) or unix time.")
     ] = None,
     daily_vote_cap: Annotated[
         int | None, typer.Option(help="Keep each voter's first N votes per UTC day.")
@@ -196,21 +197,32 @@ def _filters(
 
 
 def _time(text: str, option: str) -> float:
+    """Unix seconds from an ISO date or date-time (UTC unless it says otherwise), else a number.
+
+    ISO comes first, so an 8-digit number such as 20240501 is a date, not a time in 1970.
+    """
+    import math
+
     from modelarena.rating.errors import RatingError
 
     try:
-        return float(text)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        pass
+        moment = None
+    if moment is not None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
     try:
-        moment = datetime.fromisoformat(text)
+        seconds = float(text)
     except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds):
         raise RatingError(
-            f"{option} {text!r} is neither unix seconds nor an ISO date like 2024-05-01"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+            f"{option} {text!r} is neither an ISO date like 2024-05-01 (or 20240501) "
+            "nor unix seconds"
+        )
+    return seconds
 
 
 def _config(preset: Preset | None, anchor: str | None, settings: dict):
