@@ -159,7 +159,7 @@ def test_filters_report_what_each_removed():
         until=39 * 3600.0,
         languages=("english",),
         exclude_models=("d",),
-        daily_vote_cap=3,
+        daily_vote_cap=8,
     )
     selection = select_battles(rows, filters)
     # The same filters written out plainly, in the documented order.
@@ -167,18 +167,18 @@ def test_filters_report_what_each_removed():
     expected = {"named (non-anonymous) battles": n - len(kept)}
     step = [r for r in kept if 3600.0 <= r["tstamp"] < 39 * 3600.0]
     expected["outside the time range"], kept = len(kept) - len(step), step
-    step = [r for r in kept if r["language"] == "English"]
-    expected["other languages"], kept = len(kept) - len(step), step
-    step = [r for r in kept if "d" not in (r["model_a"], r["model_b"])]
-    expected["excluded models"], kept = len(kept) - len(step), step
     seen: dict = {}
     step = []
     for r in sorted(kept, key=lambda r: r["tstamp"]):
         key = (r["judge"], int(r["tstamp"] // 86400))
         seen[key] = seen.get(key, 0) + 1
-        if seen[key] <= 3:
+        if seen[key] <= 8:
             step.append(r)
-    expected["over 3 votes per voter per day"], kept = len(kept) - len(step), step
+    expected["over 8 votes per voter per day"], kept = len(kept) - len(step), step
+    step = [r for r in kept if r["language"] == "English"]
+    expected["other languages"], kept = len(kept) - len(step), step
+    step = [r for r in kept if "d" not in (r["model_a"], r["model_b"])]
+    expected["excluded models"], kept = len(kept) - len(step), step
     removed = {
         name: count
         for name, count in selection.removed
@@ -290,3 +290,21 @@ def test_timestamps_of_any_unit_and_time_zone_are_utc_seconds():
     frame["tstamp"] = times  # naive: read as UTC
     selection = select_battles(frame, Filters(anonymous_only=False, since=1_700_003_600))
     assert dict(selection.removed)["outside the time range"] == 1
+
+
+@pytest.mark.parametrize(
+    "slice_",
+    [{"categories": ("code",)}, {"languages": ("chinese",)}, {"exclude_models": ("model-0",)}],
+)
+def test_vote_caps_apply_before_slicing(battle_records, slice_):
+    """Every slice sees the votes the overall board kept: no vote over the cap comes back."""
+    rows = [dict(r, anony=True) for r in battle_records]
+    caps = {"daily_vote_cap": 2, "dedup_percentile": 50.0}
+    overall = select_battles(rows, Filters(**caps))
+    sliced = select_battles(rows, Filters(**caps, **slice_))
+    kept = set(overall.battles.tstamp.tolist())
+    assert set(sliced.battles.tstamp.tolist()) <= kept
+    removed = [name for name, _ in sliced.removed]
+    assert removed.index("over 2 votes per voter per day") < removed.index(
+        next(name for name in removed if name.startswith(("not in", "other", "excluded")))
+    )

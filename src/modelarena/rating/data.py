@@ -208,14 +208,8 @@ def select_battles(
         low = -math.inf if filters.since is None else filters.since
         high = math.inf if filters.until is None else filters.until
         steps.apply("outside the time range", (times >= low) & (times < high))
-    if filters.languages:
-        wanted = {language.lower() for language in filters.languages}
-        steps.apply("other languages", _language_mask(table, steps.kept_rows(), wanted, n))
-    for spec in filters.categories:
-        steps.apply(f"not in category {spec}", _category_mask(table, spec, steps.kept_rows(), n))
-    if filters.exclude_models:
-        excluded = _model_mask(models, filters.exclude_models)
-        steps.apply("excluded models", ~(excluded[model_a] | excluded[model_b]))
+    # The vote caps come before any slicing, so every slice (language, category, models)
+    # sees the same capped votes as the overall board.
     if filters.daily_vote_cap is not None:
         times = _require_tstamp(tstamp, "a daily vote cap")
         steps.apply(
@@ -227,6 +221,14 @@ def select_battles(
             f"duplicate prompts over the {filters.dedup_percentile:g}th percentile",
             _dedup_mask(table, steps.kept_rows(), filters.dedup_percentile, filters.seed, n),
         )
+    if filters.languages:
+        wanted = {language.lower() for language in filters.languages}
+        steps.apply("other languages", _language_mask(table, steps.kept_rows(), wanted, n))
+    for spec in filters.categories:
+        steps.apply(f"not in category {spec}", _category_mask(table, spec, steps.kept_rows(), n))
+    if filters.exclude_models:
+        excluded = _model_mask(models, filters.exclude_models)
+        steps.apply("excluded models", ~(excluded[model_a] | excluded[model_b]))
     if filters.min_battles > 0:
         multiplicity = np.ones(n) if weight is None else weight.astype(float)
         steps.repeat_until_stable(
