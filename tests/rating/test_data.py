@@ -308,3 +308,26 @@ def test_vote_caps_apply_before_slicing(battle_records, slice_):
     assert removed.index("over 2 votes per voter per day") < removed.index(
         next(name for name in removed if name.startswith(("not in", "other", "excluded")))
     )
+
+
+def test_duplicate_prompts_are_keyed_on_the_first_user_turn():
+    def conversation(first: str, second: str) -> list[dict]:
+        return [
+            {"role": "user", "content": first},
+            {"role": "assistant", "content": "answer"},
+            {"role": "user", "content": second},
+            {"role": "assistant", "content": "answer"},
+        ]
+
+    rows = [
+        {
+            "model_a": "a" if i % 2 else "b",
+            "model_b": "b" if i % 2 else "a",
+            "winner": "model_a",
+            # Ten battles open with the same prompt and then go different ways.
+            "conversation_a": conversation("Hi" if i < 10 else f"prompt {i}", f"then {i}"),
+        }
+        for i in range(20)
+    ]
+    selection = select_battles(rows, Filters(anonymous_only=False, dedup_percentile=50))
+    assert dict(selection.removed)["duplicate prompts over the 50th percentile"] == 9

@@ -457,6 +457,14 @@ def _prompts(table: pa.Table, rows: np.ndarray) -> list[str]:
     return ["\n".join(texts(c, "user")) for c in _column_values(table, "conversation_a", rows)]
 
 
+def _first_prompts(table: pa.Table, rows: np.ndarray) -> list[str]:
+    """The first user turn of each battle ('' when there is none): the duplicate key."""
+    if "conversation_a" not in table.column_names:
+        raise BattleDataError("this filter reads the prompts: the table needs 'conversation_a'")
+    firsts = (texts(c, "user") for c in _column_values(table, "conversation_a", rows))
+    return [turns[0] if turns else "" for turns in firsts]
+
+
 def _languages(table: pa.Table, rows: np.ndarray) -> list[str]:
     if "language" in table.column_names:
         return [str(value) for value in _column_values(table, "language", rows)]
@@ -553,7 +561,7 @@ def _dedup_mask(
     if rows.size == 0:
         return mask
     ids: dict[str, int] = {}
-    prompt = np.array([ids.setdefault(p.strip(), len(ids)) for p in _prompts(table, rows)])
+    prompt = np.array([ids.setdefault(p.strip(), len(ids)) for p in _first_prompts(table, rows)])
     per_prompt = np.bincount(prompt)
     cap = max(1, math.ceil(np.percentile(per_prompt, percentile)))
     priority = np.random.default_rng(seed).random(rows.size)
