@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from modelarena.rating.data import Battles
+from modelarena.rating.data import Battles, Filters
 from modelarena.rating.errors import RatingError
 from modelarena.rating.html import render_html
 from modelarena.rating.leaderboard import rate
@@ -201,3 +201,20 @@ def test_unbounded_bounds_in_every_output():
     assert bars.array[rare] > others.max()
     assert "unbounded" in _ratings_figure(board).data[0].hovertext[rare]
     assert render_html(board).startswith("<!DOCTYPE html>")
+
+
+def test_dropped_ties_still_count_as_battles_and_are_reported(battles):
+    from modelarena.rating.data import Selection
+    from modelarena.rating.report import manifest
+
+    kept, dropped = rate(battles), rate(battles, RatingConfig(ties="drop"))
+    order = [kept.models.index(name) for name in dropped.models]
+    assert np.array_equal(dropped.num_battles, kept.num_battles[order])
+    assert np.allclose(dropped.win_rate, kept.win_rate[order])
+    assert np.array_equal(dropped.battle_counts, kept.battle_counts[np.ix_(order, order)])
+    ties = int(np.count_nonzero(battles.outcome == 1))
+    selection = Selection(battles=battles, removed=(("named", 0),), rows_read=len(battles))
+    record = manifest(dropped, selection, Filters())
+    assert record["removed"][-1] == {"filter": "ties (--ties drop)", "battles": ties}
+    assert record["battles_used"] == len(battles) - ties
+    assert "ties (--ties drop)" not in str(manifest(kept, selection, Filters())["removed"])

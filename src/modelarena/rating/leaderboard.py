@@ -14,7 +14,7 @@ import numpy as np
 
 from modelarena.rating.aggregate import PairCounts, aggregate, model_totals, pair_matrices
 from modelarena.rating.bt import BTFit, fit_bt
-from modelarena.rating.data import Battles
+from modelarena.rating.data import TIE, Battles
 from modelarena.rating.elo import elo_bootstrap, online_elo
 from modelarena.rating.errors import RatingError
 from modelarena.rating.intervals import (
@@ -49,7 +49,8 @@ class Leaderboard:
     model's score rate against the column model (ties ½; NaN where they never met).
     `style` holds the style-control coefficients (log-odds per standard deviation of each
     feature) and `tie` the tie model's parameter. `bootstrap_unconverged` counts the bootstrap
-    rounds that left some model without a finite rating (its bounds may then be ±inf).
+    rounds that left some model without a finite rating (its bounds may then be ±inf);
+    `ties_dropped` the tie battles (rows) left out of the fit by ties='drop'.
     """
 
     models: tuple[str, ...]
@@ -70,6 +71,7 @@ class Leaderboard:
     config: RatingConfig
     anchored: str | None
     bootstrap_unconverged: int
+    ties_dropped: int = 0
 
     def records(self, meta: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
         """One plain dict per model, best first (NaN becomes None), with any metadata merged."""
@@ -132,8 +134,10 @@ def rate(
         point, intervals, style, tie, unconverged = _rate_bt(fit, config, anchor, progress)
         theta = fit.theta
         predicted = fit.problem.expected(theta[:, None] - theta[None, :], fit.tie)
-    played, points = model_totals(data)
-    counts, observed = pair_matrices(data)
+    shown = data if config.ties != "drop" else _every_battle(battles, data.models)
+    played, points = model_totals(shown)
+    counts = pair_matrices(shown)[0]
+    observed = pair_matrices(data)[1]
     order = np.lexsort((np.array(data.models), -point))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
@@ -163,6 +167,24 @@ def rate(
         config=config,
         anchored=None if anchor is None else data.models[anchor],
         bootstrap_unconverged=unconverged,
+        ties_dropped=int(np.count_nonzero(battles.outcome == TIE)) if config.ties == "drop" else 0,
+    )
+
+
+def _every_battle(battles: Battles, models: tuple[str, ...]) -> PairCounts:
+    """Counts of all battles, ties included, among `models` (those rated with ties dropped).
+
+    Dropping ties is a modelling choice: the battles were played, so they still count in
+    `num_battles`, `win_rate` (ties ½) and `battle_counts`.
+    """
+    every = aggregate(battles)
+    if every.models == models:
+        return every
+    index = np.full(every.n_models, -1)
+    index[[every.models.index(name) for name in models]] = np.arange(len(models))
+    keep = (index[every.i] >= 0) & (index[every.j] >= 0)
+    return PairCounts(
+        models=models, i=index[every.i[keep]], j=index[every.j[keep]], counts=every.counts[keep]
     )
 
 

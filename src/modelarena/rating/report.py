@@ -153,14 +153,17 @@ def manifest(
     from modelarena import __version__
 
     config = asdict(board.config)
+    removed = [{"filter": name, "battles": count} for name, count in selection.removed]
+    if board.config.ties == "drop":
+        removed.append({"filter": "ties (--ties drop)", "battles": board.ties_dropped})
     return {
         "modelarena_version": __version__,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": source or {},
         "rows_read": selection.rows_read,
         "filters": asdict(filters),
-        "removed": [{"filter": name, "battles": count} for name, count in selection.removed],
-        "battles_used": len(selection.battles),
+        "removed": removed,
+        "battles_used": len(selection.battles) - board.ties_dropped,
         "models": len(board.models),
         "settings": config,
         "anchored_model": board.anchored,
