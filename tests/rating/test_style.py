@@ -122,3 +122,15 @@ def test_planted_style_coefficients_are_recovered_within_5_percent():
     assert np.all(np.abs(fit.beta - beta) <= 0.05 * np.abs(beta))
     se = np.sqrt(np.diag(sandwich_covariance(fit))[10:])
     assert np.all(np.abs(fit.beta - beta) <= 4 * se)
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_metadata_errors_name_input_rows(battle_records, as_text):
+    """Rows count in input order even when filters removed rows before them."""
+    rows = [dict(r, anony=i >= 5) for i, r in enumerate(battle_records[:60])]
+    rows[20]["conv_metadata"] = {"turns": 1}
+    rows[2]["conv_metadata"] = None  # a named battle: filtered out, never read
+    if as_text:
+        rows = [dict(r, conv_metadata=json.dumps(r["conv_metadata"])) for r in rows]
+    with pytest.raises(BattleDataError, match="conv_metadata of row 21 lacks"):
+        select_battles(rows, Filters(), style_control=True)

@@ -257,7 +257,7 @@ def select_battles(
         outcome=pick(outcome),
         weight=None if weight is None else pick(weight),
         tstamp=None if tstamp is None else pick(tstamp),
-        style=_style_counts(table, rows, pick) if style_control else None,
+        style=_style_counts(table, rows) if style_control else None,
     )
     return Selection(battles=battles, removed=steps.removed(), rows_read=n)
 
@@ -593,14 +593,12 @@ def _min_battles_mask(
     return ~(low[model_a] | low[model_b])
 
 
-def _style_counts(
-    table: pa.Table, rows: np.ndarray, pick: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
+def _style_counts(table: pa.Table, rows: np.ndarray) -> np.ndarray:
     if "conv_metadata" in table.column_names:
         metadata = table.column("conv_metadata")
-        if pa.types.is_struct(metadata.type):
-            return pick(style.counts_from_metadata(metadata))
-        return style.counts_from_metadata(metadata.take(pa.array(rows)))
+        if rows.size != table.num_rows:
+            metadata = metadata.take(pa.array(rows))
+        return style.counts_from_metadata(metadata, rows)
     if all(name in table.column_names for name in _CONVERSATIONS):
         return style.counts_from_conversations(
             _column_values(table, "conversation_a", rows),

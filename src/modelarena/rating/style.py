@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,33 +66,42 @@ def conversation_metadata(conversation_a: Any, conversation_b: Any) -> dict[str,
     return metadata
 
 
-def counts_from_metadata(column: Any) -> np.ndarray:
+def counts_from_metadata(column: Any, rows: np.ndarray | None = None) -> np.ndarray:
     """Per-battle raw counts, shape (n, 2 sides, 4 features), from a `conv_metadata` column.
 
     The column is a pyarrow array of structs (read vectorised), of JSON strings, or any
-    sequence of mappings.
+    sequence of mappings. `rows` holds each entry's 0-based row in the input, for error
+    messages (default: its position in `column`).
     """
     import pyarrow as pa
 
+    def number(index: int) -> int:
+        return int(index if rows is None else rows[index]) + 1
+
     if isinstance(column, pa.ChunkedArray | pa.Array) and pa.types.is_struct(column.type):
-        return _counts_from_struct(column)
+        return _counts_from_struct(column, number)
     values = column.to_pylist() if isinstance(column, pa.ChunkedArray | pa.Array) else column
     counts = np.zeros((len(values), 2, len(STYLE_FEATURES)))
     for row, metadata in enumerate(values):
         if isinstance(metadata, str):
-            metadata = json.loads(metadata)
+            try:
+                metadata = json.loads(metadata)
+            except json.JSONDecodeError as exc:
+                raise BattleDataError(
+                    f"conv_metadata of row {number(row)} is not valid JSON ({exc.msg})"
+                ) from None
         if not isinstance(metadata, dict):
-            raise BattleDataError(f"conv_metadata of row {row + 1} is missing or not a mapping")
+            raise BattleDataError(f"conv_metadata of row {number(row)} is missing or not a mapping")
         for side_index, side in enumerate("ab"):
             for feature, key in enumerate(_METADATA_KEYS):
                 name = key.format(side=side)
                 if metadata.get(name) is None:
-                    raise _missing_key(name, row)
+                    raise _missing_key(name, number(row))
                 try:
                     counts[row, side_index, feature] = _total(metadata[name])
                 except (TypeError, ValueError):
                     raise BattleDataError(
-                        f"conv_metadata '{name}' of row {row + 1} is not a number "
+                        f"conv_metadata '{name}' of row {number(row)} is not a number "
                         f"or a mapping of numbers: {metadata[name]!r}"
                     ) from None
     return counts
@@ -154,7 +163,7 @@ def _total(value: Any) -> float:
     return float(value)
 
 
-def _counts_from_struct(column: Any) -> np.ndarray:
+def _counts_from_struct(column: Any, number: Callable[[int], int]) -> np.ndarray:
     import pyarrow.compute as pc
 
     # Filled feature by feature in a (side, feature, battle) block; returned as a view.
@@ -164,11 +173,11 @@ def _counts_from_struct(column: Any) -> np.ndarray:
         for feature, key in enumerate(_METADATA_KEYS):
             name = key.format(side=side)
             if name not in names:
-                raise _missing_key(name, 0)
+                raise _missing_key(name, number(0))
             values = _struct_total(pc.struct_field(column, name))
             missing = np.flatnonzero(np.isnan(values))
             if missing.size:
-                raise _missing_key(name, int(missing[0]))
+                raise _missing_key(name, number(int(missing[0])))
             block[side_index, feature] = values
     return block.transpose(2, 0, 1)
 
@@ -197,9 +206,9 @@ def _struct_total(values: Any) -> np.ndarray:
     return total
 
 
-def _missing_key(name: str, row: int) -> BattleDataError:
+def _missing_key(name: str, row_number: int) -> BattleDataError:
     wanted = ", ".join(key.format(side="a|b") for key in _METADATA_KEYS)
     return BattleDataError(
-        f"conv_metadata of row {row + 1} lacks '{name}'; style control needs {wanted} "
+        f"conv_metadata of row {row_number} lacks '{name}'; style control needs {wanted} "
         "(or conversation_a and conversation_b to count them from the answers)"
     )
