@@ -98,6 +98,11 @@ def test_elo_and_bootstrap_options(battle_files):
         (["--method", "elo", "--ci", "sandwich"], "sandwich intervals need the Bradley–Terry"),
         (["--since", "yesterday"], "--since 'yesterday' is neither"),
         (["--exclude-model", "ghost"], "cannot exclude 'ghost'"),
+        (["--k", "8"], "--k is online Elo's K factor"),
+        (["--preset", "lmarena-2025", "--k", "8"], "--k is online Elo's K factor"),
+        (["--ci", "sandwich", "--bootstrap-rounds", "50"], "--bootstrap-rounds sets bootstrap"),
+        (["--method", "elo", "--ci", "none", "--bootstrap-rounds", "9"], "--ci none"),
+        (["--preset", "fastchat-2023-12", "--method", "elo"], "is a Bradley–Terry method"),
     ],
 )
 def test_user_errors_are_one_clear_line(battle_records, tmp_path, rows_or_args, message):

@@ -233,6 +233,11 @@ def _config(preset: Preset | None, anchor: str | None, settings: dict):
     from modelarena.rating.presets import preset as named_preset
 
     base = RatingConfig() if preset is None else named_preset(preset.value)
+    if preset is not None and settings["method"] == "elo" and base.method != "elo":
+        raise RatingError(
+            f"--preset {preset.value} is a Bradley–Terry method, so it cannot run with "
+            "--method elo; leave out one of them"
+        )
     changes = {key: value for key, value in settings.items() if value is not None}
     if settings["ci"] is None and settings["rounds"] is not None:
         changes["ci"] = "bootstrap"  # asking for rounds asks for the bootstrap
@@ -251,7 +256,18 @@ def _config(preset: Preset | None, anchor: str | None, settings: dict):
     if preset is not None:
         modified = sorted(key for key in changes if key != "seed")
         changes["name"] = preset.value + (f" (changed: {', '.join(modified)})" if modified else "")
-    return replace(base, **changes)
+    config = replace(base, **changes)
+    if settings["k"] is not None and config.method != "elo":
+        raise RatingError(
+            "--k is online Elo's K factor and has no effect on Bradley–Terry; "
+            "use it with --method elo"
+        )
+    if settings["rounds"] is not None and config.ci != "bootstrap":
+        raise RatingError(
+            f"--bootstrap-rounds sets bootstrap rounds, but the intervals are --ci {config.ci}; "
+            "use --ci bootstrap or leave out --bootstrap-rounds"
+        )
+    return config
 
 
 def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path) -> None:
