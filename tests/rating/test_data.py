@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -331,3 +332,25 @@ def test_duplicate_prompts_are_keyed_on_the_first_user_turn():
     ]
     selection = select_battles(rows, Filters(anonymous_only=False, dedup_percentile=50))
     assert dict(selection.removed)["duplicate prompts over the 50th percentile"] == 9
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("tstamp", math.nan, "'tstamp' must hold finite times; bad values at rows 6"),
+        ("tstamp", math.inf, "'tstamp' must hold finite times; bad values at rows 6"),
+        ("weight", math.inf, "'weight' must be a whole number.*rows 6"),
+        ("weight", math.nan, "'weight' must be a whole number.*rows 6"),
+    ],
+)
+def test_non_finite_times_and_weights_are_refused(tmp_path, column, value, message):
+    """JSON allows NaN and Infinity; they are not missing values and must not pass silently."""
+    rows = [
+        {"model_a": "a", "model_b": "b", "winner": "tie", "tstamp": 1e9 + i, "weight": 1}
+        for i in range(8)
+    ]
+    rows[5][column] = value
+    path = tmp_path / "battles.json"
+    path.write_text(json.dumps(rows))
+    with pytest.raises(BattleDataError, match=message):
+        select_battles(read_battles(path), Filters(anonymous_only=False, until=2e9))

@@ -382,7 +382,7 @@ def _weight(table: pa.Table) -> np.ndarray | None:
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise BattleDataError(f"'weight' must hold whole numbers, not {column.type}")
     values = column.to_numpy().astype(np.float64)
-    bad = np.flatnonzero((values < 0) | (values != np.round(values)))
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values != np.round(values)))
     if bad.size:
         raise BattleDataError(
             f"'weight' must be a whole number of battles (0, 1, 2, ...); "
@@ -406,7 +406,13 @@ def _tstamp(table: pa.Table) -> np.ndarray | None:
         return ticks / _TICKS_PER_SECOND[column.type.unit]
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise BattleDataError(f"'tstamp' must hold unix seconds or timestamps, not {column.type}")
-    return column.to_numpy().astype(np.float64)
+    seconds = column.to_numpy().astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(seconds))
+    if bad.size:
+        raise BattleDataError(
+            f"'tstamp' must hold finite times; bad values at rows {_rows_text(bad)}"
+        )
+    return seconds
 
 
 def _require_tstamp(tstamp: np.ndarray | None, purpose: str) -> np.ndarray:
