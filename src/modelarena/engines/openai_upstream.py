@@ -174,13 +174,7 @@ class OpenAIUpstreamEngine(Engine):
                                               response.headers.get("retry-after"))
         finally:
             self._in_flight -= 1
-        try:
-            body = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise _bad_response(self.name, content) from exc
-        if not isinstance(body, dict):
-            raise _bad_response(self.name, content)
-        return body
+        return _json_object(self.name, content)
 
 
 class _StreamParser:
@@ -205,12 +199,7 @@ class _StreamParser:
             if payload == b"[DONE]":
                 self.done = True
                 break
-            try:
-                chunk = orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise _bad_response(self._name, payload) from exc
-            if not isinstance(chunk, dict):
-                raise _bad_response(self._name, payload)
+            chunk = _json_object(self._name, payload)
             if chunk.get("error"):
                 raise APIError(502, f"upstream for '{self._name}' failed mid-stream: "
                                f"{_message(chunk)}", type="server_error")
@@ -282,10 +271,17 @@ def _translated_errors(name: str) -> Iterator[None]:
                        retryable=True) from exc
 
 
-def _bad_response(name: str, content: bytes) -> APIError:
-    log.warning("upstream for %s sent an invalid body: %r", name, content[:200])
-    return APIError(502, f"the upstream for '{name}' sent an invalid response",
-                    type="server_error", code="bad_upstream_response", retryable=True)
+def _json_object(name: str, content: bytes) -> dict[str, Any]:
+    """An upstream's JSON object, or a clear 502 when it sent anything else."""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        log.warning("upstream for %s sent an invalid body: %r", name, content[:200])
+        raise APIError(502, f"the upstream for '{name}' sent an invalid response",
+                       type="server_error", code="bad_upstream_response", retryable=True)
+    return body
 
 
 def _upstream_error(name: str, status: int, content: bytes, retry_after: str | None) -> APIError:

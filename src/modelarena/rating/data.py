@@ -324,12 +324,18 @@ def _null_rows(column: pa.ChunkedArray) -> np.ndarray:
     return np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))
 
 
-def _dictionary(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:
+def _complete_column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    """The column `name`, refusing missing values with their row numbers."""
     column = table.column(name)
     if column.null_count:
         raise BattleDataError(
             f"missing values in '{name}' at rows {_rows_text(_null_rows(column))}"
         )
+    return column
+
+
+def _dictionary(table: pa.Table, name: str) -> tuple[np.ndarray, list[str]]:
+    column = _complete_column(table, name)
     if pa.types.is_nested(column.type):
         raise BattleDataError(f"'{name}' must hold text labels, not {column.type}")
     if not pa.types.is_dictionary(column.type):
@@ -374,11 +380,7 @@ def _encode_winner(table: pa.Table) -> np.ndarray:
 def _weight(table: pa.Table) -> np.ndarray | None:
     if "weight" not in table.column_names:
         return None
-    column = table.column("weight")
-    if column.null_count:
-        raise BattleDataError(
-            f"missing values in 'weight' at rows {_rows_text(_null_rows(column))}"
-        )
+    column = _complete_column(table, "weight")
     if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
         raise BattleDataError(f"'weight' must hold whole numbers, not {column.type}")
     values = column.to_numpy().astype(np.float64)
@@ -394,11 +396,7 @@ def _weight(table: pa.Table) -> np.ndarray | None:
 def _tstamp(table: pa.Table) -> np.ndarray | None:
     if "tstamp" not in table.column_names:
         return None
-    column = table.column("tstamp")
-    if column.null_count:
-        raise BattleDataError(
-            f"missing values in 'tstamp' at rows {_rows_text(_null_rows(column))}"
-        )
+    column = _complete_column(table, "tstamp")
     if pa.types.is_timestamp(column.type):
         # Timestamps are stored as ticks since the epoch in UTC (a time zone is metadata);
         # reading the ticks keeps every unit, nanoseconds included, without a lossy cast.
@@ -424,11 +422,7 @@ def _require_tstamp(tstamp: np.ndarray | None, purpose: str) -> np.ndarray:
 def _truthy(table: pa.Table, name: str, hint: str) -> np.ndarray:
     if name not in table.column_names:
         raise BattleDataError(f"column '{name}' is missing; pass {hint} to use all battles")
-    column = table.column(name)
-    if column.null_count:
-        raise BattleDataError(
-            f"missing values in '{name}' at rows {_rows_text(_null_rows(column))}"
-        )
+    column = _complete_column(table, name)
     if pa.types.is_boolean(column.type):
         return column.to_numpy(zero_copy_only=False).astype(bool)
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
