@@ -27,7 +27,14 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(BIN)/modelarena serve --host $(HOST) --port $(PORT)
 
-test: install
+# Browser tests drive Debian's Chromium through Playwright (no browser download is possible).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
+test: install $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

@@ -106,6 +106,45 @@ class ModelConfig(BaseModel):
         }
 
 
+class ArenaSettings(BaseModel):
+    """The arena: which models battle and how often, limits, and the live leaderboard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] | None = Field(None, description="models that battle; None: all")
+    sampling: Literal["weighted", "active"] = "weighted"
+    weights: dict[str, float] = Field(default_factory=dict, description="relative, > 0")
+    boost: dict[str, float] = Field(default_factory=dict, description="weight multipliers")
+    targets: dict[str, list[str]] = Field(
+        default_factory=dict, description="a model here battles only these opponents"
+    )
+    disabled: list[str] = Field(default_factory=list, description="models out of service")
+    max_tokens: int = Field(512, ge=1, description="answer length in battles")
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_prompt_chars: int = Field(8000, ge=1)
+    max_turns: int = Field(8, ge=1)
+    image_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    answer_timeout_s: float = Field(180.0, gt=0)
+    visitor_rpm: int = Field(20, ge=0, description="turns per minute per visitor; 0 = off")
+    ip_rpm: int = Field(60, ge=0, description="turns per minute per IP; 0 = off")
+    blocked_keywords: list[str] = Field(default_factory=list)
+    moderation: str | None = Field(None, description="module:function replacing the keywords")
+    admin_token: str | None = Field(None, description="bearer token for /api/admin")
+    ip_salt: str | None = Field(None, description="salt of IP hashes; default: a random "
+                                "one kept in data_dir")
+    leaderboard_interval_s: float = Field(60.0, gt=0)
+    leaderboard_every_votes: int = Field(10, ge=1)
+
+    @field_validator("weights", "boost")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(name for name, weight in value.items() if not weight > 0)
+        if bad:
+            raise ValueError(f"weights must be > 0; not so for: {', '.join(bad)}")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything configurable, with offline defaults. Nested env: MODELARENA_A__B."""
 
@@ -135,6 +174,7 @@ class Settings(BaseSettings):
     worker_secret: str | None = None
     worker_ttl_s: float = Field(15.0, gt=0, description="drop a worker after this silence")
     health_interval_s: float = Field(10.0, gt=0)
+    arena: ArenaSettings = Field(default_factory=ArenaSettings)
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -28,3 +38,156 @@ class ApiKey(Base):
     rpm_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Visitor(Base):
+    """A browser visitor of the arena: a random id kept in a cookie; the IP only as a
+    salted hash."""
+
+    __tablename__ = "visitors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ip_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    terms_accepted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class Conversation(Base):
+    """One battle (anonymous), side-by-side comparison (named) or direct chat.
+
+    `model_b` is empty for direct chat. The id is random and unguessable; it is the
+    battle's `question_id` in exports.
+    """
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id"), index=True)
+    mode: Mapped[str] = mapped_column(String(16))  # battle | side_by_side | chat
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sampling: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    turns: Mapped[list[Turn]] = relationship(
+        back_populates="conversation", order_by="Turn.position", lazy="selectin"
+    )
+
+
+class Turn(Base):
+    """One user prompt and the answer of each side, with timings and token counts."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(String(80), nullable=True)  # sha256 + ext
+    regenerations: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answer_a: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer_b: Mapped[str | None] = mapped_column(Text, nullable=True)
+    finish_a: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    finish_b: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_a: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_b: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ttft_a_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ttft_b_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_a_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_b_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    prompt_tokens_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    prompt_tokens_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    conversation: Mapped[Conversation] = relationship(back_populates="turns")
+
+
+class Vote(Base):
+    """The one vote of a battle or side-by-side conversation."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), unique=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id"), index=True)
+    winner: Mapped[str] = mapped_column(String(16))  # model_a | model_b | tie | tie (bothbad)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class Feedback(Base):
+    """Thumbs up (+1) or down (-1) on one answer of a direct chat."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id"), unique=True)
+    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id"), index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Flag(Base):
+    """Something that may keep a conversation out of the ratings (an identity leak, a
+    refused prompt). `excluded` is what counts; an admin review may change it."""
+
+    __tablename__ = "flags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    excluded: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ModelRecord(Base):
+    """A model's public metadata (copied from the configuration at start-up) and the
+    admin's overrides of whether it battles and how often (None: the configured value)."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    organization: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    license: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    parameters: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    context_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    vision: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    weight: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Score(Base):
+    """A benchmark score of a model (MT-Bench, MMLU, ...) shown on the leaderboard."""
+
+    __tablename__ = "scores"
+    __table_args__ = (UniqueConstraint("model", "benchmark"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    benchmark: Mapped[str] = mapped_column(String(100))
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(500), default="")
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromptLabel(Base):
+    """Categories a labeller (a judge model) gave a conversation's first prompt:
+    `categories` maps a category name to true/false."""
+
+    __tablename__ = "prompt_labels"
+    __table_args__ = (UniqueConstraint("conversation_id", "labeler"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    labeler: Mapped[str] = mapped_column(String(200))
+    categories: Mapped[dict] = mapped_column(JSON, default=dict)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from modelarena.store.db import Database
-from modelarena.store.models import ApiKey, utcnow
+from modelarena.store.models import ApiKey, Conversation, PromptLabel, Turn, utcnow
 
 KEY_PREFIX = "ma-"
 
@@ -67,3 +67,49 @@ def revoke_api_key(db: Database, key_id: int) -> bool:
             return False
         row.revoked_at = utcnow()
         return True
+
+
+# --- prompt labels (written by `modelarena label`) ---
+
+
+def unlabeled_prompts(
+    db: Database, labeler: str, limit: int | None = None
+) -> list[tuple[str, str]]:
+    """(conversation id, first prompt) of stored conversations the labeller has not
+    labelled yet, oldest first."""
+    labelled = select(PromptLabel.conversation_id).where(PromptLabel.labeler == labeler)
+    query = (
+        select(Turn.conversation_id, Turn.prompt)
+        .join(Conversation, Conversation.id == Turn.conversation_id)
+        .where(Turn.position == 0, Turn.conversation_id.not_in(labelled))
+        .order_by(Conversation.created_at, Conversation.id)
+        .limit(limit)
+    )
+    with db.session() as session:
+        return [(row[0], row[1]) for row in session.execute(query)]
+
+
+def save_prompt_label(
+    db: Database, conversation_id: str, labeler: str, categories: dict[str, bool], raw: str
+) -> None:
+    """Store (or replace) one labeller's categories for a conversation's prompt."""
+    with db.session() as session:
+        row = session.scalar(
+            select(PromptLabel).where(
+                PromptLabel.conversation_id == conversation_id, PromptLabel.labeler == labeler
+            )
+        )
+        if row is None:
+            row = PromptLabel(conversation_id=conversation_id, labeler=labeler)
+            session.add(row)
+        row.categories = dict(categories)
+        row.raw = raw
+        row.created_at = utcnow()
+
+
+def prompt_labels(db: Database) -> dict[str, dict[str, bool]]:
+    """Each labelled conversation's categories; where several labellers labelled one
+    conversation, the newest label wins."""
+    query = select(PromptLabel).order_by(PromptLabel.created_at, PromptLabel.id)
+    with db.session() as session:
+        return {row.conversation_id: dict(row.categories) for row in session.scalars(query)}

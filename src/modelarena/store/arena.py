@@ -1,0 +1,338 @@
+"""The arena's reads and writes: visitors, conversations and their turns, votes,
+feedback, flags, model records and benchmark scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from modelarena.store.db import Database
+from modelarena.store.models import (
+    Conversation,
+    Feedback,
+    Flag,
+    ModelRecord,
+    Score,
+    Turn,
+    Visitor,
+    Vote,
+    utcnow,
+)
+
+SIDES = ("a", "b")
+_SIDE_COLUMNS = (
+    "answer_{}", "finish_{}", "error_{}", "ttft_{}_ms", "duration_{}_ms",
+    "prompt_tokens_{}", "completion_tokens_{}",
+)
+
+
+@dataclass
+class SideResult:
+    """What one side produced for a turn."""
+
+    answer: str
+    finish_reason: str | None
+    error: str | None = None
+    ttft_ms: float | None = None
+    duration_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class TurnView:
+    id: int
+    position: int
+    prompt: str
+    image: str | None
+    answers: dict[str, str | None]
+    finish: dict[str, str | None]
+    errors: dict[str, str | None]
+    completion_tokens: dict[str, int | None]
+
+    def side_done(self, side: str) -> bool:
+        return self.finish[side] is not None or self.errors[side] is not None
+
+    def ok(self, sides: Sequence[str]) -> bool:
+        """Every side answered without an error."""
+        return all(self.finish[s] is not None and self.errors[s] is None for s in sides)
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: str
+    visitor_id: str
+    mode: str
+    models: dict[str, str]
+    sampling: dict[str, Any]
+    created_at: datetime
+    turns: list[TurnView] = field(default_factory=list)
+    winner: str | None = None
+
+    @property
+    def sides(self) -> tuple[str, ...]:
+        return tuple(self.models)
+
+
+def _turn_view(row: Turn) -> TurnView:
+    return TurnView(
+        id=row.id,
+        position=row.position,
+        prompt=row.prompt,
+        image=row.image,
+        answers={"a": row.answer_a, "b": row.answer_b},
+        finish={"a": row.finish_a, "b": row.finish_b},
+        errors={"a": row.error_a, "b": row.error_b},
+        completion_tokens={"a": row.completion_tokens_a, "b": row.completion_tokens_b},
+    )
+
+
+def ensure_visitor(db: Database, visitor_id: str, ip_hash: str) -> None:
+    """Record a visitor the first time it is seen."""
+    with db.session() as session:
+        if session.get(Visitor, visitor_id) is None:
+            session.add(Visitor(id=visitor_id, ip_hash=ip_hash))
+    # A concurrent first request may have inserted it meanwhile; that is fine.
+
+
+def terms_accepted(db: Database, visitor_id: str) -> bool:
+    with db.session() as session:
+        row = session.get(Visitor, visitor_id)
+        return row is not None and row.terms_accepted_at is not None
+
+
+def accept_terms(db: Database, visitor_id: str) -> None:
+    with db.session() as session:
+        session.execute(
+            update(Visitor)
+            .where(Visitor.id == visitor_id, Visitor.terms_accepted_at.is_(None))
+            .values(terms_accepted_at=utcnow())
+        )
+
+
+def create_conversation(
+    db: Database,
+    conversation_id: str,
+    visitor_id: str,
+    mode: str,
+    models: Sequence[str],
+    sampling: dict[str, Any],
+) -> None:
+    with db.session() as session:
+        session.add(
+            Conversation(
+                id=conversation_id,
+                visitor_id=visitor_id,
+                mode=mode,
+                model_a=models[0],
+                model_b=models[1] if len(models) > 1 else None,
+                sampling=dict(sampling),
+            )
+        )
+
+
+def get_conversation(db: Database, conversation_id: str) -> ConversationView | None:
+    with db.session() as session:
+        row = session.get(Conversation, conversation_id)
+        if row is None:
+            return None
+        winner = session.scalar(select(Vote.winner).where(Vote.conversation_id == row.id))
+        models = {"a": row.model_a} | ({"b": row.model_b} if row.model_b else {})
+        return ConversationView(
+            id=row.id,
+            visitor_id=row.visitor_id,
+            mode=row.mode,
+            models=models,
+            sampling=dict(row.sampling or {}),
+            created_at=row.created_at,
+            turns=[_turn_view(t) for t in row.turns],
+            winner=winner,
+        )
+
+
+def add_turn(
+    db: Database, conversation_id: str, position: int, prompt: str, image: str | None
+) -> int:
+    """A new turn with no answers yet; its id. The (conversation, position) pair is
+    unique, so two concurrent sends cannot both add the same turn."""
+    with db.session() as session:
+        row = Turn(conversation_id=conversation_id, position=position, prompt=prompt, image=image)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def reset_turn(db: Database, turn_id: int) -> None:
+    """Clear a turn's answers before it is generated again."""
+    values: dict[str, Any] = {"regenerations": Turn.regenerations + 1}
+    for side in SIDES:
+        for column in _SIDE_COLUMNS:
+            values[column.format(side)] = None
+    with db.session() as session:
+        session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+
+
+def save_side(db: Database, turn_id: int, side: str, result: SideResult) -> None:
+    if side not in SIDES:
+        raise ValueError(f"unknown side {side!r}")
+    values = {
+        f"answer_{side}": result.answer,
+        f"finish_{side}": result.finish_reason,
+        f"error_{side}": result.error,
+        f"ttft_{side}_ms": result.ttft_ms,
+        f"duration_{side}_ms": result.duration_ms,
+        f"prompt_tokens_{side}": result.prompt_tokens,
+        f"completion_tokens_{side}": result.completion_tokens,
+    }
+    with db.session() as session:
+        session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+
+
+def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str) -> bool:
+    """Commit the conversation's vote; False when it already has one."""
+    try:
+        with db.session() as session:
+            session.add(Vote(conversation_id=conversation_id, visitor_id=visitor_id, winner=winner))
+    except IntegrityError:
+        return False
+    return True
+
+
+def count_votes(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count(Vote.id))) or 0
+
+
+def set_feedback(db: Database, turn_id: int, visitor_id: str, rating: int) -> None:
+    """Store (or change) the thumbs up (+1) or down (-1) on a chat answer."""
+    with db.session() as session:
+        row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id))
+        if row is None:
+            session.add(Feedback(turn_id=turn_id, visitor_id=visitor_id, rating=rating))
+        else:
+            row.rating = rating
+            row.created_at = utcnow()
+
+
+def add_flag(db: Database, conversation_id: str, kind: str, detail: str, excluded: bool) -> None:
+    with db.session() as session:
+        session.add(Flag(conversation_id=conversation_id, kind=kind, detail=detail,
+                         excluded=excluded))
+
+
+@dataclass(frozen=True)
+class FlagView:
+    id: int
+    conversation_id: str
+    kind: str
+    detail: str
+    excluded: bool
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+def list_flags(db: Database, unreviewed_only: bool = False) -> list[FlagView]:
+    query = select(Flag).order_by(Flag.id)
+    if unreviewed_only:
+        query = query.where(Flag.reviewed_at.is_(None))
+    with db.session() as session:
+        return [
+            FlagView(f.id, f.conversation_id, f.kind, f.detail, f.excluded, f.created_at,
+                     f.reviewed_at)
+            for f in session.scalars(query)
+        ]
+
+
+def review_flag(db: Database, flag_id: int, excluded: bool) -> bool:
+    with db.session() as session:
+        row = session.get(Flag, flag_id)
+        if row is None:
+            return False
+        row.excluded = excluded
+        row.reviewed_at = utcnow()
+        return True
+
+
+# --- models and scores ---
+
+
+@dataclass(frozen=True)
+class ModelAdmin:
+    """The admin's overrides for one model (None: use the configuration)."""
+
+    name: str
+    enabled: bool | None
+    weight: float | None
+
+
+def sync_models(db: Database, metadata: Iterable[dict[str, Any]]) -> None:
+    """Copy configured models' public metadata into the models table, keeping the
+    admin's overrides."""
+    columns = ("display_name", "organization", "license", "context_length", "vision")
+    with db.session() as session:
+        for meta in metadata:
+            row = session.get(ModelRecord, meta["name"])
+            if row is None:
+                row = ModelRecord(name=meta["name"])
+                session.add(row)
+            for column in columns:
+                setattr(row, column, meta.get(column))
+            row.parameters = None if meta.get("parameters") is None else str(meta["parameters"])
+            row.vision = bool(meta.get("vision"))
+            row.updated_at = utcnow()
+
+
+def model_overrides(db: Database) -> dict[str, ModelAdmin]:
+    with db.session() as session:
+        return {
+            r.name: ModelAdmin(r.name, r.enabled, r.weight)
+            for r in session.scalars(select(ModelRecord))
+        }
+
+
+def set_model_override(
+    db: Database, name: str, *, enabled: bool | None, weight: float | None
+) -> bool:
+    """Change whether a model battles and its weight; False for an unknown model."""
+    with db.session() as session:
+        row = session.get(ModelRecord, name)
+        if row is None:
+            return False
+        if enabled is not None:
+            row.enabled = enabled
+        if weight is not None:
+            row.weight = weight
+        row.updated_at = utcnow()
+        return True
+
+
+def upsert_scores(db: Database, rows: Iterable[tuple[str, str, float]], source: str) -> int:
+    """Store (model, benchmark, value) rows, replacing earlier values; how many."""
+    count = 0
+    with db.session() as session:
+        for model, benchmark, value in rows:
+            row = session.scalar(
+                select(Score).where(Score.model == model, Score.benchmark == benchmark)
+            )
+            if row is None:
+                row = Score(model=model, benchmark=benchmark)
+                session.add(row)
+            row.value = float(value)
+            row.source = source
+            row.imported_at = utcnow()
+            count += 1
+    return count
+
+
+def scores(db: Database) -> dict[str, dict[str, float]]:
+    """model -> benchmark -> value."""
+    table: dict[str, dict[str, float]] = {}
+    with db.session() as session:
+        for row in session.scalars(select(Score).order_by(Score.benchmark)):
+            table.setdefault(row.model, {})[row.benchmark] = row.value
+    return table
