@@ -1,0 +1,1 @@
+"""The arena: battles, votes, pages and the live leaderboard."""
