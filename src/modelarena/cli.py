@@ -27,6 +27,11 @@ except ImportError:
 else:
     app.command("leaderboard")(leaderboard)
 
+from modelarena.judge.cli import judge_app, label  # noqa: E402  (imports only typer)
+
+app.add_typer(judge_app, name="judge")
+app.command("label")(label)
+
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,188 @@
+"""`judge run`: plan the judge calls a mode needs (single grades, or pairwise games in both
+orders against a baseline or between all models), make the ones not done yet, store each."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelarena.judge.answers import Answers
+from modelarena.judge.client import CallError, ChatClient, FatalCallError, run_all
+from modelarena.judge.errors import JudgeError
+from modelarena.judge.jsonl import Appender
+from modelarena.judge.progress import progress_bar
+from modelarena.judge.prompts import PromptSet, PromptTemplate, fields
+from modelarena.judge.questions import Question
+from modelarena.judge.store import PAIRWISE, SINGLE, done_keys, judgment_key
+from modelarena.judge.verdicts import parse_preference, parse_score
+
+MODES = ("single", "pairwise-baseline", "pairwise-all")
+# MT-Bench's categories that are graded against reference answers when references are given.
+REFERENCE_CATEGORIES = ("math", "reasoning", "coding")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One judge call: a grade of `models[0]`, or a game with models[0] shown as A."""
+
+    kind: str
+    question: Question
+    turn: int
+    models: tuple[str, ...]
+    answers: tuple[tuple[str, ...], ...]
+    template: PromptTemplate
+    reference: tuple[str, ...] | None
+
+    def record(self, judge: str, prompts: str) -> dict[str, Any]:
+        """The judgment record without its outcome."""
+        models = (
+            {"model": self.models[0]} if self.kind == SINGLE
+            else {"model_a": self.models[0], "model_b": self.models[1]}
+        )
+        return {
+            "kind": self.kind, "question_id": self.question.id,
+            "category": self.question.category, "turn": self.turn, **models,
+            "judge": judge, "prompts": prompts, "prompt": self.template.name,
+        }
+
+    def messages(self) -> list[dict[str, str]]:
+        sides = ("",) if self.kind == SINGLE else ("a", "b")
+        values = fields(
+            self.question.turns, self.turn, dict(zip(sides, self.answers, strict=True)),
+            self.reference,
+        )
+        return self.template.messages(values)
+
+
+def plan(
+    mode: str,
+    questions: list[Question],
+    answers: Answers,
+    prompts: PromptSet,
+    *,
+    references: dict[str, tuple[str, ...]] | None = None,
+    reference_categories: Collection[str] = REFERENCE_CATEGORIES,
+    baseline: str | None = None,
+    models: Collection[str] | None = None,
+) -> list[Job]:
+    """Every judge call of a mode, turn by turn, for the answers that exist."""
+    if mode not in MODES:
+        raise JudgeError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    available = sorted(answers)
+    chosen = sorted(models) if models else available
+    missing = [m for m in [*chosen, *([baseline] if baseline else [])] if m not in answers]
+    if missing:
+        raise JudgeError(
+            f"no answers of {', '.join(missing)}; answers exist for {', '.join(available)}"
+        )
+    if mode == "single":
+        groups: list[tuple[str, ...]] = [(m,) for m in chosen]
+    elif mode == "pairwise-baseline":
+        if baseline is None:
+            raise JudgeError("--mode pairwise-baseline needs --baseline MODEL")
+        groups = [(baseline, m) for m in chosen if m != baseline]
+    else:
+        groups = list(itertools.combinations(chosen, 2))
+    kind = SINGLE if mode == "single" else PAIRWISE
+    jobs = []
+    for question in questions:
+        reference = (references or {}).get(question.key)
+        if question.category not in reference_categories:
+            reference = None
+        for group in groups:
+            texts = [answers[m].get(question.key) for m in group]
+            if any(t is None for t in texts):
+                continue
+            turns = min(len(question.turns), *(len(t) for t in texts))
+            for turn in range(1, turns + 1):
+                ref = reference if reference is not None and len(reference) >= turn else None
+                template = prompts.pick(kind, ref is not None, turn)
+                orders = [group] if kind == SINGLE else [group, group[::-1]]
+                for order in orders:
+                    jobs.append(Job(
+                        kind, question, turn, order,
+                        tuple(answers[m][question.key] for m in order), template, ref,
+                    ))
+    return jobs
+
+
+@dataclass
+class JudgeRun:
+    """What a run did: calls skipped as done, judgments written (parse failures among
+    them), and calls that failed, by their first error."""
+
+    path: Path
+    planned: int = 0
+    skipped: int = 0
+    written: int = 0
+    parse_failures: int = 0
+    errors: dict[tuple, str] = field(default_factory=dict)
+
+
+async def judge(
+    jobs: list[Job],
+    client: ChatClient,
+    judge_model: str,
+    prompts_name: str,
+    out: str | Path,
+    *,
+    max_tokens: int = 2048,
+    temperature: float = 0.0,
+) -> JudgeRun:
+    """Make the judge calls `out` does not hold yet; append each judgment as it comes."""
+    out = Path(out)
+    done = done_keys(out, prompts_name)
+    pending = [(job, job.record(judge_model, prompts_name)) for job in jobs]
+    pending = [(job, record) for job, record in pending if judgment_key(record) not in done]
+    run = JudgeRun(out, planned=len(jobs), skipped=len(jobs) - len(pending))
+    if not pending:
+        return run
+    pair_metadata = _pair_metadata() if any(j.kind == PAIRWISE for j, _ in pending) else None
+
+    async def one(job: Job, record: dict[str, Any], sink: Appender, advance) -> None:
+        try:
+            raw = await client.chat(
+                judge_model, job.messages(), temperature=temperature, max_tokens=max_tokens
+            )
+        except FatalCallError:
+            raise
+        except CallError as exc:
+            run.errors[judgment_key(record)] = str(exc)
+        else:
+            if job.kind == SINGLE:
+                verdict = parse_score(raw)
+                record["score"] = verdict.value
+            else:
+                verdict = parse_preference(raw)
+                record["verdict"] = verdict.value
+                record["conv_metadata"] = pair_metadata(job)
+            record.update(error=verdict.error, raw=raw, tstamp=time.time())
+            sink.write(record)
+            run.written += 1
+            run.parse_failures += verdict.error is not None
+        advance()
+
+    with Appender(out) as sink, progress_bar(f"judging with {judge_model}", len(pending)) as adv:
+        await run_all(one(job, record, sink, adv) for job, record in pending)
+    return run
+
+
+def _pair_metadata():
+    """conv_metadata (answer lengths and markdown counts, for style control) of a game."""
+    from modelarena.rating.style import conversation_metadata
+
+    def metadata(job: Job) -> dict[str, Any]:
+        conversations = [
+            [message
+             for prompt, reply in zip(job.question.turns[: job.turn], texts, strict=False)
+             for message in ({"role": "user", "content": prompt},
+                             {"role": "assistant", "content": reply})]
+            for texts in job.answers
+        ]
+        return conversation_metadata(*conversations)
+
+    return metadata

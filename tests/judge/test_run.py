@@ -1,0 +1,144 @@
+"""`judge run` with our default prompts and the scripted judge: what each mode asks, both
+orders of every pair, turn 2 with the whole dialogue, references, parse failures kept with
+their raw text, and re-runs that only make the missing calls."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from .helpers import MODELS, invoke, marker, prefer_in_order, read_lines, shown_models, write_set
+from .scripted import user_text
+
+
+def _run(answers, judge, mode, *extra):
+    return invoke("judge", "run", "--mode", mode, "--judge-model", "scripted",
+                  "--judge-endpoint", judge.url, "--answers", answers, "--retries", "0", *extra)
+
+
+def test_single_grades_every_turn_and_keeps_failures(tmp_path, scripted_judge):
+    answers = write_set(tmp_path / "bench")
+    # The judge cannot decide about question q1; it grades everything else 7.
+    judge = scripted_judge(lambda b: "Hmm, hard to say." if "Question 1," in user_text(b)
+                           else "Good answer. Rating: [[7]]")
+    result = _run(answers, judge, "single")
+    assert result.exit_code == 0, result.output
+    assert "24 judgments written (6 without a readable verdict" in result.output
+    path = tmp_path / "bench" / "model_judgment" / "scripted_default_single.jsonl"
+    records = read_lines(path)
+    assert Counter((r["model"], r["turn"]) for r in records) == {
+        (m, t): 4 for m in MODELS for t in (1, 2)}
+    failed = [r for r in records if r["score"] is None]
+    assert {r["question_id"] for r in failed} == {"q1"}
+    for record in failed:
+        assert record["raw"] == "Hmm, hard to say."
+        assert "no [[rating]]" in record["error"]
+        assert record["judge"] == "scripted" and record["prompts"] == "default"
+    assert {r["score"] for r in records if r["score"] is not None} == {7.0}
+    assert {r["prompt"] for r in records} == {"grade", "grade-dialogue"}
+
+    again = _run(answers, judge, "single")
+    assert again.exit_code == 0
+    assert "0 judgments written" in again.output and "24 already done" in again.output
+    assert len(judge.requests) == 24
+
+
+def test_turn_two_is_judged_with_the_whole_dialogue(tmp_path, scripted_judge):
+    answers = write_set(tmp_path / "bench", models=("alpha",), questions=1)
+    judge = scripted_judge(lambda b: "[[5]]")
+    assert _run(answers, judge, "single").exit_code == 0
+    turn_one, turn_two = sorted(judge.requests, key=lambda b: len(user_text(b)))
+    assert marker("alpha", "q0", 2) not in user_text(turn_one)
+    text = user_text(turn_two)
+    for needle in ("Question 0, part one?", marker("alpha", "q0", 1), "Question 0, part two?",
+                   marker("alpha", "q0", 2)):
+        assert needle in text
+    assert "turn 2" in turn_two["messages"][0]["content"]
+
+
+@pytest.mark.parametrize(("mode", "pairs"), [
+    ("pairwise-baseline", {("alpha", "beta"), ("alpha", "gamma")}),
+    ("pairwise-all", {("alpha", "beta"), ("alpha", "gamma"), ("beta", "gamma")}),
+])
+def test_pairwise_judges_both_orders(tmp_path, scripted_judge, mode, pairs):
+    answers = write_set(tmp_path / "bench")
+    judge = scripted_judge(prefer_in_order())
+    extra = ("--baseline", "alpha") if mode == "pairwise-baseline" else ()
+    result = _run(answers, judge, mode, *extra)
+    assert result.exit_code == 0, result.output
+    records = read_lines(tmp_path / "bench" / "model_judgment" / "scripted_default_pair.jsonl")
+    games = Counter((r["model_a"], r["model_b"]) for r in records)
+    assert games == {order: 8 for a, b in pairs for order in ((a, b), (b, a))}
+    for body in judge.requests:  # the request shows model_a's answers first
+        assert len(shown_models(body)) == 2
+    for record in records:
+        better = min(record["model_a"], record["model_b"], key=MODELS.index)
+        assert record["verdict"] == ("A" if better == record["model_a"] else "B") + (
+            ">>" if {record["model_a"], record["model_b"]} == {"alpha", "gamma"} else ">") + (
+            "B" if better == record["model_a"] else "A")
+        assert record["conv_metadata"]["turns"] == record["turn"]
+    assert {r["prompt"] for r in records} == {"compare", "compare-dialogue"}
+
+
+def test_references_guide_math_and_coding_only(tmp_path, scripted_judge):
+    answers = write_set(tmp_path / "bench", models=("alpha",))
+    reference = tmp_path / "reference.jsonl"
+    reference.write_text("".join(
+        json.dumps({"question_id": f"q{i}", "model_id": "teacher",
+                    "choices": [{"turns": [f"REF-{i}-1", f"REF-{i}-2"]}]}) + "\n"
+        for i in range(4)))
+    judge = scripted_judge(lambda b: "[[4]]")
+    assert _run(answers, judge, "single", "--reference", reference).exit_code == 0
+    records = read_lines(tmp_path / "bench" / "model_judgment" / "scripted_default_single.jsonl")
+    by_category = {(r["category"], r["turn"]): r["prompt"] for r in records}
+    assert by_category == {
+        ("writing", 1): "grade", ("writing", 2): "grade-dialogue",
+        ("roleplay", 1): "grade", ("roleplay", 2): "grade-dialogue",
+        ("math", 1): "grade-reference", ("math", 2): "grade-dialogue-reference",
+        ("coding", 1): "grade-reference", ("coding", 2): "grade-dialogue-reference",
+    }
+    with_reference = [b for b in judge.requests if "REF-" in user_text(b)]
+    assert len(with_reference) == 4
+    assert all("REF-1-1" in user_text(b) and "REF-1-2" in user_text(b)
+               for b in with_reference if "Question 1, part two?" in user_text(b))
+
+
+def test_failed_calls_are_not_recorded_and_a_rerun_makes_them(tmp_path, scripted_judge):
+    answers = write_set(tmp_path / "bench", models=("alpha",))
+    judge = scripted_judge(lambda b: (500, "overloaded") if "Question 2," in user_text(b)
+                           else "[[6]]")
+    failed = _run(answers, judge, "single")
+    assert failed.exit_code == 1
+    assert "2 judge calls failed (first: 500: overloaded" in failed.output
+    path = tmp_path / "bench" / "model_judgment" / "scripted_default_single.jsonl"
+    assert len(read_lines(path)) == 6
+    judge.script = lambda b: "[[6]]"
+    judge.requests.clear()
+    assert _run(answers, judge, "single").exit_code == 0
+    assert len(judge.requests) == 2
+    assert all("Question 2," in user_text(b) for b in judge.requests)
+    assert len(read_lines(path)) == 8
+
+
+def test_a_judgment_file_of_other_prompts_is_refused(tmp_path, scripted_judge, mt_bench):
+    answers = write_set(tmp_path / "bench", models=("alpha",), questions=1)
+    judge = scripted_judge(lambda b: "[[6]]")
+    out = tmp_path / "judgments.jsonl"
+    assert _run(answers, judge, "single", "--out", out).exit_code == 0
+    result = _run(answers, judge, "single", "--out", out,
+                  "--prompts", mt_bench / "judge_prompts.jsonl")
+    assert result.exit_code == 1
+    assert "prompt set 'default', not 'judge_prompts'; give another --out file" in result.output
+
+
+def test_usage_errors_name_the_problem(tmp_path, scripted_judge):
+    answers = write_set(tmp_path / "bench", models=("alpha", "beta"), questions=1)
+    judge = scripted_judge(lambda b: "[[6]]")
+    missing = _run(answers, judge, "pairwise-baseline")
+    assert missing.exit_code == 1 and "needs --baseline MODEL" in missing.output
+    unknown = _run(answers, judge, "pairwise-baseline", "--baseline", "omega")
+    assert unknown.exit_code == 1
+    assert "no answers of omega; answers exist for alpha, beta" in unknown.output
+    assert judge.requests == []
