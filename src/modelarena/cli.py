@@ -6,6 +6,8 @@ Command modules keep their heavy imports inside the command body so that a quick
 
 import typer
 
+from modelarena.arena import commands as arena
+from modelarena.rating.command import leaderboard
 from modelarena.serving import commands as serving
 
 app = typer.Typer(
@@ -20,12 +22,10 @@ app.command()(serving.worker)
 app.command()(serving.models)
 app.add_typer(serving.keys, name="keys")
 
-try:  # the rating engine lands separately; keep the CLI usable until it does
-    from modelarena.rating.command import leaderboard
-except ImportError:
-    pass
-else:
-    app.command("leaderboard")(leaderboard)
+app.command("leaderboard")(leaderboard)
+app.add_typer(arena.export, name="export")
+app.add_typer(arena.importer, name="import")
+app.add_typer(arena.scores, name="scores")
 
 from modelarena.judge.cli import judge_app, label  # noqa: E402  (imports only typer)
 

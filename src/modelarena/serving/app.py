@@ -19,6 +19,7 @@ from modelarena.serving.services import Services
 from modelarena.serving.worker import Announcer
 
 log = logging.getLogger(__name__)
+ARENA_PATHS = ("/api/", "/side-by-side", "/chat", "/leaderboard", "/about")
 
 
 def create_app(services: Services, announcer: Announcer | None = None) -> FastAPI:
@@ -44,6 +45,15 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
     app.state.services = services
     app.include_router(gateway.router)
     app.include_router(workers_api.router)
+    if services.arena is not None:
+        from modelarena.arena import admin, api, pages
+        from modelarena.arena.visitors import VisitorCookieMiddleware
+
+        app.state.arena = services.arena
+        app.include_router(api.router)
+        app.include_router(admin.router)
+        app.include_router(pages.router)
+        app.add_middleware(VisitorCookieMiddleware, prefixes=ARENA_PATHS)
     add_error_handlers(app)
     return app
 
@@ -73,7 +83,7 @@ def add_error_handlers(app: FastAPI) -> None:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
         message = str(exc.detail)
         if exc.status_code == 404:
-            message = "No such route. The API lives under /v1 (see /docs)."
+            message = "No such route. The OpenAI API lives under /v1, the arena's under /api."
         return JSONResponse(APIError(exc.status_code, message, type=kind).body(),
                               status_code=exc.status_code, headers=exc.headers)
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from sqlalchemy.engine import make_url
@@ -22,6 +23,9 @@ from modelarena.serving.rate_limit import RateLimiter, make_rate_limiter
 from modelarena.serving.registry import Registry, WorkerRecord, make_registry
 from modelarena.serving.router import Backend, Router
 from modelarena.store.db import Database
+
+if TYPE_CHECKING:
+    from modelarena.arena.setup import Arena
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class Services:
     registry: Registry
     limiter: RateLimiter
     db: Database | None
+    arena: Arena | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _closed: bool = False
 
@@ -97,6 +102,10 @@ class Services:
             limiter=limiter,
             db=db,
         )
+        if db is not None:
+            from modelarena.arena.setup import build_arena
+
+            services.arena = await to_thread.run_sync(build_arena, settings, db, router, limiter)
         return services
 
     def start_background(self) -> None:
@@ -106,6 +115,8 @@ class Services:
             asyncio.create_task(self._every(min(1.0, self.settings.worker_ttl_s / 4),
                                             self.sync_workers)),
         ]
+        if self.arena:
+            self._tasks.append(asyncio.create_task(self.arena.leaderboard.run()))
 
     async def close(self) -> None:
         """Stop the loops and release every engine and connection; safe to call twice."""

@@ -1,0 +1,208 @@
+"""The arena's JSON and server-sent-events API under /api. The pages use nothing else,
+so every action a page takes is a request another client can make too."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import orjson
+from anyio import to_thread
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelarena.arena.setup import Arena
+from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
+from modelarena.errors import APIError
+from modelarena.serving.openai_format import JSONResponse
+from modelarena.store import arena as store
+
+router = APIRouter(prefix="/api")
+changes = [Depends(check_same_origin)]
+
+
+def arena(request: Request) -> Arena:
+    found = getattr(request.app.state, "arena", None)
+    if found is None:
+        raise APIError(404, "The arena is not enabled on this server.", code="arena_disabled")
+    return found
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewConversation(_Body):
+    mode: Literal["battle", "side_by_side", "chat"] = "battle"
+    models: list[str] | None = None
+    sampling: dict[str, Any] | None = None
+    vision: bool = False
+
+
+class Message(_Body):
+    prompt: str
+    image: str | None = Field(None, max_length=80)
+
+
+class VoteBody(_Body):
+    winner: Literal["model_a", "model_b", "tie", "tie (bothbad)"]
+
+
+class FeedbackBody(_Body):
+    turn: int = Field(ge=0)
+    rating: Literal[1, -1]
+
+
+async def _visitor(found: Arena, who: Caller) -> None:
+    await to_thread.run_sync(store.ensure_visitor, found.service.db, who.visitor_id,
+                             hash_ip(who.ip, found.ip_salt))
+
+
+async def _limit(found: Arena, who: Caller) -> None:
+    settings = found.service.settings
+    for key, rpm in ((f"visitor:{who.visitor_id}", settings.visitor_rpm),
+                     (f"ip:{hash_ip(who.ip, found.ip_salt)}", settings.ip_rpm)):
+        if rpm:
+            wait = await found.limiter.hit(f"arena:{key}", rpm)
+            if wait is not None:
+                raise APIError(429, f"Too many messages; try again in {wait:.0f} s.",
+                               type="rate_limit_error", code="rate_limit_exceeded",
+                               headers={"Retry-After": str(max(1, round(wait)))})
+
+
+def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async for event in events:
+            yield b"data: " + orjson.dumps(event) + b"\n\n"
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/models")
+async def models(found: Arena = Depends(arena)) -> JSONResponse:
+    service = found.service
+    available = await to_thread.run_sync(service.in_service)
+    return JSONResponse({"models": [
+        {"name": c.name, "display_name": service.metadata(c.name).get("display_name") or c.name,
+         "organization": service.metadata(c.name).get("organization"), "vision": c.vision}
+        for c in available
+    ]})
+
+
+@router.get("/terms")
+async def terms(found: Arena = Depends(arena), who: Caller = Depends(caller)) -> JSONResponse:
+    accepted = await to_thread.run_sync(store.terms_accepted, found.service.db, who.visitor_id)
+    return JSONResponse({"accepted": accepted})
+
+
+@router.post("/terms", dependencies=changes)
+async def accept_terms(found: Arena = Depends(arena),
+                       who: Caller = Depends(caller)) -> JSONResponse:
+    await _visitor(found, who)
+    await to_thread.run_sync(store.accept_terms, found.service.db, who.visitor_id)
+    return JSONResponse({"accepted": True})
+
+
+@router.post("/conversations", dependencies=changes, status_code=201)
+async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
+                           who: Caller = Depends(caller)) -> JSONResponse:
+    service = found.service
+    if not await to_thread.run_sync(store.terms_accepted, service.db, who.visitor_id):
+        raise APIError(403, "Accept the terms of use first (POST /api/terms).",
+                       code="terms_not_accepted", type="permission_error")
+    view = await to_thread.run_sync(service.start, who.visitor_id, body.mode, body.models,
+                                    body.sampling, body.vision)
+    return JSONResponse(service.public(view), status_code=201)
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: str, found: Arena = Depends(arena),
+                           who: Caller = Depends(caller)) -> JSONResponse:
+    view = await to_thread.run_sync(found.service.owned, who.visitor_id, conversation_id)
+    return JSONResponse(found.service.public(view))
+
+
+@router.post("/conversations/{conversation_id}/messages", dependencies=changes)
+async def send(conversation_id: str, body: Message, found: Arena = Depends(arena),
+               who: Caller = Depends(caller)) -> StreamingResponse:
+    await _limit(found, who)
+    return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt,
+                                         body.image))
+
+
+@router.post("/conversations/{conversation_id}/regenerate", dependencies=changes)
+async def regenerate(conversation_id: str, found: Arena = Depends(arena),
+                     who: Caller = Depends(caller)) -> StreamingResponse:
+    await _limit(found, who)
+    return _sse(await found.service.regenerate(who.visitor_id, conversation_id))
+
+
+@router.post("/conversations/{conversation_id}/vote", dependencies=changes)
+async def vote(conversation_id: str, body: VoteBody, found: Arena = Depends(arena),
+               who: Caller = Depends(caller)) -> JSONResponse:
+    result = await to_thread.run_sync(found.service.vote, who.visitor_id, conversation_id,
+                                      body.winner)
+    return JSONResponse(result)
+
+
+@router.post("/conversations/{conversation_id}/feedback", dependencies=changes)
+async def feedback(conversation_id: str, body: FeedbackBody, found: Arena = Depends(arena),
+                   who: Caller = Depends(caller)) -> JSONResponse:
+    await to_thread.run_sync(found.service.feedback, who.visitor_id, conversation_id,
+                             body.turn, body.rating)
+    return JSONResponse({"turn": body.turn, "rating": body.rating})
+
+
+@router.post("/images", dependencies=changes, status_code=201)
+async def upload_image(image: UploadFile = File(...), found: Arena = Depends(arena),
+                       who: Caller = Depends(caller)) -> JSONResponse:
+    limit = found.service.images.max_bytes
+    data = await image.read(limit + 1)
+    image_id = await to_thread.run_sync(found.service.images.save, data)
+    return JSONResponse({"id": image_id}, status_code=201)
+
+
+@router.get("/images/{image_id}")
+async def get_image(image_id: str, found: Arena = Depends(arena)) -> Response:
+    data = await to_thread.run_sync(found.service.images.read, image_id)
+    mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+    return Response(data, media_type=mime[image_id.rsplit(".", 1)[1]],
+                    headers={"Cache-Control": "public, max-age=31536000, immutable",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/leaderboard")
+async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> JSONResponse:
+    snapshot = found.leaderboard.snapshot
+    board = snapshot.board(category)
+    return JSONResponse({
+        "category": category,
+        "categories": list(snapshot.boards),
+        "computed_at": snapshot.computed_at,
+        "votes": snapshot.votes,
+        "battles": board.battles,
+        "benchmarks": snapshot.benchmarks,
+        "message": board.message,
+        "rows": board.rows,
+    })
+
+
+@router.get("/leaderboard.csv")
+async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) -> Response:
+    snapshot = found.leaderboard.snapshot
+    board = snapshot.board(category)
+    out = io.StringIO()
+    columns = ["rank_upper", "model", "display_name", "rating", "ci_lower", "ci_upper",
+               "num_battles", "organization", "license", "parameters", "context_length",
+               *snapshot.benchmarks]
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for row in board.rows:
+        writer.writerow([row.get("scores", {}).get(c) if c in snapshot.benchmarks
+                         else row.get(c) for c in columns])
+    return Response(out.getvalue(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="leaderboard-{category}.csv"'})
