@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ def arena_hard() -> Path:
         pytest.skip(f"Arena-Hard data not found at {path}; these tests read the real files "
                     "from ../shared/data/arena_hard_v0.1 beside the project")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def arena_url(request, tmp_path):
+    """An empty arena database URL: SQLite in tmp_path, or a new PostgreSQL database of its
+    own on the test server (dropped afterwards), so tests never see each other's rows."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'arena.db'}"
+        return
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    server = request.getfixturevalue("postgres_url")
+    name = f"judge_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield server.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

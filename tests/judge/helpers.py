@@ -39,8 +39,8 @@ def write_set(root: Path, models: tuple[str, ...] = MODELS, questions: int = 4) 
     for model in models:
         with (answers / f"{model}.jsonl").open("w") as handle:
             for index in range(questions):
-                turns = [marker(model, f"q{index}", t) + " " + "word " * (3 + 2 * MODELS.index(model))
-                         for t in (1, 2)]
+                padding = "word " * (3 + 2 * MODELS.index(model))
+                turns = [f"{marker(model, f'q{index}', t)} {padding}" for t in (1, 2)]
                 handle.write(json.dumps({"question_id": f"q{index}", "model_id": model,
                                          "choices": [{"index": 0, "turns": turns}]}) + "\n")
     return answers

@@ -39,14 +39,18 @@ def answers(mt_bench, tmp_path) -> Path:
     return directory
 
 
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _expected(mt_bench: Path, pairwise: bool) -> Counter:
     """MT-Bench's requests, built independently from its files."""
-    templates = {t["name"]: t for t in map(json.loads, open(mt_bench / "judge_prompts.jsonl"))}
-    questions = {q["question_id"]: q for q in map(json.loads, open(mt_bench / "question.jsonl"))}
+    templates = {t["name"]: t for t in _lines(mt_bench / "judge_prompts.jsonl")}
+    questions = {q["question_id"]: q for q in _lines(mt_bench / "question.jsonl")}
     references = {r["question_id"]: r["choices"][0]["turns"]
-                  for r in map(json.loads, open(mt_bench / "reference_answer" / "gpt-4.jsonl"))}
-    answers = {m: {a["question_id"]: a["choices"][0]["turns"] for a in
-                   map(json.loads, open(mt_bench / "model_answer" / f"{m}.jsonl"))}
+                  for r in _lines(mt_bench / "reference_answer" / "gpt-4.jsonl")}
+    answers = {m: {a["question_id"]: a["choices"][0]["turns"]
+                   for a in _lines(mt_bench / "model_answer" / f"{m}.jsonl")}
                for m in MODELS}
     expected: Counter = Counter()
     for qid in QUESTIONS:

@@ -54,7 +54,12 @@ def read_answer_file(path: str | Path) -> Answers:
 
 
 def read_answers(path: str | Path) -> Answers:
-    """Answers of every model in a directory of `*.jsonl` files, or in one file."""
+    """Answers of every model in a directory of `*.jsonl` files, or in one file.
+
+    In a directory each file is one model, named by the file (as MT-Bench and Arena-Hard
+    name them; the `model_id` inside may differ), unless the file is the one
+    `answer_path` gives for its `model_id`: then the model keeps that exact name.
+    """
     path = Path(path)
     if path.is_file():
         return read_answer_file(path)
@@ -62,8 +67,11 @@ def read_answers(path: str | Path) -> Answers:
         raise JudgeError(f"no such answer file or directory: {path}")
     answers: Answers = {}
     for file in sorted(path.glob("*.jsonl")):
-        for model, by_question in read_answer_file(file).items():
-            answers.setdefault(model, {}).update(by_question)
+        by_model = read_answer_file(file)
+        ids = list(by_model)
+        name = ids[0] if len(ids) == 1 and answer_path(path, ids[0]) == file else file.stem
+        for by_question in by_model.values():
+            answers.setdefault(name, {}).update(by_question)
     if not answers:
         raise JudgeError(f"{path} holds no answer files (*.jsonl)")
     return answers

@@ -74,5 +74,6 @@ def battles(records: list[dict[str, Any]], strong_weight: int = 3) -> list[dict[
             "winner": {"A": "model_a", "B": "model_b"}.get(side, "tie"),
             "weight": strong_weight if strong else 1,
             "conv_metadata": record.get("conv_metadata"),
+            "baseline": record.get("baseline"),
         })
     return rows

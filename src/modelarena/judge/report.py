@@ -127,21 +127,20 @@ def _score(
 
     models = {b["model_a"] for b in battles} | {b["model_b"] for b in battles}
     if baseline is None:
-        common = [m for m in models if all(m in (b["model_a"], b["model_b"]) for b in battles)]
-        baseline = common[0] if len(common) == 1 else None
+        baseline = _implied_baseline(battles, models)
     elif baseline not in models:
         raise JudgeError(
             f"baseline {baseline!r} is in no game; models: {', '.join(sorted(models))}"
         )
     if style_control and any(b["conv_metadata"] is None for b in battles):
         raise JudgeError("style control needs conv_metadata, which these judgments lack")
-    if not style_control:
-        battles = [{k: v for k, v in b.items() if k != "conv_metadata"} for b in battles]
+    unused = {"baseline"} if style_control else {"baseline", "conv_metadata"}
+    battles = [{k: v for k, v in b.items() if k not in unused} for b in battles]
     try:
         selection = select_battles(battles, Filters(anonymous_only=False),
                                    style_control=style_control)
         board = rate(selection.battles, RatingConfig(
-            ci="bootstrap" if rounds else None, rounds=max(rounds, 1), seed=seed,
+            ci="bootstrap" if rounds else "none", rounds=max(rounds, 1), seed=seed,
             style_control=style_control,
             anchor=Anchor(baseline, ANCHOR_RATING) if baseline else None,
         ))
@@ -160,6 +159,16 @@ def _score(
         "bootstrap_rounds": rounds, "rows": rows,
         "style": [asdict(c) for c in board.style],
     }
+
+
+def _implied_baseline(battles: list[dict[str, Any]], models: set[str]) -> str | None:
+    """The baseline `judge run --mode pairwise-baseline` recorded, else the one model that
+    is in every game (when there is exactly one)."""
+    recorded = {b["baseline"] for b in battles if b["baseline"]}
+    if len(recorded) == 1 and recorded <= models:
+        return recorded.pop()
+    common = [m for m in models if all(m in (b["model_a"], b["model_b"]) for b in battles)]
+    return common[0] if len(common) == 1 else None
 
 
 def _win_rate(rating: float | None, bound: str) -> float | None:

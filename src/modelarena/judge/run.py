@@ -36,6 +36,7 @@ class Job:
     answers: tuple[tuple[str, ...], ...]
     template: PromptTemplate
     reference: tuple[str, ...] | None
+    baseline: str | None = None
 
     def record(self, judge: str, prompts: str) -> dict[str, Any]:
         """The judgment record without its outcome."""
@@ -47,6 +48,7 @@ class Job:
             "kind": self.kind, "question_id": self.question.id,
             "category": self.question.category, "turn": self.turn, **models,
             "judge": judge, "prompts": prompts, "prompt": self.template.name,
+            **({"baseline": self.baseline} if self.baseline else {}),
         }
 
     def messages(self) -> list[dict[str, str]]:
@@ -106,6 +108,7 @@ def plan(
                     jobs.append(Job(
                         kind, question, turn, order,
                         tuple(answers[m][question.key] for m in order), template, ref,
+                        baseline if mode == "pairwise-baseline" else None,
                     ))
     return jobs
 
