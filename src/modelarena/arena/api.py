@@ -86,7 +86,9 @@ def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
 async def models(found: Arena = Depends(arena)) -> JSONResponse:
     service = found.service
     available = await to_thread.run_sync(service.in_service)
-    return JSONResponse({"models": [
+    limits = service.settings
+    return JSONResponse({"sampling": {"temperature": limits.temperature, "top_p": limits.top_p,
+                                      "max_tokens": limits.max_tokens}, "models": [
         {"name": c.name, "display_name": service.metadata(c.name).get("display_name") or c.name,
          "organization": service.metadata(c.name).get("organization"), "vision": c.vision}
         for c in available

@@ -58,7 +58,7 @@ document.addEventListener("DOMContentLoaded", () => {
   function thumbs(turnIndex) {
     const box = document.createElement("div");
     box.className = "thumbs";
-    for (const [label, rating] of [["👍", 1], ["👎", -1]]) {
+    for (const [label, rating] of [["▲ Good", 1], ["▼ Bad", -1]]) {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = label;
@@ -116,7 +116,7 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     conversation = await api.json("GET", `/api/conversations/${conversation.id}`);
     if (final) {
-      if (mode === "chat") setStatus(final.can_continue ? "" : "This chat is finished; start a new one.");
+      if (mode === "chat") setStatus(final.can_continue ? "Answered." : "This chat is finished; start a new one.");
       else setStatus(final.votable ? "Which answer is better?" :
         "This round cannot be voted; regenerate or start a new round.", !final.votable);
     }
@@ -127,6 +127,7 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const text = prompt.value;
     if (!text.trim() || busy) return;
+    setStatus("Generating…");
     try {
       await ensureConversation();
     } catch (error) {
@@ -210,9 +211,17 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   async function loadModels() {
+    let answer;
     try {
-      models = (await api.json("GET", "/api/models")).models;
+      answer = await api.json("GET", "/api/models");
     } catch (error) { setStatus(error.message, true); return; }
+    models = answer.models;
+    if (mode !== "battle") {  // the server's defaults and limits
+      $("temperature").value = answer.sampling.temperature;
+      $("top-p").value = answer.sampling.top_p;
+      $("max-tokens").value = answer.sampling.max_tokens;
+      $("max-tokens").max = answer.sampling.max_tokens;
+    }
     $("attach-label").hidden = !models.some((m) => m.vision);
     if (mode === "battle") return;
     sides.forEach((side, index) => {

@@ -1,0 +1,161 @@
+"""The whole arena in a real browser (Debian's Chromium through Playwright) against the
+real server with the real bundled models: battle, stream, vote, reveal, multi-turn,
+regenerate, side-by-side, direct chat, the leaderboard updating after votes; and, with
+scripted providers, an image upload and answers that try to run script.
+
+Screenshots at desktop and phone width go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .scripted_models import model
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def real_server(start_server):
+    return start_server({"arena": {"leaderboard_every_votes": 1, "max_tokens": 48}})
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_page(browser, url: str, viewport=DESKTOP):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.get_by_role("button", name="I agree").click()
+    return page, errors
+
+
+def wait_for_answers(page) -> None:
+    # Locator assertions, not wait_for_function: the page's CSP forbids eval.
+    expect(page.locator("#status")).not_to_have_text(re.compile("^(|Generating…)$"),
+                                                      timeout=120_000)
+
+
+def send(page, text: str) -> None:
+    page.locator("#prompt").fill(text)
+    page.locator("#send").click()
+    wait_for_answers(page)
+
+
+def test_battle_multi_turn_regenerate_vote_and_reveal(browser, real_server):
+    page, errors = open_page(browser, real_server.url + "/")
+    vote_a = page.get_by_role("button", name="A is better")
+    assert vote_a.is_disabled()
+    send(page, "Name three colours.")
+    assert page.locator('.pane[data-side="a"] .answer').first.inner_text().strip()
+    assert page.locator('.pane[data-side="b"] .answer').first.inner_text().strip()
+    assert vote_a.is_enabled()
+    assert page.locator(".pane-title").all_inner_texts() == ["Model A", "Model B"]
+    send(page, "Now name one more.")
+    assert page.locator('.pane[data-side="a"] .turn').count() == 2
+    page.get_by_role("button", name="Regenerate").click()
+    wait_for_answers(page)
+    assert page.locator('.pane[data-side="b"] .turn').count() == 2
+    shot(page, "battle-desktop")
+    page.locator("body").click()
+    page.keyboard.press("1")  # the shortcut for "A is better"
+    page.wait_for_selector(".pane-title.revealed")
+    titles = page.locator(".pane-title").all_inner_texts()
+    assert any("SmolLM2" in t for t in titles) and any("Gemma" in t for t in titles)
+    assert page.locator("#prompt").is_disabled() and vote_a.is_disabled()
+    shot(page, "battle-revealed-desktop")
+    page.get_by_role("button", name="New round").click()
+    assert page.locator(".pane-title").all_inner_texts() == ["Model A", "Model B"]
+    assert not errors
+
+
+def test_side_by_side_and_direct_chat(browser, real_server):
+    page, errors = open_page(browser, real_server.url + "/side-by-side")
+    page.locator("#model-a").select_option("gemma-3-270m")
+    page.locator("#model-b").select_option("smollm2-135m-instruct")
+    page.locator("summary").click()
+    page.locator("#max-tokens").fill("24")
+    send(page, "What is a cat?")
+    page.get_by_role("button", name="Tie").click()
+    page.wait_for_selector(".pane-title.revealed")
+    shot(page, "side-by-side-desktop")
+    chat, chat_errors = open_page(browser, real_server.url + "/chat")
+    chat.locator("#model-a").select_option("smollm2-135m-instruct")
+    send(chat, "Hello there!")
+    chat.get_by_role("button", name="Thumbs up").click()
+    chat.wait_for_selector("text=Thanks for the feedback.")
+    shot(chat, "chat-desktop")
+    assert not errors and not chat_errors
+
+
+def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
+    page, errors = open_page(browser, real_server.url + "/", viewport=PHONE)
+    for _ in range(2):
+        page.get_by_role("button", name="New round").click()
+        send(page, "Say hi.")
+        page.get_by_role("button", name="B is better").click()
+        page.wait_for_selector(".pane-title.revealed")
+    shot(page, "battle-phone")
+    board = page.context.new_page()
+    board.goto(real_server.url + "/leaderboard")
+    expect(board.locator("#board tbody tr")).to_have_count(2, timeout=60_000)
+    votes = board.locator("#summary").inner_text()
+    assert int(re.match(r"(\d+) votes", votes).group(1)) >= 2
+    board.wait_for_selector("#chart-ratings .main-svg")  # Plotly drew the chart
+    shot(board, "leaderboard-phone")
+    board.set_viewport_size(DESKTOP)
+    board.locator("#search").fill("smol")
+    assert board.locator("#board tbody tr").count() == 1
+    board.locator("#search").fill("")
+    shot(board, "leaderboard-desktop")
+    page.context.new_page().goto(real_server.url + "/about")
+    assert not errors
+
+
+def test_image_upload_and_script_in_answers(browser, start_server, scripted):
+    server = start_server({"include_default_models": False, "models": [
+        model("seer", scripted, "vision", vision=True),
+        model("trickster", scripted, "xss", vision=True)]})
+    page, errors = open_page(browser, server.url + "/")
+    image = io.BytesIO()
+    Image.new("RGB", (24, 24), (20, 120, 220)).save(image, "PNG")
+    page.locator("#image").set_input_files({"name": "blue.png", "mimeType": "image/png",
+                                            "buffer": image.getvalue()})
+    page.wait_for_selector("text=blue.png")
+    send(page, "What is in the picture, and show me some HTML")
+    assert page.locator(".user img").count() == 2
+    answers = " ".join(page.locator(".answer").all_inner_texts())
+    assert "image/png" in answers
+    page.locator(".answer a").first.click() if page.locator(".answer a").count() else None
+    assert page.evaluate("window.pwned") is None  # no script from an answer ran
+    assert page.locator(".answer script, .answer [onerror]").count() == 0
+    shot(page, "image-and-script-desktop")
+    assert not errors
