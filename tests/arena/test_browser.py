@@ -27,7 +27,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                 reason="Debian's chromium is not installed (make test installs it)")
+                                 reason="Debian's chromium is missing (make test installs it)")
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,8 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
     first = records[0]
     assert first["anony"] is True and first["conversation_a"][0] == {"role": "user",
                                                                      "content": "Hello"}
-    assert first["judge"].startswith("voter-") and "sum_assistant_a_tokens" in first["conv_metadata"]
+    assert first["judge"].startswith("voter-")
+    assert "sum_assistant_a_tokens" in first["conv_metadata"]
     everything = tmp_path / "all.parquet"
     cli("export", "battles", "--db", db_url, "--out", str(everything), "--format", "parquet",
         "--include-named")
