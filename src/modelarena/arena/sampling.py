@@ -233,11 +233,12 @@ class PairSampler:
         key = (tuple(candidates), vision, state)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1], self._cache[2]
+        every = [c.name for c in candidates]
+        if len(set(every)) != len(every):
+            repeated = sorted({name for name in every if every.count(name) > 1})
+            raise ValueError(f"candidates name a model more than once: {', '.join(repeated)}")
         qualified = [c for c in candidates if c.vision or not vision]
         names = [c.name for c in qualified]
-        if len(set(names)) != len(names):
-            repeated = sorted({name for name in names if names.count(name) > 1})
-            raise ValueError(f"candidates name a model more than once: {', '.join(repeated)}")
         if len(names) < 2:
             kind = "models that accept images" if vision else "models"
             raise NoPairError(
