@@ -118,10 +118,11 @@ def test_side_by_side_and_direct_chat(browser, real_server):
 
 def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
     page, errors = open_page(browser, real_server.url + "/", viewport=PHONE)
-    for _ in range(2):
+    # A tie keeps the fit finite whichever model the random sides favoured so far.
+    for choice in ("Tie", "B is better"):
         page.get_by_role("button", name="New round").click()
         send(page, "Say hi.")
-        page.get_by_role("button", name="B is better").click()
+        page.get_by_role("button", name=choice).click()
         page.wait_for_selector(".pane-title.revealed")
     shot(page, "battle-phone")
     board = page.context.new_page()
