@@ -37,16 +37,20 @@ def test_mt_bench_table_by_turn_and_category():
         grade("x", "1", 1, 8.0), grade("x", "1", 2, 6.0),
         grade("x", "2", 1, 10.0, "math"), grade("x", "2", 2, None, "math"),
         grade("y", "1", 1, 3.0), grade("y", "1", 2, 5.0),
+        grade("z", "1", 1, None),
     ]
     report = build_report(records)
-    x, y = report.grades
+    x, y, z = report.grades
     assert x == {"model": "x", "turn_1": 9.0, "turn_2": 6.0, "overall": 8.0, "graded": 3,
                  "failures": 1}
     assert y == {"model": "y", "turn_1": 3.0, "turn_2": 5.0, "overall": 4.0, "graded": 2,
                  "failures": 0}
+    assert z == {"model": "z", "turn_1": None, "turn_2": None, "overall": None, "graded": 0,
+                 "failures": 1}
     assert report.categories == [{"model": "x", "math": 10.0, "writing": 7.0},
-                                 {"model": "y", "math": None, "writing": 4.0}]
-    assert report.counts["grades"] == 6 and report.counts["grade_parse_failures"] == 1
+                                 {"model": "y", "math": None, "writing": 4.0},
+                                 {"model": "z", "math": None, "writing": None}]
+    assert report.counts["grades"] == 7 and report.counts["grade_parse_failures"] == 2
 
 
 def test_pairwise_win_rates_treat_order_dependent_verdicts_as_ties():

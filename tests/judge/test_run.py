@@ -142,3 +142,12 @@ def test_usage_errors_name_the_problem(tmp_path, scripted_judge):
     assert unknown.exit_code == 1
     assert "no answers of omega; answers exist for alpha, beta" in unknown.output
     assert judge.requests == []
+
+
+def test_answers_of_another_question_set_are_refused(tmp_path, scripted_judge, mt_bench):
+    answers = write_set(tmp_path / "bench", models=("alpha",), questions=1)
+    judge = scripted_judge(lambda b: "[[6]]")
+    result = _run(answers, judge, "single", "--questions", mt_bench / "question.jsonl")
+    assert result.exit_code == 1
+    assert "nothing to judge: no question of the question file has answers of alpha" in (
+        result.output)

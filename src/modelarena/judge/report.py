@@ -77,13 +77,16 @@ def build_report(
 
 
 def _grade_tables(grades: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+    models = sorted(grades["model"].unique())
     graded = grades.dropna(subset=["score"])
-    table = graded.pivot_table(index="model", columns="turn", values="score", aggfunc="mean")
+    table = graded.pivot_table(
+        index="model", columns="turn", values="score", aggfunc="mean"
+    ).reindex(models)
     table.columns = [f"turn_{turn}" for turn in table.columns]
-    table["overall"] = graded.groupby("model")["score"].mean()
-    table["graded"] = graded.groupby("model").size()
-    table = table.reindex(sorted(grades["model"].unique()))
-    table["failures"] = grades["score"].isna().groupby(grades["model"]).sum()
+    by_model = graded.groupby("model")["score"]
+    table["overall"] = by_model.mean().reindex(models)
+    table["graded"] = by_model.size().reindex(models, fill_value=0)
+    table["failures"] = grades["score"].isna().groupby(grades["model"]).sum().reindex(models)
     table = table.sort_values("overall", ascending=False, na_position="last")
     by_category = graded.pivot_table(
         index="model", columns="category", values="score", aggfunc="mean"

@@ -24,7 +24,9 @@ def render_html(report: Report, title: str = "modelarena judge report") -> str:
     sections: list[tuple[str, list[dict[str, Any]], Any]] = []
     if report.grades:
         sections.append(("Grades (1–10)", report.grades, _grades_figure(report)))
-        sections.append(("Grades by category", report.categories, _category_figure(report)))
+        if len(report.categories[0]) > 1:  # some category has a graded answer
+            sections.append(("Grades by category", report.categories,
+                             _category_figure(report)))
     if report.win_rates:
         sections.append(("Pairwise win rates", report.win_rates, _win_rate_figure(report)))
     if report.score:

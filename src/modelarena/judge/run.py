@@ -110,6 +110,12 @@ def plan(
                         tuple(answers[m][question.key] for m in order), template, ref,
                         baseline if mode == "pairwise-baseline" else None,
                     ))
+    if not jobs:
+        raise JudgeError(
+            "nothing to judge: no question of the question file has answers of "
+            f"{' and '.join('/'.join(g) for g in groups) or 'two models'}; do --questions "
+            "and --answers belong together?"
+        )
     return jobs
 
 

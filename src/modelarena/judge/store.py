@@ -30,8 +30,8 @@ def default_path(answers: str | Path, judge: str, prompts: str, kind: str) -> Pa
 
 
 def read_judgments(paths: list[Path] | list[str]) -> list[dict[str, Any]]:
-    """The records of judgment files (directories: their `*.jsonl`), each tagged with its
-    `source` file; a later record of the same judge call replaces an earlier one."""
+    """The records of judgment files (directories: their `*.jsonl`); a later record of the
+    same judge call replaces an earlier one."""
     records: dict[tuple, dict[str, Any]] = {}
     for path in map(Path, paths):
         files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
@@ -42,7 +42,7 @@ def read_judgments(paths: list[Path] | list[str]) -> list[dict[str, Any]]:
                 except (KeyError, TypeError, ValueError):
                     raise JudgeError(f"{file}, line {number}: not a judgment record") from None
                 records.pop(key, None)
-                records[key] = {**record, "source": str(file)}
+                records[key] = record
     if not records:
         raise JudgeError(f"no judgments in {', '.join(map(str, paths))}")
     return list(records.values())
