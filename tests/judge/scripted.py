@@ -24,6 +24,7 @@ class ScriptedJudge:
         self.in_flight = 0
         self.max_in_flight = 0
         self.delay_s = 0.0
+        self.compress = False
         self._port = port
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -62,13 +63,16 @@ class ScriptedJudge:
             return web.json_response(
                 {"error": {"message": message, "type": "scripted", "param": None,
                            "code": None}}, status=status)
-        return web.json_response({
+        response = web.json_response({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
             "created": int(time.time()), "model": body["model"],
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": reply}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         })
+        if self.compress:
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
     def stop(self) -> None:
         async def shutdown() -> None:

@@ -65,6 +65,20 @@ def test_unreachable_endpoint_fails_after_retries(free_port):
         asyncio.run(_chat(f"http://127.0.0.1:{free_port()}/v1", retries=1))
 
 
+def test_timeouts_are_retried(scripted_judge):
+    judge = scripted_judge(lambda body: "late")
+    judge.delay_s = 2.0
+    with pytest.raises(CallError, match="gave up after 2 attempts"):
+        asyncio.run(_chat(judge.url, retries=1, timeout_s=0.2))
+    assert len(judge.requests) == 2
+
+
+def test_compressed_replies_are_decoded(scripted_judge):
+    judge = scripted_judge(lambda body: "squeezed " * 200)
+    judge.compress = True
+    assert asyncio.run(_chat(judge.url)) == "squeezed " * 200
+
+
 def test_concurrency_limit_holds(scripted_judge):
     judge = scripted_judge(lambda body: "ok")
     judge.delay_s = 0.05

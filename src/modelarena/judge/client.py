@@ -13,6 +13,7 @@ import httpx
 import openai
 
 from modelarena.judge import DEFAULT_ENDPOINT
+from modelarena.judge.transport import AiohttpTransport
 
 # Failures worth another try: the network, timeouts, rate limits, server errors.
 RETRYABLE = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
@@ -55,13 +56,14 @@ class ChatClient:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key,
             max_retries=0,
             timeout=timeout_s,
-            http_client=httpx.AsyncClient(limits=limits, timeout=timeout_s),
+            http_client=httpx.AsyncClient(
+                transport=AiohttpTransport(concurrency), timeout=timeout_s
+            ),
         )
         self._slots = asyncio.Semaphore(concurrency)
         self.retries = retries
