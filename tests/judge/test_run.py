@@ -9,6 +9,8 @@ from collections import Counter
 
 import pytest
 
+from modelarena.judge.answers import read_answers
+
 from .helpers import MODELS, invoke, marker, prefer_in_order, read_lines, shown_models, write_set
 from .scripted import user_text
 
@@ -151,3 +153,48 @@ def test_answers_of_another_question_set_are_refused(tmp_path, scripted_judge, m
     assert result.exit_code == 1
     assert "nothing to judge: no question of the question file has answers of alpha" in (
         result.output)
+
+
+def test_arena_hard_files_judged_against_their_baseline(tmp_path, scripted_judge, arena_hard):
+    """Arena-Hard's own question and answer files (answers as {"content": ...} turns),
+    judged against gpt-4-0314 by a judge that ranks gpt-4-0314 > gpt-3.5 > llama-2,
+    strongly across two places, except on the first question, where the order reverses."""
+    keep = [json.loads(line)["uid"] for line in
+            (arena_hard / "question.jsonl").read_text().splitlines()[:4]]
+    answers = tmp_path / "model_answer"
+    answers.mkdir()
+    for file in (arena_hard / "model_answer").glob("*.jsonl"):
+        lines = [line for line in file.read_text().splitlines()
+                 if json.loads(line)["question_id"] in keep]
+        (answers / file.name).write_text("\n".join(lines) + "\n")
+    read = read_answers(answers)
+    owner = {texts[0]: (model, key) for model, by_question in read.items()
+             for key, texts in by_question.items()}
+    ranking = ["gpt-4-0314", "gpt-3.5-turbo-0125", "llama-2-70b-chat"]
+
+    def judge_script(body):
+        text = user_text(body)
+        a = text.split("=== Reply of A ===\n")[1].split("\n=== End of reply of A ===")[0]
+        b = text.split("=== Reply of B ===\n")[1].split("\n=== End of reply of B ===")[0]
+        (model_a, question), (model_b, _) = owner[a], owner[b]
+        gap = ranking.index(model_b) - ranking.index(model_a)
+        gap = -gap if question == keep[0] else gap
+        sign = ">>" if abs(gap) == 2 else ">"
+        return f"[[A{sign}B]]" if gap > 0 else f"[[B{sign}A]]"
+
+    judge = scripted_judge(judge_script)
+    result = _run(answers, judge, "pairwise-baseline", "--baseline", "gpt-4-0314",
+                  "--questions", arena_hard / "question.jsonl")
+    assert result.exit_code == 0, result.output
+    assert len(judge.requests) == 2 * 4 * 2  # two models × four questions × both orders
+    out = tmp_path / "model_judgment" / "scripted_default_pair.jsonl"
+    assert {r["baseline"] for r in read_lines(out)} == {"gpt-4-0314"}
+    shown = invoke("judge", "show", out, "--format", "json", "--bootstrap-rounds", "20")
+    assert shown.exit_code == 0, shown.output
+    score = json.loads(shown.stdout)["score"]
+    rows = {row["model"]: row for row in score["rows"]}
+    assert score["baseline"] == "gpt-4-0314" and rows["gpt-4-0314"]["score"] == 0.5
+    # gpt-3.5: 3 of 4 questions lost (×2 orders), 1 won: 2 wins of 8 games.
+    assert rows["gpt-3.5-turbo-0125"]["score"] == pytest.approx(2 / 8)
+    # llama-2: 3 strong losses (×3 weight) and 1 strong win, in both orders.
+    assert rows["llama-2-70b-chat"]["score"] == pytest.approx(6 / 24)

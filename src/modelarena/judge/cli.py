@@ -93,8 +93,10 @@ def answers(
         help="System prompt to send (default: none; the server's own applies).")] = None,
     retries: Retries = 5,
 ) -> None:
-    """Answer every turn of every question (the dialogue is kept); finished answers are
-    skipped, so an interrupted run continues where it stopped."""
+    """Answer every turn of every question, keeping the dialogue.
+
+    Finished answers are skipped, so an interrupted run continues where it stopped.
+    """
     with _errors():
         from modelarena.judge import generate
         from modelarena.judge.questions import read_questions
@@ -143,7 +145,10 @@ def run(
     max_tokens: Annotated[int, typer.Option(min=1, help="Tokens per verdict at most.")] = 2048,
     retries: Retries = 5,
 ) -> None:
-    """Ask the judge for every verdict the mode needs that the judgment file lacks."""
+    """Ask the judge for every verdict the mode needs that the judgment file lacks.
+
+    Pairs are judged in both orders; verdicts that do not parse are kept with their text.
+    """
     with _errors():
         from modelarena.judge import run as runner
         from modelarena.judge.answers import read_answers, read_references
@@ -191,6 +196,9 @@ def show(
     output: Annotated[Path | None, typer.Option(help="Write the table/JSON here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with plots.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    l2: Annotated[float, typer.Option(
+        min=0.0, help="L2 penalty on the ratings (w = (rating − 1000)/400), for few games "
+                      "where a model never lost or never won.")] = 0.0,
 ) -> None:
     """MT-Bench grades, pairwise win rates and Bradley–Terry scores from judgments."""
     with _errors():
@@ -202,7 +210,7 @@ def show(
         result = reports.build_report(
             read_judgments(judgments), judge=judge, baseline=baseline,
             strong_weight=strong_weight, style_control=style_control,
-            rounds=bootstrap_rounds, seed=seed,
+            rounds=bootstrap_rounds, seed=seed, l2=l2,
         )
         with _sink(output) as stream:
             if format is Format.json:
@@ -226,8 +234,11 @@ def agreement(
     format: Annotated[Format, typer.Option(help="Terminal table or JSON.")] = Format.table,
     output: Annotated[Path | None, typer.Option(help="Write the table/JSON here.")] = None,
 ) -> None:
-    """How often judges agree with human votes and with each other on the same (question,
-    turn, model pair), with and without ties, and Cohen's κ, overall and per category."""
+    """Agreement of judges with human votes and with each other, and Cohen's κ.
+
+    Compared on the same (question, turn, model pair), with and without ties, overall and
+    per category.
+    """
     with _errors():
         import json
 
@@ -288,8 +299,11 @@ def from_battles(
         help="A battle file (FastChat clean_battle) or the arena database URL.")],
     out: Annotated[Path, typer.Option(help="Directory for question.jsonl and model_answer/.")],
 ) -> None:
-    """Turn voted battles into a question file and answer files, so `judge run --mode
-    pairwise-all` grades exactly what the voters saw and `judge agreement` can compare."""
+    """Write what voters saw as a question file and answer files.
+
+    Then `judge run --mode pairwise-all` grades exactly those conversations and `judge
+    agreement` compares the verdicts with the votes.
+    """
     with _errors():
         from modelarena.judge import battles
         from modelarena.judge.votes import battle_records
@@ -316,8 +330,11 @@ def label(
     concurrency: Concurrency = 8,
     retries: Retries = 5,
 ) -> None:
-    """Tag the arena's stored prompts with categories (hard-prompt criteria, math, coding,
-    creative writing, instruction following) for the leaderboard's category filters."""
+    """Tag the arena's stored prompts with categories for the leaderboard's filters.
+
+    The seven hard-prompt criteria, math, coding, creative writing and instruction
+    following; `hard_prompt` when six criteria or more hold.
+    """
     with _errors():
         from modelarena.judge.label import label_prompts
         from modelarena.store.db import Database

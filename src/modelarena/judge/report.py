@@ -42,6 +42,7 @@ def build_report(
     style_control: bool = False,
     rounds: int = 100,
     seed: int = 0,
+    l2: float = 0.0,
 ) -> Report:
     """Tables of one judge's judgments (`judge` picks one when the records hold several)."""
     judges = sorted({r["judge"] for r in records})
@@ -63,7 +64,7 @@ def build_report(
     games = [r for r in records if r["kind"] == PAIRWISE]
     battles = outcomes.battles(records, strong_weight)
     if battles:
-        report.score = _score(battles, baseline, strong_weight, style_control, rounds, seed)
+        report.score = _score(battles, baseline, strong_weight, style_control, rounds, seed, l2)
     status = Counter(p["status"] for p in pairs)
     report.counts = {
         "grades": len(grades),
@@ -125,6 +126,7 @@ def _score(
     style_control: bool,
     rounds: int,
     seed: int,
+    l2: float,
 ) -> dict[str, Any]:
     from modelarena.rating import Anchor, Filters, RatingConfig, RatingError, rate, select_battles
 
@@ -144,7 +146,7 @@ def _score(
                                    style_control=style_control)
         board = rate(selection.battles, RatingConfig(
             ci="bootstrap" if rounds else "none", rounds=max(rounds, 1), seed=seed,
-            style_control=style_control,
+            style_control=style_control, l2=l2,
             anchor=Anchor(baseline, ANCHOR_RATING) if baseline else None,
         ))
     except RatingError as exc:
@@ -153,13 +155,13 @@ def _score(
     for row in board.records():
         row = {k: row[k] for k in ("model", "rating", "ci_lower", "ci_upper", "num_battles")}
         if baseline:
-            for name in ("rating", "ci_lower", "ci_upper"):
-                row[name.replace("rating", "score").replace("ci_", "score_")] = _win_rate(
-                    row[name], bound=name)
+            row["score"] = _expected_score(row["rating"])
+            row["score_lower"] = _expected_score(row["ci_lower"], unbounded=0.0)
+            row["score_upper"] = _expected_score(row["ci_upper"], unbounded=1.0)
         rows.append(row)
     return {
         "baseline": baseline, "strong_weight": strong_weight, "style_control": style_control,
-        "bootstrap_rounds": rounds, "rows": rows,
+        "bootstrap_rounds": rounds, "l2": l2, "rows": rows,
         "style": [asdict(c) for c in board.style],
     }
 
@@ -174,11 +176,11 @@ def _implied_baseline(battles: list[dict[str, Any]], models: set[str]) -> str | 
     return common[0] if len(common) == 1 else None
 
 
-def _win_rate(rating: float | None, bound: str) -> float | None:
-    """Expected score against the baseline (anchored at ANCHOR_RATING), base 10, scale 400;
-    an unbounded interval side is 0 or 1."""
+def _expected_score(rating: float | None, unbounded: float | None = None) -> float | None:
+    """Expected score against the baseline (anchored at ANCHOR_RATING; base 10, scale
+    400); a rating without a finite value (an unbounded interval side) gives `unbounded`."""
     if rating is None:
-        return {"ci_lower": 0.0, "ci_upper": 1.0}.get(bound)
+        return unbounded
     return 1.0 / (1.0 + 10 ** ((ANCHOR_RATING - rating) / 400.0))
 
 

@@ -19,6 +19,7 @@ from modelarena.judge.prompts import PromptSet, PromptTemplate, fields
 from modelarena.judge.questions import Question
 from modelarena.judge.store import PAIRWISE, SINGLE, done_keys, judgment_key
 from modelarena.judge.verdicts import parse_preference, parse_score
+from modelarena.rating.style import conversation_metadata
 
 MODES = ("single", "pairwise-baseline", "pairwise-all")
 # MT-Bench's categories that are graded against reference answers when references are given.
@@ -150,7 +151,6 @@ async def judge(
     run = JudgeRun(out, planned=len(jobs), skipped=len(jobs) - len(pending))
     if not pending:
         return run
-    pair_metadata = _pair_metadata() if any(j.kind == PAIRWISE for j, _ in pending) else None
 
     async def one(job: Job, record: dict[str, Any], sink: Appender, advance) -> None:
         try:
@@ -168,7 +168,7 @@ async def judge(
             else:
                 verdict = parse_preference(raw)
                 record["verdict"] = verdict.value
-                record["conv_metadata"] = pair_metadata(job)
+                record["conv_metadata"] = _style_metadata(job)
             record.update(error=verdict.error, raw=raw, tstamp=time.time())
             sink.write(record)
             run.written += 1
@@ -180,18 +180,14 @@ async def judge(
     return run
 
 
-def _pair_metadata():
-    """conv_metadata (answer lengths and markdown counts, for style control) of a game."""
-    from modelarena.rating.style import conversation_metadata
-
-    def metadata(job: Job) -> dict[str, Any]:
-        conversations = [
-            [message
-             for prompt, reply in zip(job.question.turns[: job.turn], texts, strict=False)
-             for message in ({"role": "user", "content": prompt},
-                             {"role": "assistant", "content": reply})]
-            for texts in job.answers
-        ]
-        return conversation_metadata(*conversations)
-
-    return metadata
+def _style_metadata(job: Job) -> dict[str, Any]:
+    """conv_metadata of a game (answer lengths and markdown counts up to the judged turn),
+    kept for style control."""
+    conversations = [
+        [message
+         for prompt, reply in zip(job.question.turns[: job.turn], texts, strict=False)
+         for message in ({"role": "user", "content": prompt},
+                         {"role": "assistant", "content": reply})]
+        for texts in job.answers
+    ]
+    return conversation_metadata(*conversations)
