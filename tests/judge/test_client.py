@@ -101,3 +101,8 @@ def test_api_key_comes_from_the_named_variable(monkeypatch):
     monkeypatch.delenv("JUDGE_TEST_KEY")
     with pytest.raises(ValueError, match="JUDGE_TEST_KEY"):
         api_key_from_env("JUDGE_TEST_KEY")
+
+
+def test_endpoint_must_be_a_url():
+    with pytest.raises(ValueError, match="must be an http:// or https:// URL"):
+        ChatClient("127.0.0.1:8000/v1")

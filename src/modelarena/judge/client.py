@@ -56,6 +56,9 @@ class ChatClient:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint {base_url!r} must be an http:// or https:// URL, "
+                             "e.g. http://127.0.0.1:8000/v1")
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -77,6 +80,8 @@ class ChatClient:
                     reply = await self._client.chat.completions.create(
                         model=model, messages=messages, **params
                     )
+                    if not reply.choices:
+                        raise CallError("the endpoint answered with no choices")
                     return reply.choices[0].message.content or ""
                 except FATAL as exc:
                     raise FatalCallError(_describe(exc)) from exc
