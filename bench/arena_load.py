@@ -43,7 +43,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ import aiohttp
 import httpx
 import orjson
 import yaml
+from processes import free_port
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +76,6 @@ PROMPTS = ("Write a haiku about databases.", "What is 17 * 23?",
 
 
 # -- processes --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None,
                timeout: float = 90) -> float:

@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import httpx
 import orjson
 import yaml
+from processes import free_port
 
 from modelarena.config import load_default_models
 
@@ -39,12 +39,6 @@ CONFIG = {
     "include_default_models": False,
     "models": [{**SMOLLM2.model_dump(exclude_defaults=True), "name": "smollm2"}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(home: Path) -> tuple[subprocess.Popen, str]:

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 import orjson
 import yaml
+from processes import free_port, wait_ready
 
 CHUNKS = 16  # streamed replies carry this many content chunks
 
@@ -87,25 +87,6 @@ async def synthetic_app(scope, receive, send):
 
 
 # -- the measurement --------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url} exited early")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not start")
-
 
 def body(stream: bool) -> bytes:
     return orjson.dumps({"model": "synthetic", "stream": stream,
