@@ -178,7 +178,6 @@ class ArenaService:
     def public(self, view: ConversationView) -> dict[str, Any]:
         """What a client may see: model names only once they are no longer secret."""
         revealed = view.mode != "battle" or view.winner is not None
-        last = view.turns[-1] if view.turns else None
         return {
             "id": view.id,
             "mode": view.mode,
@@ -201,9 +200,13 @@ class ArenaService:
                 }
                 for turn in view.turns
             ],
-            "can_continue": view.winner is None and len(view.turns) < self.settings.max_turns
-            and (last is None or last.ok(view.sides)),
+            "can_continue": self._can_continue(view),
         }
+
+    def _can_continue(self, view: ConversationView) -> bool:
+        last = view.turns[-1] if view.turns else None
+        return (view.winner is None and len(view.turns) < self.settings.max_turns
+                and (last is None or last.ok(view.sides)))
 
     def reveal(self, view: ConversationView) -> dict[str, dict[str, Any]]:
         revealed = {}
@@ -302,7 +305,7 @@ class ArenaService:
             done = await to_thread.run_sync(store.get_conversation, self.db, view.id)
             assert done is not None
             yield {"type": "done", "votable": self._votable(done) is None,
-                   "can_continue": self.public(done)["can_continue"]}
+                   "can_continue": self._can_continue(done)}
         finally:
             for task in tasks:
                 task.cancel()
