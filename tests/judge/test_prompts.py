@@ -1,14 +1,16 @@
-"""Prompt files: our defaults, what a template's fields make it judge, refused templates,
-and filling them in (MT-Bench's exact filling is in test_mt_bench.py)."""
+"""Prompt files: our shipped sets (in our own words), what a template's fields make it
+judge, refused templates, and filling them in (MT-Bench's exact filling is in
+test_mt_bench.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.prompts import fields, load_prompts
+from modelarena.judge.prompts import SHIPPED, fields, load_prompts, shipped_sets
 
 
 def _file(tmp_path, *templates):
@@ -26,6 +28,48 @@ def test_default_prompts_cover_every_kind_reference_and_turn():
         for turn in (2, 3, 7):
             assert prompts.pick(kind, False, turn).name == f"{stem}-dialogue"
             assert prompts.pick(kind, True, turn).name == f"{stem}-dialogue-reference"
+
+
+def test_the_arena_hard_style_set_is_pairwise_and_has_the_judge_answer_first():
+    assert shipped_sets() == ["arena-hard-style", "default"]
+    prompts = load_prompts("arena-hard-style")
+    assert prompts.name == "arena-hard-style"
+    stem = "solve-then-compare"
+    assert prompts.pick("pairwise", False, 1).name == stem
+    assert prompts.pick("pairwise", True, 1).name == f"{stem}-reference"
+    for turn in (2, 3):
+        assert prompts.pick("pairwise", False, turn).name == f"{stem}-dialogue"
+        assert prompts.pick("pairwise", True, turn).name == f"{stem}-dialogue-reference"
+    system = prompts.pick("pairwise", False, 1).system
+    assert "write your own short answer" in system
+    assert all(verdict in system for verdict in
+               ("[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"))
+    with pytest.raises(JudgeError, match="has no single template for turn 1$"):
+        prompts.pick("single", False, 1)
+
+
+def test_an_unknown_prompt_set_names_the_shipped_ones(tmp_path):
+    with pytest.raises(JudgeError, match="no such prompt file: arena-hard; the shipped "
+                                         "prompt sets are arena-hard-style, default"):
+        load_prompts("arena-hard")
+
+
+def _runs_of_words(text: str, length: int) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z0-9']+", text.lower())
+    return {tuple(words[i:i + length]) for i in range(len(words) - length + 1)}
+
+
+def test_shipped_prompts_are_our_own_words(mt_bench):
+    """No shipped template shares a run of six words with MT-Bench's judge prompts."""
+    theirs = set()
+    for line in (mt_bench / "judge_prompts.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        theirs |= _runs_of_words(record["system_prompt"] + " " + record["prompt_template"], 6)
+    for path in SHIPPED.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            ours = _runs_of_words(record["system_prompt"] + " " + record["prompt_template"], 6)
+            assert not ours & theirs, (path.name, record["name"], sorted(ours & theirs)[:3])
 
 
 def test_a_dialogue_template_shows_every_turn_up_to_the_judged_one():

@@ -155,10 +155,35 @@ def test_answers_of_another_question_set_are_refused(tmp_path, scripted_judge, m
         result.output)
 
 
-def test_arena_hard_files_judged_against_their_baseline(tmp_path, scripted_judge, arena_hard):
+def test_three_turns_with_mt_bench_prompts_are_refused_before_any_call(
+        tmp_path, scripted_judge, mt_bench):
+    answers = write_set(tmp_path / "bench", models=("alpha", "beta"), questions=1)
+    questions = tmp_path / "bench" / "question.jsonl"
+    questions.write_text(json.dumps({"question_id": "long", "category": "writing",
+                                     "turns": ["one?", "two?", "three?"]}) + "\n")
+    for name in ("alpha", "beta"):
+        (answers / f"{name}.jsonl").write_text(json.dumps(
+            {"question_id": "long", "model_id": name,
+             "choices": [{"turns": ["1", "2", "3"]}]}) + "\n")
+    judge = scripted_judge(lambda b: "[[A]]")
+    result = _run(answers, judge, "pairwise-all", "--prompts", mt_bench / "judge_prompts.jsonl")
+    assert result.exit_code == 1
+    assert ("Error: question 'long': prompt set 'judge_prompts' has no pairwise template for "
+            "turn 3; a template judges a later turn when it shows the dialogue") in result.output
+    assert "Traceback" not in result.output and judge.requests == []
+    # Our prompts judge the third turn with the whole dialogue.
+    assert _run(answers, judge, "pairwise-all").exit_code == 0
+    assert sorted(len(user_text(b).split("--- user (turn")) - 1 for b in judge.requests) == [
+        0, 0, 4, 4, 6, 6]  # turn 1 shows no dialogue; turns 2 and 3 show both dialogues
+
+
+@pytest.mark.parametrize("prompts", ["default", "arena-hard-style"])
+def test_arena_hard_files_judged_against_their_baseline(
+        tmp_path, scripted_judge, arena_hard, prompts):
     """Arena-Hard's own question and answer files (answers as {"content": ...} turns),
     judged against gpt-4-0314 by a judge that ranks gpt-4-0314 > gpt-3.5 > llama-2,
-    strongly across two places, except on the first question, where the order reverses."""
+    strongly across two places, except on the first question, where the order reverses;
+    with our default prompts and with our Arena-Hard-style set (the judge answers first)."""
     keep = [json.loads(line)["uid"] for line in
             (arena_hard / "question.jsonl").read_text().splitlines()[:4]]
     answers = tmp_path / "model_answer"
@@ -184,11 +209,15 @@ def test_arena_hard_files_judged_against_their_baseline(tmp_path, scripted_judge
 
     judge = scripted_judge(judge_script)
     result = _run(answers, judge, "pairwise-baseline", "--baseline", "gpt-4-0314",
-                  "--questions", arena_hard / "question.jsonl")
+                  "--questions", arena_hard / "question.jsonl", "--prompts", prompts)
     assert result.exit_code == 0, result.output
     assert len(judge.requests) == 2 * 4 * 2  # two models × four questions × both orders
-    out = tmp_path / "model_judgment" / "scripted_default_pair.jsonl"
-    assert {r["baseline"] for r in read_lines(out)} == {"gpt-4-0314"}
+    out = tmp_path / "model_judgment" / f"scripted_{prompts}_pair.jsonl"
+    records = read_lines(out)
+    assert {r["baseline"] for r in records} == {"gpt-4-0314"}
+    assert {r["prompts"] for r in records} == {prompts}
+    assert {r["prompt"] for r in records} == {
+        "compare" if prompts == "default" else "solve-then-compare"}
     shown = invoke("judge", "show", out, "--format", "json", "--bootstrap-rounds", "20")
     assert shown.exit_code == 0, shown.output
     score = json.loads(shown.stdout)["score"]

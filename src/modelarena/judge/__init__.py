@@ -2,5 +2,3 @@
 
 Command line in `judge.cli`; see docs/judge.md. Modules import nothing heavy at import time.
 """
-
-DEFAULT_ENDPOINT = "http://127.0.0.1:8000/v1"

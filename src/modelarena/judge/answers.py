@@ -4,24 +4,22 @@ question with `question_id`, `model_id` and `choices[0].turns` (texts, or Arena-
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.jsonl import read_jsonl
+from modelarena.judge.jsonl import iter_jsonl, safe_stem
 from modelarena.judge.questions import ARENA_HARD, Question
 
 # model -> question key -> the answer's turns
 Answers = dict[str, dict[str, tuple[str, ...]]]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def answer_path(directory: str | Path, model: str) -> Path:
     """Where a model's answers live in an answer directory (`/` and the like become `_`)."""
-    return Path(directory) / f"{_UNSAFE.sub('_', model)}.jsonl"
+    return Path(directory) / f"{safe_stem(model)}.jsonl"
 
 
 def answer_record(
@@ -44,8 +42,8 @@ def answer_record(
 def read_answer_file(path: str | Path) -> Answers:
     """Answers in one file, by model and question; a later line for the same question wins."""
     answers: Answers = {}
-    for number, record in enumerate(read_jsonl(path), 1):
-        where = f"{path}, line {number}"
+    for number, record in enumerate(iter_jsonl(path), 1):
+        where = f"{path}, answer {number}"
         model, ident = record.get("model_id"), record.get("question_id")
         if model is None or ident is None:
             raise JudgeError(f"{where}: an answer needs `model_id` and `question_id`")

@@ -12,8 +12,6 @@ from typing import Annotated, Any
 
 import typer
 
-from modelarena.judge import DEFAULT_ENDPOINT
-
 judge_app = typer.Typer(
     help="Answer question sets, grade answers with an LLM judge, report, calibrate.",
     no_args_is_help=True,
@@ -31,8 +29,9 @@ class Format(StrEnum):
     json = "json"
 
 
-Endpoint = Annotated[str, typer.Option(help="OpenAI-compatible base URL (default: this "
-                                            "machine's modelarena gateway).")]
+Endpoint = Annotated[str | None, typer.Option(
+    help="OpenAI-compatible base URL (default: this machine's modelarena gateway, at the "
+         "host and port of its settings: http://127.0.0.1:8000/v1 unless changed).")]
 ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key.")]
 Concurrency = Annotated[int, typer.Option(min=1, help="Requests in flight at most.")]
@@ -51,18 +50,23 @@ def _errors() -> Iterator[None]:
     except (JudgeError, CallError, ValueError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except OSError as exc:  # a file that cannot be read or written
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _with_client(
-    endpoint: str, api_key_env: str | None, concurrency: int, retries: int,
+    endpoint: str | None, api_key_env: str | None, concurrency: int, retries: int,
     work: Callable[[Any], Coroutine[Any, Any, Any]],
 ) -> Any:
     """Run `work(client)` in a fresh event loop with one ChatClient, closed afterwards."""
     import asyncio
 
-    from modelarena.judge.client import ChatClient, api_key_from_env
+    from modelarena.judge.client import ChatClient, api_key_from_env, gateway_endpoint
 
     key = api_key_from_env(api_key_env)
+    endpoint = endpoint or gateway_endpoint()
 
     async def main() -> Any:
         client = ChatClient(endpoint, key, concurrency=concurrency, retries=retries)
@@ -79,7 +83,7 @@ def answers(
     questions: Annotated[Path, typer.Option(help="Question file: MT-Bench or Arena-Hard "
                                                  "JSON lines.")],
     model: Annotated[str, typer.Option(help="Model to answer with.")],
-    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
     concurrency: Concurrency = 8,
     out: Annotated[Path | None, typer.Option(
@@ -124,7 +128,7 @@ def run(
                                             "orders.")],
     judge_model: Annotated[str, typer.Option(help="The judge model's name at the endpoint.")],
     answers: Annotated[Path, typer.Option(help="Answer directory (or one file).")],
-    judge_endpoint: Endpoint = DEFAULT_ENDPOINT,
+    judge_endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
     questions: Annotated[Path | None, typer.Option(
         help="Question file (default: question.jsonl beside the answer directory).")] = None,
@@ -156,10 +160,11 @@ def run(
         from modelarena.judge.questions import read_questions
         from modelarena.judge.store import default_path
 
-        prompt_set = load_prompts(prompts)
+        given = read_answers(answers)
         items = read_questions(questions or answers.resolve().parent / "question.jsonl")
+        prompt_set = load_prompts(prompts)
         jobs = runner.plan(
-            mode.value, items, read_answers(answers), prompt_set,
+            mode.value, items, given, prompt_set,
             references=read_references(reference) if reference else None,
             reference_categories=[c.strip() for c in reference_categories.split(",")],
             baseline=baseline, models=model,
@@ -322,7 +327,7 @@ def from_battles(
 def label(
     judge_model: Annotated[str, typer.Option(help="The labelling model's name at the "
                                                   "endpoint; also the labeller's name.")],
-    judge_endpoint: Endpoint = DEFAULT_ENDPOINT,
+    judge_endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
     db: Annotated[str | None, typer.Option(
         help="Arena database URL (default: the platform's configured database).")] = None,
@@ -336,21 +341,18 @@ def label(
     following; `hard_prompt` when six criteria or more hold.
     """
     with _errors():
+        from modelarena.judge.database import arena_database
         from modelarena.judge.label import label_prompts
-        from modelarena.store.db import Database
 
         if db is None:
             from modelarena.config import load_settings
 
             db = load_settings().database_url
-        database = Database(db)
-        try:
+        with arena_database(db) as database:
             database.migrate()
             result = _with_client(judge_endpoint, api_key_env, concurrency, retries,
                                   lambda client: label_prompts(database, client, judge_model,
                                                                limit=limit))
-        finally:
-            database.close()
         typer.echo(f"{result.labelled} prompts labelled")
         for conversation_id, raw in result.unparseable.items():
             typer.echo(f"unparseable labels for {conversation_id} (not stored): {raw[:200]!r}",

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import httpx
 import openai
 
-from modelarena.judge import DEFAULT_ENDPOINT
 from modelarena.judge.transport import AiohttpTransport
 
 # Failures worth another try: the network, timeouts, rate limits, server errors.
@@ -28,6 +26,16 @@ class CallError(Exception):
 
 class FatalCallError(CallError):
     """The endpoint refuses every request (bad key, unknown model): the run cannot go on."""
+
+
+def gateway_endpoint() -> str:
+    """This machine's modelarena gateway, at the host and port its settings give
+    (`MODELARENA_PORT`, the config file): where `modelarena serve` listens."""
+    from modelarena.config import load_settings
+
+    settings = load_settings()
+    host = "127.0.0.1" if settings.host in ("", "0.0.0.0", "::") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}/v1"
 
 
 def api_key_from_env(variable: str | None) -> str:
@@ -46,7 +54,7 @@ class ChatClient:
 
     def __init__(
         self,
-        base_url: str = DEFAULT_ENDPOINT,
+        base_url: str,
         api_key: str = "unused",
         *,
         concurrency: int = 8,
@@ -69,6 +77,7 @@ class ChatClient:
             ),
         )
         self._slots = asyncio.Semaphore(concurrency)
+        self.base_url = base_url
         self.retries = retries
         self.backoff_s = backoff_s
 
@@ -87,14 +96,21 @@ class ChatClient:
                     raise FatalCallError(_describe(exc)) from exc
                 except RETRYABLE as exc:
                     if attempt == self.retries:
-                        raise CallError(
-                            f"{_describe(exc)} (gave up after {attempt + 1} attempts)"
-                        ) from exc
+                        raise self._gave_up(exc, attempt + 1) from exc
                     delay = self._delay(attempt, exc)
                 except openai.APIError as exc:
                     raise CallError(_describe(exc)) from exc
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    def _gave_up(self, exc: Exception, attempts: int) -> CallError:
+        """The error after the last retry: fatal when the endpoint cannot be reached at all
+        (every other request would wait through its retries for nothing)."""
+        tries = f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
+        if isinstance(exc.__cause__, httpx.ConnectError):
+            return FatalCallError(f"cannot connect to {self.base_url} ({exc.__cause__}; "
+                                  f"{tries}); is a server running there?")
+        return CallError(f"{_describe(exc)} ({tries})")
 
     def _delay(self, attempt: int, exc: Exception) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when it gives one."""
@@ -111,19 +127,11 @@ class ChatClient:
         await self._client.close()
 
 
-async def run_all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
-    """Run the coroutines as concurrent tasks; the first exception cancels the others and
-    is raised as itself (not inside an ExceptionGroup)."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            for coroutine in coroutines:
-                group.create_task(coroutine)
-    except BaseExceptionGroup as errors:
-        raise errors.exceptions[0] from None
-
-
 def _describe(exc: Exception) -> str:
-    """The endpoint's own error message when it sent one (OpenAI's error shape)."""
+    """The endpoint's own error message when it sent one (OpenAI's error shape), or the
+    network's (what the `openai` client calls just "Connection error.")."""
+    if isinstance(exc, openai.APIConnectionError) and exc.__cause__ is not None:
+        return f"{exc} ({exc.__cause__})" if str(exc.__cause__) else str(exc)
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         error = body.get("error", body)

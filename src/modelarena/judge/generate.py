@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 
 from modelarena.judge.answers import answer_path, answer_record, read_answer_file
-from modelarena.judge.client import CallError, ChatClient, FatalCallError, run_all
+from modelarena.judge.client import ChatClient
 from modelarena.judge.errors import JudgeError
 from modelarena.judge.jsonl import Appender
-from modelarena.judge.progress import progress_bar
 from modelarena.judge.questions import Question
+from modelarena.judge.tasks import run_each
 
 # MT-Bench's sampling temperatures by category; every other category answers greedily.
 MT_BENCH_TEMPERATURES = {"writing": 0.7, "roleplay": 0.7, "stem": 0.1, "humanities": 0.1}
@@ -69,35 +69,28 @@ async def generate_answers(
     to `out_dir/<model>.jsonl` as soon as its last turn is in."""
     path = answer_path(out_dir, model)
     done = read_answer_file(path).get(model, {}) if path.is_file() else {}
-    pending = [q for q in questions if len(done.get(q.key, ())) < len(q.turns)]
+    pending = {q.key: q for q in questions if len(done.get(q.key, ())) < len(q.turns)}
     run = AnswerRun(model, path, skipped=len(questions) - len(pending))
     if not pending:
         return run
 
-    async def answer(question: Question, sink: Appender, advance) -> None:
+    async def answer(_key: str, question: Question) -> None:
         temperature = temperatures.of(question.category)
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
         turns: list[str] = []
-        try:
-            for prompt in question.turns:
-                messages.append({"role": "user", "content": prompt})
-                text = await client.chat(
-                    model, messages, temperature=temperature, max_tokens=max_tokens
-                )
-                messages.append({"role": "assistant", "content": text})
-                turns.append(text)
-        except FatalCallError:
-            raise
-        except CallError as exc:
-            run.failures[question.key] = str(exc)
-        else:
-            generation = {"temperature": temperature, "max_tokens": max_tokens}
-            sink.write(answer_record(question, model, turns, generation))
-            run.written += 1
-        advance()
+        for prompt in question.turns:
+            messages.append({"role": "user", "content": prompt})
+            text = await client.chat(
+                model, messages, temperature=temperature, max_tokens=max_tokens
+            )
+            messages.append({"role": "assistant", "content": text})
+            turns.append(text)
+        generation = {"temperature": temperature, "max_tokens": max_tokens}
+        sink.write(answer_record(question, model, turns, generation))
+        run.written += 1
 
-    with Appender(path) as sink, progress_bar(f"answers of {model}", len(pending)) as advance:
-        await run_all(answer(question, sink, advance) for question in pending)
+    with Appender(path) as sink:
+        run.failures = await run_each(pending, answer, f"answers of {model}")
     return run
 
 

@@ -1,16 +1,21 @@
 """`modelarena label`: a judge model tags the arena's stored prompts with categories (the
 seven hard-prompt criteria, math, coding, creative writing, instruction following), and a
-prompt meeting at least six criteria is a `hard_prompt`, as Arena-Hard defines it."""
+prompt meeting at least six criteria is a `hard_prompt`, as Arena-Hard defines it.
+
+Only parsed labels are stored; a labeller that never answers in the asked form is stopped
+after GIVE_UP_AFTER answers rather than asked about every prompt on every run."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelarena.judge.client import CallError, ChatClient, FatalCallError, run_all
-from modelarena.judge.progress import progress_bar
+from modelarena.judge.client import ChatClient
+from modelarena.judge.errors import JudgeError
+from modelarena.judge.tasks import run_each
 
 CRITERIA = {
     "specificity": "it asks for one specific, well-defined result rather than anything goes",
@@ -31,6 +36,8 @@ TOPICS = {
 CATEGORIES = (*CRITERIA, *TOPICS)
 HARD_PROMPT = "hard_prompt"
 HARD_PROMPT_MIN_CRITERIA = 6
+# Unparseable answers, with no label made yet, after which a run stops.
+GIVE_UP_AFTER = 10
 _SYSTEM = (
     "You sort user prompts sent to a chatbot into categories. For each category below, "
     "decide whether the prompt belongs to it (true) or not (false):\n"
@@ -84,29 +91,34 @@ async def label_prompts(
     db: Any, client: ChatClient, judge_model: str, *, limit: int | None = None,
     max_tokens: int = 512,
 ) -> LabelRun:
-    """Label the prompts `judge_model` has not labelled yet (oldest first, at most `limit`)."""
+    """Label the prompts `judge_model` has not labelled yet, oldest first, until `limit`
+    are labelled or have failed calls: an unparseable answer's place goes to the next
+    prompt, so prompts the labeller cannot label do not hold back the others."""
     from modelarena.store import repo
 
-    prompts = repo.unlabeled_prompts(db, judge_model, limit)
+    prompts = iter(repo.unlabeled_prompts(db, judge_model))
     run = LabelRun()
 
-    async def one(conversation_id: str, prompt: str, advance) -> None:
-        try:
-            raw = await client.chat(judge_model, messages(prompt), temperature=0.0,
-                                    max_tokens=max_tokens)
-        except FatalCallError:
-            raise
-        except CallError as exc:
-            run.errors[conversation_id] = str(exc)
-        else:
-            labels = parse_labels(raw)
-            if labels is None:
-                run.unparseable[conversation_id] = raw
-            else:
-                repo.save_prompt_label(db, conversation_id, judge_model, labels, raw)
-                run.labelled += 1
-        advance()
+    async def one(conversation_id: str, prompt: str) -> None:
+        raw = await client.chat(judge_model, messages(prompt), temperature=0.0,
+                                max_tokens=max_tokens)
+        labels = parse_labels(raw)
+        if labels is not None:
+            repo.save_prompt_label(db, conversation_id, judge_model, labels, raw)
+            run.labelled += 1
+            return
+        run.unparseable[conversation_id] = raw
+        if not run.labelled and len(run.unparseable) >= GIVE_UP_AFTER:
+            first = next(iter(run.unparseable.values()))
+            raise JudgeError(
+                f"{judge_model} gave no usable labels in {len(run.unparseable)} answers "
+                f"(the first: {first[:200]!r}); it does not answer with the asked JSON "
+                "object, so the run stops: try a stronger labelling model"
+            )
 
-    with progress_bar(f"labelling with {judge_model}", len(prompts)) as advance:
-        await run_all(one(cid, prompt, advance) for cid, prompt in prompts)
-    return run
+    while True:
+        room = (limit - run.labelled - len(run.errors)) if limit else None
+        batch = dict(itertools.islice(prompts, room))
+        if not batch:
+            return run
+        run.errors |= await run_each(batch, one, f"labelling with {judge_model}")

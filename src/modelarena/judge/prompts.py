@@ -1,4 +1,4 @@
-"""Judge prompt templates: our defaults (`prompts/default.jsonl`) or any file in MT-Bench's
+"""Judge prompt templates: our shipped sets (`prompts/*.jsonl`) or any file in MT-Bench's
 `judge_prompts.jsonl` format, which template judges which turn, and filling them in.
 
 `system_prompt` and `prompt_template` are `str.format` templates over the fields of
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.jsonl import read_jsonl
+from modelarena.judge.jsonl import parse_jsonl
 
-DEFAULT_PROMPTS = Path(__file__).with_name("prompts") / "default.jsonl"
+SHIPPED = Path(__file__).with_name("prompts")
+DEFAULT_SET = "default"
 KINDS = ("single", "pairwise")
 _COMMON = {"question", "turn", "ref_answer", "reference_dialogue"}
 _FIELDS = {
@@ -65,23 +66,27 @@ class PromptSet:
             if template.kind == kind and template.reference == reference and template.judges(turn):
                 return template
         what = f"{kind}{' reference-guided' if reference else ''} template for turn {turn}"
-        raise JudgeError(
-            f"prompt set {self.name!r} has no {what}; multi-turn templates must show the "
-            "whole dialogue up to the judged turn (the default prompts judge any turn)"
-        )
+        hint = ("; a template judges a later turn when it shows the dialogue up to it "
+                "(MT-Bench's judge turns 1 and 2; the shipped sets judge any turn)"
+                if turn > 1 else "")
+        raise JudgeError(f"prompt set {self.name!r} has no {what}{hint}")
 
 
-def load_prompts(path: str | Path | None = None) -> PromptSet:
-    """Templates from a `judge_prompts.jsonl`-style file, or our defaults."""
-    path = Path(path) if path is not None else DEFAULT_PROMPTS
-    name = "default" if path == DEFAULT_PROMPTS else path.stem
-    templates = tuple(
-        _template(record, f"{path}, prompt {number}")
-        for number, record in enumerate(read_jsonl(path), 1)
-    )
-    if not templates:
-        raise JudgeError(f"{path} holds no prompt templates")
-    return PromptSet(name, templates)
+def shipped_sets() -> list[str]:
+    """Names of the prompt sets that come with modelarena (`default`, `arena-hard-style`)."""
+    return sorted(path.stem for path in SHIPPED.glob("*.jsonl"))
+
+
+def load_prompts(source: str | Path | None = None) -> PromptSet:
+    """Templates from a `judge_prompts.jsonl`-style file, or a shipped set by name (a file
+    of that name wins); our defaults when `source` is None."""
+    path = Path(source) if source is not None else SHIPPED / f"{DEFAULT_SET}.jsonl"
+    if not path.is_file():
+        if str(source) not in shipped_sets():
+            raise JudgeError(f"no such prompt file: {path}; the shipped prompt sets are "
+                             f"{', '.join(shipped_sets())}")
+        path = SHIPPED / f"{source}.jsonl"
+    return PromptSet(path.stem, tuple(parse_jsonl(path, _template, "prompt template")))
 
 
 def _template(record: dict[str, Any], where: str) -> PromptTemplate:

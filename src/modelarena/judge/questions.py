@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.jsonl import read_jsonl, write_jsonl
+from modelarena.judge.jsonl import parse_jsonl, write_jsonl
 
 MT_BENCH = "mt-bench"
 ARENA_HARD = "arena-hard"
@@ -58,12 +58,7 @@ def parse_question(record: dict[str, Any], where: str) -> Question:
 
 def read_questions(path: str | Path) -> list[Question]:
     """All questions of a JSON-lines file, in file order; ids must be unique."""
-    questions = [
-        parse_question(record, f"{path}, question {number}")
-        for number, record in enumerate(read_jsonl(path), 1)
-    ]
-    if not questions:
-        raise JudgeError(f"{path} holds no questions")
+    questions = parse_jsonl(path, parse_question, "question")
     seen: set[str] = set()
     for question in questions:
         if question.key in seen:

@@ -196,6 +196,7 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def to_json(report: Report) -> str:
+    """The report as indented JSON: the same numbers, full precision."""
     return json.dumps(asdict(report), indent=2, ensure_ascii=False)
 
 
@@ -210,19 +211,29 @@ def print_report(report: Report, console: Console) -> None:
                     report.win_rates)
     if report.score:
         score = report.score
-        title = "Bradley–Terry scores" + (
-            f" — win rate against {score['baseline']}" if score["baseline"] else "")
-        title += " (style-controlled)" if score["style_control"] else ""
-        _print_rows(console, title, score["rows"])
+        _print_rows(console, score_title(score), score["rows"])
         for coefficient in score["style"]:
             console.print(f"style coefficient {coefficient['name']}: {coefficient['value']:+.3f}")
     console.print(" · ".join(f"{name.replace('_', ' ')}: {value}"
                              for name, value in report.counts.items()))
 
 
+def score_title(score: dict[str, Any]) -> str:
+    """The heading of the scores: what they are against, and whether style-controlled."""
+    title = "Bradley–Terry scores"
+    if score["baseline"]:
+        title += f": win rate against {score['baseline']}"
+    return title + (" (style-controlled)" if score["style_control"] else "")
+
+
+def columns_of(rows: list[dict[str, Any]]) -> list[str]:
+    """Every key of the rows, in order of first appearance: a table's columns."""
+    return list(dict.fromkeys(key for row in rows for key in row))
+
+
 def _print_rows(console: Console, title: str, rows: list[dict[str, Any]]) -> None:
     table = Table(title=title, title_justify="left")
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = columns_of(rows)
     for column in columns:
         table.add_column(column.replace("_", " "), justify="left" if column == "model" else "right")
     for row in rows:
@@ -231,6 +242,7 @@ def _print_rows(console: Console, title: str, rows: list[dict[str, Any]]) -> Non
 
 
 def format_cell(column: str, value: Any) -> str:
+    """A value as a table shows it: rates in %, ratings whole, other numbers to 2 places."""
     if value is None:
         return "–"
     if isinstance(value, float):

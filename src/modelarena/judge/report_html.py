@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from modelarena.judge.report import Report, format_cell
+from modelarena.judge.report import Report, columns_of, format_cell, score_title
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -30,7 +30,7 @@ def render_html(report: Report, title: str = "modelarena judge report") -> str:
     if report.win_rates:
         sections.append(("Pairwise win rates", report.win_rates, _win_rate_figure(report)))
     if report.score:
-        sections.append((_score_title(report), report.score["rows"], _score_figure(report)))
+        sections.append((score_title(report.score), report.score["rows"], _score_figure(report)))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -48,16 +48,8 @@ def render_html(report: Report, title: str = "modelarena judge report") -> str:
     return "\n".join(parts)
 
 
-def _score_title(report: Report) -> str:
-    score = report.score or {}
-    title = "Bradley–Terry scores"
-    if score.get("baseline"):
-        title += f": win rate against {score['baseline']}"
-    return title + (" (style-controlled)" if score.get("style_control") else "")
-
-
 def _table(rows: list[dict[str, Any]]) -> str:
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns = columns_of(rows)
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(format_cell(c, row.get(c)))}</td>" for c in columns)

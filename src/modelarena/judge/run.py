@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from modelarena.judge.answers import Answers
-from modelarena.judge.client import CallError, ChatClient, FatalCallError, run_all
+from modelarena.judge.client import ChatClient
 from modelarena.judge.errors import JudgeError
 from modelarena.judge.jsonl import Appender
-from modelarena.judge.progress import progress_bar
 from modelarena.judge.prompts import PromptSet, PromptTemplate, fields
 from modelarena.judge.questions import Question
 from modelarena.judge.store import PAIRWISE, SINGLE, done_keys, judgment_key
+from modelarena.judge.tasks import run_each
 from modelarena.judge.verdicts import parse_preference, parse_score
 from modelarena.rating.style import conversation_metadata
 
@@ -73,50 +73,73 @@ def plan(
     models: Collection[str] | None = None,
 ) -> list[Job]:
     """Every judge call of a mode, turn by turn, for the answers that exist."""
-    if mode not in MODES:
-        raise JudgeError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    available = sorted(answers)
-    chosen = sorted(models) if models else available
-    missing = [m for m in [*chosen, *([baseline] if baseline else [])] if m not in answers]
-    if missing:
-        raise JudgeError(
-            f"no answers of {', '.join(missing)}; answers exist for {', '.join(available)}"
-        )
-    if mode == "single":
-        groups: list[tuple[str, ...]] = [(m,) for m in chosen]
-    elif mode == "pairwise-baseline":
-        if baseline is None:
-            raise JudgeError("--mode pairwise-baseline needs --baseline MODEL")
-        groups = [(baseline, m) for m in chosen if m != baseline]
-    else:
-        groups = list(itertools.combinations(chosen, 2))
+    groups = _groups(mode, answers, models, baseline)
     kind = SINGLE if mode == "single" else PAIRWISE
+    recorded_baseline = baseline if mode == "pairwise-baseline" else None
     jobs = []
     for question in questions:
         reference = (references or {}).get(question.key)
         if question.category not in reference_categories:
             reference = None
         for group in groups:
-            texts = [answers[m].get(question.key) for m in group]
-            if any(t is None for t in texts):
-                continue
-            turns = min(len(question.turns), *(len(t) for t in texts))
-            for turn in range(1, turns + 1):
-                ref = reference if reference is not None and len(reference) >= turn else None
-                template = prompts.pick(kind, ref is not None, turn)
-                orders = [group] if kind == SINGLE else [group, group[::-1]]
-                for order in orders:
-                    jobs.append(Job(
-                        kind, question, turn, order,
-                        tuple(answers[m][question.key] for m in order), template, ref,
-                        baseline if mode == "pairwise-baseline" else None,
-                    ))
+            jobs += _question_jobs(kind, question, group, answers, prompts, reference,
+                                   recorded_baseline)
     if not jobs:
         raise JudgeError(
             "nothing to judge: no question of the question file has answers of "
             f"{' and '.join('/'.join(g) for g in groups) or 'two models'}; do --questions "
             "and --answers belong together?"
         )
+    return jobs
+
+
+def _groups(
+    mode: str, answers: Answers, models: Collection[str] | None, baseline: str | None
+) -> list[tuple[str, ...]]:
+    """The models judged together: each one alone, each against the baseline, or each pair."""
+    if mode not in MODES:
+        raise JudgeError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    available = sorted(answers)
+    chosen = sorted(set(models)) if models else available
+    missing = [m for m in [*chosen, *([baseline] if baseline else [])] if m not in answers]
+    if missing:
+        raise JudgeError(
+            f"no answers of {', '.join(missing)}; answers exist for {', '.join(available)}"
+        )
+    if mode == "single":
+        return [(m,) for m in chosen]
+    if mode == "pairwise-baseline":
+        if baseline is None:
+            raise JudgeError("--mode pairwise-baseline needs --baseline MODEL")
+        return [(baseline, m) for m in chosen if m != baseline]
+    return list(itertools.combinations(chosen, 2))
+
+
+def _question_jobs(
+    kind: str,
+    question: Question,
+    group: tuple[str, ...],
+    answers: Answers,
+    prompts: PromptSet,
+    reference: tuple[str, ...] | None,
+    baseline: str | None,
+) -> list[Job]:
+    """The calls for one question and group: every turn all of them answered, a pair in
+    both orders; none when a model has no answer to the question."""
+    texts = [answers[m].get(question.key) for m in group]
+    if any(t is None for t in texts):
+        return []
+    jobs = []
+    for turn in range(1, min(len(question.turns), *(len(t) for t in texts)) + 1):
+        ref = reference if reference is not None and len(reference) >= turn else None
+        try:
+            template = prompts.pick(kind, ref is not None, turn)
+        except JudgeError as exc:
+            raise JudgeError(f"question {question.id!r}: {exc}") from None
+        for order in [group] if kind == SINGLE else [group, group[::-1]]:
+            jobs.append(Job(kind, question, turn, order,
+                            tuple(answers[m][question.key] for m in order), template, ref,
+                            baseline))
     return jobs
 
 
@@ -146,37 +169,32 @@ async def judge(
     """Make the judge calls `out` does not hold yet; append each judgment as it comes."""
     out = Path(out)
     done = done_keys(out, prompts_name)
-    pending = [(job, job.record(judge_model, prompts_name)) for job in jobs]
-    pending = [(job, record) for job, record in pending if judgment_key(record) not in done]
+    records = [(job, job.record(judge_model, prompts_name)) for job in jobs]
+    pending = {judgment_key(record): (job, record) for job, record in records}
+    pending = {key: call for key, call in pending.items() if key not in done}
     run = JudgeRun(out, planned=len(jobs), skipped=len(jobs) - len(pending))
     if not pending:
         return run
 
-    async def one(job: Job, record: dict[str, Any], sink: Appender, advance) -> None:
-        try:
-            raw = await client.chat(
-                judge_model, job.messages(), temperature=temperature, max_tokens=max_tokens
-            )
-        except FatalCallError:
-            raise
-        except CallError as exc:
-            run.errors[judgment_key(record)] = str(exc)
+    async def one(_key: tuple, call: tuple[Job, dict[str, Any]]) -> None:
+        job, record = call
+        raw = await client.chat(
+            judge_model, job.messages(), temperature=temperature, max_tokens=max_tokens
+        )
+        if job.kind == SINGLE:
+            verdict = parse_score(raw)
+            record["score"] = verdict.value
         else:
-            if job.kind == SINGLE:
-                verdict = parse_score(raw)
-                record["score"] = verdict.value
-            else:
-                verdict = parse_preference(raw)
-                record["verdict"] = verdict.value
-                record["conv_metadata"] = _style_metadata(job)
-            record.update(error=verdict.error, raw=raw, tstamp=time.time())
-            sink.write(record)
-            run.written += 1
-            run.parse_failures += verdict.error is not None
-        advance()
+            verdict = parse_preference(raw)
+            record["verdict"] = verdict.value
+            record["conv_metadata"] = _style_metadata(job)
+        record.update(error=verdict.error, raw=raw, tstamp=time.time())
+        sink.write(record)
+        run.written += 1
+        run.parse_failures += verdict.error is not None
 
-    with Appender(out) as sink, progress_bar(f"judging with {judge_model}", len(pending)) as adv:
-        await run_all(one(job, record, sink, adv) for job, record in pending)
+    with Appender(out) as sink:
+        run.errors = await run_each(pending, one, f"judging with {judge_model}")
     return run
 
 

@@ -3,15 +3,13 @@ with the judge, prompt, raw text and parsed verdict; what a file holds is done."
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.jsonl import iter_jsonl
+from modelarena.judge.jsonl import iter_jsonl, safe_stem
 
 SINGLE, PAIRWISE = "single", "pairwise"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def judgment_key(record: dict[str, Any]) -> tuple:
@@ -26,7 +24,7 @@ def default_path(answers: str | Path, judge: str, prompts: str, kind: str) -> Pa
     """`model_judgment/<judge>_<prompts>_<single|pair>.jsonl` beside the answer directory,
     as MT-Bench lays its data out."""
     name = f"{judge}_{prompts}_{'single' if kind == SINGLE else 'pair'}.jsonl"
-    return Path(answers).resolve().parent / "model_judgment" / _UNSAFE.sub("_", name)
+    return Path(answers).resolve().parent / "model_judgment" / safe_stem(name)
 
 
 def read_judgments(paths: list[Path] | list[str]) -> list[dict[str, Any]]:
@@ -40,7 +38,7 @@ def read_judgments(paths: list[Path] | list[str]) -> list[dict[str, Any]]:
                 try:
                     key = judgment_key(record)
                 except (KeyError, TypeError, ValueError):
-                    raise JudgeError(f"{file}, line {number}: not a judgment record") from None
+                    raise JudgeError(f"{file}, record {number}: not a judgment record") from None
                 records.pop(key, None)
                 records[key] = record
     if not records:

@@ -21,13 +21,10 @@ def battle_records(source: str) -> list[dict[str, Any]]:
     """Every battle record of a battle file (.json, .jsonl, .csv, .parquet) or database."""
     if is_database_url(source):
         from modelarena.arena.export import battle_records as export
-        from modelarena.store.db import Database
+        from modelarena.judge.database import arena_database
 
-        database = Database(source)
-        try:
+        with arena_database(source) as database:
             records = export(database)
-        finally:
-            database.close()
         if not records:
             raise JudgeError("the arena database holds no voted battles")
         return records
