@@ -95,7 +95,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     project = Path(__file__).resolve().parents[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.judge:synthetic_judge", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "judge:synthetic_judge",
+         "--port", str(port),
          "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http",
          "httptools", "--backlog", "4096"],
         cwd=project,
