@@ -43,6 +43,7 @@ def test_every_turn_is_answered_in_one_dialogue(tmp_path, scripted_judge):
     result = _answers(_questions(tmp_path), judge, "--max-tokens", "16")
     assert result.exit_code == 0, result.output
     assert "m: 3 answered, 0 already done" in result.output
+    assert "answers of m" in result.stderr and "3/3" in result.stderr  # the Rich progress bar
     answers = {a["question_id"]: a for a in read_lines(tmp_path / "model_answer" / "m.jsonl")}
     assert answers[3]["choices"][0]["turns"] == ["1:Define entropy.", "3:Shorter.",
                                                  "5:Shortest."]

@@ -28,6 +28,7 @@ def test_single_grades_every_turn_and_keeps_failures(tmp_path, scripted_judge):
     result = _run(answers, judge, "single")
     assert result.exit_code == 0, result.output
     assert "24 judgments written (6 without a readable verdict" in result.output
+    assert "judging with scripted" in result.stderr and "24/24" in result.stderr  # Rich bar
     path = tmp_path / "bench" / "model_judgment" / "scripted_default_single.jsonl"
     records = read_lines(path)
     assert Counter((r["model"], r["turn"]) for r in records) == {

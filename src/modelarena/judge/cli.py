@@ -331,7 +331,8 @@ def label(
     api_key_env: ApiKeyEnv = None,
     db: Annotated[str | None, typer.Option(
         help="Arena database URL (default: the platform's configured database).")] = None,
-    limit: Annotated[int | None, typer.Option(min=1, help="Label at most N prompts.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        min=1, help="Label at most N prompts (unparseable answers do not count).")] = None,
     concurrency: Concurrency = 8,
     retries: Retries = 5,
 ) -> None:

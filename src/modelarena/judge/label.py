@@ -7,7 +7,6 @@ after GIVE_UP_AFTER answers rather than asked about every prompt on every run.""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -96,7 +95,6 @@ async def label_prompts(
     prompt, so prompts the labeller cannot label do not hold back the others."""
     from modelarena.store import repo
 
-    prompts = iter(repo.unlabeled_prompts(db, judge_model))
     run = LabelRun()
 
     async def one(conversation_id: str, prompt: str) -> None:
@@ -117,8 +115,11 @@ async def label_prompts(
             )
 
     while True:
-        room = (limit - run.labelled - len(run.errors)) if limit else None
-        batch = dict(itertools.islice(prompts, room))
+        tried = run.unparseable.keys() | run.errors.keys()
+        room = limit - run.labelled - len(run.errors) if limit else None
+        fetch = None if room is None else room + len(tried)  # the tried are still unlabelled
+        batch = {cid: prompt for cid, prompt in repo.unlabeled_prompts(db, judge_model, fetch)
+                 if cid not in tried}
         if not batch:
             return run
         run.errors |= await run_each(batch, one, f"labelling with {judge_model}")
