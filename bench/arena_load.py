@@ -5,9 +5,10 @@ Each simulated visitor is one HTTP client with its own cookie jar: it accepts th
 once, then runs battles through the arena's JSON/SSE API exactly as the pages do — start a
 battle, send a prompt and read both streamed answers to the end, pause as a reader would,
 vote. The models are `engine: openai` entries pointing at a synthetic OpenAI-compatible
-upstream (`bench.gateway:synthetic_app` under uvicorn: a fixed instant reply, not a
+upstream (`gateway:synthetic_app` from bench/ under uvicorn: a fixed instant reply, not a
 model), so only the arena's own work is measured. Rate limits are off (every visitor is
-127.0.0.1); the live leaderboard keeps its defaults (a refit after every 10 votes).
+127.0.0.1); the live leaderboard keeps its defaults (a refit after every 10 votes, at
+most one every 5 s).
 
 Per database:
 
@@ -539,9 +540,9 @@ async def main_async(args: argparse.Namespace) -> int:
     backend_port = free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
     backend = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.gateway:synthetic_app", "--port",
-         str(backend_port), "--log-level", "warning", "--no-access-log", "--loop", "uvloop",
-         "--http", "httptools"], cwd=ROOT)
+        [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
+         "--port", str(backend_port), "--log-level", "warning", "--no-access-log",
+         "--loop", "uvloop", "--http", "httptools"], cwd=ROOT)
     failed = False
     skipped = []
     started = time.monotonic()

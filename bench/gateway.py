@@ -158,8 +158,8 @@ def main() -> None:
                         "base_url": backend_url + "/v1"}],
         }))
         backend = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.gateway:synthetic_app", "--port",
-             str(backend_port), "--log-level", "warning", "--no-access-log", "--loop",
+            [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
+             "--port", str(backend_port), "--log-level", "warning", "--no-access-log", "--loop",
              "uvloop", "--http", "httptools"],
             cwd=Path(__file__).resolve().parents[1],
         )
