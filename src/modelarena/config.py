@@ -119,6 +119,8 @@ class ArenaSettings(BaseModel):
         default_factory=dict, description="a model here battles only these opponents"
     )
     disabled: list[str] = Field(default_factory=list, description="models out of service")
+    explore: float = Field(0.1, ge=0, le=1, description="active sampling: share of pairs "
+                           "drawn by weight alone")
     max_tokens: int = Field(512, ge=1, description="answer length in battles")
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -133,8 +135,11 @@ class ArenaSettings(BaseModel):
     admin_token: str | None = Field(None, description="bearer token for /api/admin")
     ip_salt: str | None = Field(None, description="salt of IP hashes; default: a random "
                                 "one kept in data_dir")
-    leaderboard_interval_s: float = Field(60.0, gt=0)
-    leaderboard_every_votes: int = Field(10, ge=1)
+    leaderboard_interval_s: float = Field(60.0, gt=0, description="refit at least this often")
+    leaderboard_every_votes: int = Field(10, ge=1, description="refit early after this many "
+                                         "new votes")
+    leaderboard_min_gap_s: float = Field(5.0, ge=0, description="but never sooner than this "
+                                         "after the last fit began")
 
     @field_validator("weights", "boost")
     @classmethod

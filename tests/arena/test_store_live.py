@@ -31,7 +31,7 @@ def db_url(request, tmp_path):
 def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_factory,
                                         tmp_path):
     server = start_server({"include_default_models": False, "db_url": db_url,
-                           "arena": {"leaderboard_every_votes": 1},
+                           "arena": {"leaderboard_every_votes": 1, "leaderboard_min_gap_s": 0},
                            "models": [model("north-1", scripted, "plain", organization="N"),
                                       model("south-1", scripted, "other", organization="S")]})
     visitor = visitor_factory(server.url).accept_terms()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from modelarena.rating import conversation_metadata
 from modelarena.store import repo
@@ -39,18 +40,23 @@ def battle_records(
     db: Database,
     modes: Sequence[str] = ("battle",),
     include_excluded: bool = False,
+    conversation_ids: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every voted conversation of the given modes as a FastChat `clean_battle` record,
-    oldest vote first. Conversations with an excluding flag (identity leak, ...) are left
-    out unless `include_excluded`; then their flag kinds are listed in `flags`. Prompt
-    labels become boolean columns named after each category."""
+    """Every voted conversation of the given modes (or only those among
+    `conversation_ids`) as a FastChat `clean_battle` record, oldest vote first.
+    Conversations with an excluding flag (identity leak, ...) are left out unless
+    `include_excluded`; then their flag kinds are listed in `flags`. Prompt labels become
+    boolean columns named after each category."""
     labels = repo.prompt_labels(db)
     query = (
         select(Conversation, Vote)
         .join(Vote, Vote.conversation_id == Conversation.id)
         .where(Conversation.mode.in_(list(modes)))
+        .options(selectinload(Conversation.turns))
         .order_by(Vote.created_at, Vote.id)
     )
+    if conversation_ids is not None:
+        query = query.where(Conversation.id.in_(list(conversation_ids)))
     records = []
     with db.session() as session:
         flags: dict[str, list[str]] = {}
@@ -82,23 +88,30 @@ def battle_records(
     return records
 
 
-def conversation_records(db: Database) -> list[dict[str, Any]]:
-    """Every stored conversation of every mode, with its turns, timings and vote."""
-    records = []
+def conversation_records(db: Database, conversation_id: str | None = None
+                         ) -> list[dict[str, Any]]:
+    """Every stored conversation of every mode (or just the one with this id), with its
+    turns, timings and vote."""
+    query = (select(Conversation, Vote.winner)
+             .outerjoin(Vote, Vote.conversation_id == Conversation.id)
+             .options(selectinload(Conversation.turns))
+             .order_by(Conversation.created_at, Conversation.id))
+    if conversation_id is not None:
+        query = query.where(Conversation.id == conversation_id)
     with db.session() as session:
-        votes = dict(session.execute(select(Vote.conversation_id, Vote.winner)).all())
-        for conversation in session.scalars(select(Conversation).order_by(Conversation.created_at)):
-            records.append({
+        return [
+            {
                 "id": conversation.id,
                 "mode": conversation.mode,
                 "voter": voter_id(conversation.visitor_id),
                 "models": [m for m in (conversation.model_a, conversation.model_b) if m],
                 "sampling": conversation.sampling,
                 "created": _timestamp(conversation.created_at),
-                "winner": votes.get(conversation.id),
+                "winner": winner,
                 "turns": [_turn_record(t) for t in conversation.turns],
-            })
-    return records
+            }
+            for conversation, winner in session.execute(query)
+        ]
 
 
 def _turn_record(turn: Turn) -> dict[str, Any]:

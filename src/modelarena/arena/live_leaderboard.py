@@ -1,6 +1,6 @@
 """The live leaderboard: the rating engine run on the stored votes in the background, on
-an interval and after every N new votes. Pages read the latest snapshot and never wait
-for a fit."""
+an interval and after every N new votes (never sooner than a minimum gap after the last
+fit). Pages read the latest snapshot and never wait for a fit."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from anyio import to_thread
 
-from modelarena.arena.export import battle_records
+from modelarena.arena.battle_table import BattleTable
 from modelarena.arena.sampling import PairSampler
 from modelarena.config import ArenaSettings
 from modelarena.rating import Filters, RatingConfig, RatingError, rate, select_battles
+from modelarena.rating.read import records_to_table
 from modelarena.store import arena as store
 from modelarena.store.db import Database
 
@@ -60,18 +62,27 @@ class LiveLeaderboard:
         self.settings = settings
         self.metadata = metadata
         self.sampler = sampler
+        self.battles = BattleTable(db)
         self.snapshot = Snapshot()
         self._new_votes = 0
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def vote_added(self) -> None:
-        """Count a new vote; enough of them wake the background fit early."""
+        """Count a new vote; enough of them wake the background fit early. Safe to call
+        from any thread (votes are stored in worker threads)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._count_vote)
+
+    def _count_vote(self) -> None:
         self._new_votes += 1
         if self._new_votes >= self.settings.leaderboard_every_votes:
             self._wake.set()
 
     async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         while True:
+            began = self._loop.time()
             self._new_votes = 0
             self._wake.clear()
             try:
@@ -80,28 +91,31 @@ class LiveLeaderboard:
                 log.exception("the live leaderboard could not be computed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.leaderboard_interval_s)
+            gap = began + self.settings.leaderboard_min_gap_s - self._loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)
 
     def compute(self) -> Snapshot:
         """Fit every category from the stored votes (blind battles without exclusions)."""
-        records = battle_records(self.db)
+        records = self.battles.load()
         self.sampler.observe([(r["model_a"], r["model_b"], r["winner"]) for r in records])
         metadata = self.metadata()
         scores = store.scores(self.db)
         benchmarks = sorted({name for values in scores.values() for name in values})
-        boards = {}
-        categories = ["all", *BUILTIN, *(c for c in LABELS if any(c in r for r in records))]
-        for category in categories:
-            boards[category] = _board(records, category, metadata, scores)
+        table = records_to_table(records, None, "the stored votes") if records else None
+        labels = [c for c in LABELS if table is not None and c in table.column_names]
+        boards = {category: _board(table, category, metadata, scores)
+                  for category in ("all", *BUILTIN, *labels)}
         return Snapshot(time.time(), len(records), boards, benchmarks)
 
 
-def _board(records: list[dict[str, Any]], category: str,
+def _board(table: pa.Table | None, category: str,
            metadata: dict[str, dict[str, Any]], scores: dict[str, dict[str, float]]) -> Board:
-    if not records:
+    if table is None:
         return Board([], 0, "No votes yet.")
     filters = Filters(categories=() if category == "all" else (category,))
     try:
-        selection = select_battles(records, filters)
+        selection = select_battles(table, filters)
         board = rate(selection.battles, RatingConfig())
     except RatingError as exc:
         return Board([], 0, f"Not enough votes yet ({exc}).")

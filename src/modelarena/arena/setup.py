@@ -33,7 +33,7 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
     store.sync_models(db, [{"name": name, **router.metadata(name)}
                            for name in router.model_names()])
     sampler = PairSampler(SamplingPolicy(mode=config.sampling, boost=config.boost,
-                                         targets=config.targets))
+                                         targets=config.targets, explore=config.explore))
     service = ArenaService(
         settings=config,
         db=db,

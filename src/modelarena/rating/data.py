@@ -540,6 +540,19 @@ def _builtin_category(table: pa.Table, name: str, rows: np.ndarray) -> list[bool
     ]
 
 
+def category_columns(
+    data: pa.Table | Any, names: Sequence[str] = categories.BUILTIN_CATEGORIES
+) -> dict[str, list[bool]]:
+    """Each named built-in category's value for every battle in `data`.
+
+    Stored beside the battles as columns, they let later selections skip re-reading the
+    conversations: a category that is a column is read from the column.
+    """
+    table = _as_table(data, ["turn", *_CONVERSATIONS, "conv_metadata"])
+    rows = np.arange(table.num_rows)
+    return {name: _builtin_category(table, name, rows) for name in names}
+
+
 def _daily_cap_mask(
     table: pa.Table, times: np.ndarray, rows: np.ndarray, cap: int, n: int
 ) -> np.ndarray:
