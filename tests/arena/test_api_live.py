@@ -21,7 +21,8 @@ ADMIN = "test-admin-token"
 
 def arena_config(scripted: str, models: list[dict], **arena) -> dict:
     return {"include_default_models": False, "models": models,
-            "arena": {"admin_token": ADMIN, "leaderboard_every_votes": 1, **arena}}
+            "arena": {"admin_token": ADMIN, "leaderboard_every_votes": 1,
+                      "leaderboard_min_gap_s": 0, **arena}}
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,18 @@ def test_identity_leaks_are_flagged_and_kept_out_of_the_ratings(start_server, sc
     flags = httpx.get(server.url + "/api/admin/flags", headers=admin).json()["flags"]
     assert [f["kind"] for f in flags] == ["identity_leak"]
     assert flags[0]["conversation"] == battle["id"] and "leaky-lm" in flags[0]["detail"]
+    # The admin reads the flagged battle in full; a visitor cannot.
+    read = httpx.get(server.url + f"/api/admin/conversations/{battle['id']}", headers=admin)
+    assert read.status_code == 200
+    stored = read.json()
+    assert stored["models"] == [m["name"] for m in battle_models(visitor, battle["id"])]
+    assert stored["winner"] == "model_a" and stored["turns"][0]["prompt"] == "Who are you?"
+    answers = {stored["turns"][0][side]["answer"] for side in ("a", "b")}
+    assert "Hello! I am LeakyLM, made by Acme Research." in answers
+    assert [f["kind"] for f in stored["flags"]] == ["identity_leak"]
+    assert httpx.get(server.url + "/api/admin/conversations/nope",
+                     headers=admin).status_code == 404
+    assert visitor.request("GET", f"/api/admin/conversations/{battle['id']}").status_code == 401
     db = f"sqlite:///{server.log.parent / 'data' / 'modelarena.db'}"
     exported = export(db, tmp_path / "b.json")
     assert exported == []
@@ -122,6 +135,11 @@ def test_identity_leaks_are_flagged_and_kept_out_of_the_ratings(start_server, sc
                          json={"excluded": False})
     assert answer.status_code == 200
     assert len(export(db, tmp_path / "b2.json")) == 1
+
+
+def battle_models(visitor, conversation: str) -> list[dict]:
+    revealed = visitor.request("GET", f"/api/conversations/{conversation}").json()["models"]
+    return [revealed["a"], revealed["b"]]
 
 
 def export(db: str, path, *flags: str) -> list[dict]:
@@ -266,6 +284,16 @@ def test_admin_takes_a_model_out_of_service(start_server, scripted, visitor_fact
         visitor.send(battle["id"], "hi")
         chosen = {m["name"] for m in visitor.vote(battle["id"]).json()["models"].values()}
         assert chosen == {"m-one", "m-two"}
+    listed = {m["name"]: m for m in httpx.get(server.url + "/api/admin/models",
+                                              headers=admin).json()["models"]}
+    assert listed["m-three"] == {"name": "m-three", "in_service": False,
+                                 "configured_enabled": True, "configured_weight": 1.0,
+                                 "enabled_override": False, "weight_override": None}
+    # null hands a setting back to the configuration.
+    assert httpx.patch(server.url + "/api/admin/models/m-three", headers=admin,
+                       json={"enabled": None}).status_code == 200
+    names = {m["name"] for m in httpx.get(server.url + "/api/models").json()["models"]}
+    assert names == {"m-one", "m-two", "m-three"}
     assert httpx.patch(server.url + "/api/admin/models/m-one", headers=admin,
                        json={"weight": -1}).status_code == 400
     assert httpx.patch(server.url + "/api/admin/models/nope", headers=admin,

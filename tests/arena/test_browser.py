@@ -1,7 +1,7 @@
 """The whole arena in a real browser (Debian's Chromium through Playwright) against the
 real server with the real bundled models: battle, stream, vote, reveal, multi-turn,
 regenerate, side-by-side, direct chat, the leaderboard updating after votes; and, with
-scripted providers, an image upload and answers that try to run script.
+scripted providers, an image upload, answers that try to run script, and the admin page.
 
 Screenshots at desktop and phone width go to test-artifacts/screenshots/."""
 
@@ -40,7 +40,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def real_server(start_server):
-    return start_server({"arena": {"leaderboard_every_votes": 1, "max_tokens": 48}})
+    return start_server({"arena": {"leaderboard_every_votes": 1, "leaderboard_min_gap_s": 0,
+                                    "max_tokens": 48}})
 
 
 def shot(page, name: str) -> None:
@@ -159,4 +160,47 @@ def test_image_upload_and_script_in_answers(browser, start_server, scripted):
     assert page.evaluate("window.pwned") is None  # no script from an answer ran
     assert page.locator(".answer script, .answer [onerror]").count() == 0
     shot(page, "image-and-script-desktop")
+    assert not errors
+
+
+def test_admin_page_reviews_a_flag_and_takes_a_model_out(browser, start_server, scripted,
+                                                          visitor_factory):
+    server = start_server({"include_default_models": False,
+                           "arena": {"admin_token": "browser-admin"}, "models": [
+                               model("leaky-lm", scripted, "leaky", display_name="LeakyLM",
+                                     organization="Acme Research"),
+                               model("trickster", scripted, "xss")]})
+    visitor = visitor_factory(server.url).accept_terms()
+    battle = visitor.start()
+    visitor.send(battle["id"], "Who are you?")
+    assert visitor.vote(battle["id"]).status_code == 200
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url + "/admin")
+    page.locator("#token").fill("wrong")
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#admin-status")).to_contain_text("valid admin token")
+    assert page.locator("#admin-panels").is_hidden()
+    page.locator("#token").fill("browser-admin")
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#models tbody tr")).to_have_count(2)
+    expect(page.locator("#flags tbody tr")).to_have_count(1)
+    page.get_by_role("button", name="Read").click()
+    conversation = page.locator("#conversation")
+    expect(conversation).to_contain_text("I am LeakyLM, made by Acme Research")
+    expect(conversation).to_contain_text("<script>window.pwned = 1</script>")  # shown as text
+    assert page.evaluate("window.pwned") is None
+    shot(page, "admin-desktop")
+    page.get_by_role("button", name="Count it").click()
+    expect(page.locator("#flags-message")).to_have_text("No flags to review.")
+    row = page.locator('#models tr[data-model="trickster"]')
+    row.get_by_role("checkbox").uncheck()
+    row.get_by_role("button", name="Save").click()
+    expect(page.locator("#admin-status")).to_have_text("Saved trickster.")
+    names = [m["name"] for m in visitor.request("GET", "/api/models").json()["models"]]
+    assert names == ["leaky-lm"]
+    page.reload()  # the token is kept for the browser tab
+    expect(page.locator('#models tr[data-model="trickster"]').get_by_role("checkbox")
+           ).not_to_be_checked()
     assert not errors

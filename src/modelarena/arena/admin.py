@@ -1,5 +1,5 @@
 """Administration behind a bearer token (`arena.admin_token`): take models in or out of
-service, set their sampling weights, and review flagged battles."""
+service, set their sampling weights, and review flagged battles (reading their text)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelarena.arena.api import arena
+from modelarena.arena.export import conversation_records
 from modelarena.arena.setup import Arena
 from modelarena.errors import APIError
 from modelarena.serving.openai_format import JSONResponse
 from modelarena.store import arena as store
 
 
-def admin(request: Request, found: Arena = Depends(arena)) -> Arena:
+async def admin(request: Request, found: Arena = Depends(arena)) -> Arena:
     if not found.admin_token:
         raise APIError(403, "Administration is off; set arena.admin_token to turn it on.",
                        type="permission_error", code="admin_disabled")
@@ -43,16 +44,19 @@ class FlagReview(BaseModel):
 
 @router.get("/models")
 async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
+    """Every arena model: whether it battles now, its weight, and the admin's overrides
+    (null: the configured value applies)."""
     service = found.service
     overrides = await to_thread.run_sync(store.model_overrides, service.db)
-    serving = {c.name: c for c in await to_thread.run_sync(service.in_service)}
+    serving = {c.name for c in await to_thread.run_sync(service.in_service)}
     rows = []
     for name in service.arena_models():
         override = overrides.get(name)
         rows.append({
             "name": name,
             "in_service": name in serving,
-            "weight": serving[name].weight if name in serving else None,
+            "configured_enabled": name not in service.settings.disabled,
+            "configured_weight": service.settings.weights.get(name, 1.0),
             "enabled_override": override.enabled if override else None,
             "weight_override": override.weight if override else None,
         })
@@ -62,23 +66,25 @@ async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
 @router.patch("/models/{name:path}")
 async def change_model(name: str, body: ModelChange, found: Arena = Depends(admin)
                        ) -> JSONResponse:
-    changed = await to_thread.run_sync(
-        lambda: store.set_model_override(found.service.db, name, enabled=body.enabled,
-                                         weight=body.weight))
-    if not changed:
+    """Set `enabled` and/or `weight`; null puts a setting back to the configuration."""
+    changes = body.model_dump(exclude_unset=True)
+    if name not in found.service.arena_models() or not await to_thread.run_sync(
+            store.set_model_override, found.service.db, name, changes):
         raise APIError(404, f"No model named {name!r} in the arena.", code="model_not_found")
-    return JSONResponse({"name": name, "enabled": body.enabled, "weight": body.weight})
+    return JSONResponse({"name": name, **changes})
 
 
 @router.get("/flags")
 async def list_flags(unreviewed: bool = False, found: Arena = Depends(admin)) -> JSONResponse:
     flags = await to_thread.run_sync(store.list_flags, found.service.db, unreviewed)
-    return JSONResponse({"flags": [
-        {"id": f.id, "conversation": f.conversation_id, "kind": f.kind, "detail": f.detail,
-         "excluded": f.excluded, "created_at": f.created_at.isoformat(),
-         "reviewed_at": f.reviewed_at.isoformat() if f.reviewed_at else None}
-        for f in flags
-    ]})
+    return JSONResponse({"flags": [_flag(f) for f in flags]})
+
+
+def _flag(flag: store.FlagView) -> dict:
+    return {"id": flag.id, "conversation": flag.conversation_id, "kind": flag.kind,
+            "detail": flag.detail, "excluded": flag.excluded,
+            "created_at": flag.created_at.isoformat(),
+            "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None}
 
 
 @router.patch("/flags/{flag_id}")
@@ -88,3 +94,16 @@ async def review_flag(flag_id: int, body: FlagReview, found: Arena = Depends(adm
                                     body.excluded):
         raise APIError(404, f"No flag {flag_id}.", code="flag_not_found")
     return JSONResponse({"id": flag_id, "excluded": body.excluded})
+
+
+@router.get("/conversations/{conversation_id}")
+async def read_conversation(conversation_id: str, found: Arena = Depends(admin)
+                            ) -> JSONResponse:
+    """A stored conversation in full (models, answers, errors, vote) with its flags."""
+    db = found.service.db
+    records = await to_thread.run_sync(conversation_records, db, conversation_id)
+    if not records:
+        raise APIError(404, f"No conversation {conversation_id!r}.",
+                       code="conversation_not_found")
+    flags = await to_thread.run_sync(store.list_flags, db, False, conversation_id)
+    return JSONResponse(records[0] | {"flags": [_flag(f) for f in flags]})

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api")
 changes = [Depends(check_same_origin)]
 
 
-def arena(request: Request) -> Arena:
+async def arena(request: Request) -> Arena:
     found = getattr(request.app.state, "arena", None)
     if found is None:
         raise APIError(404, "The arena is not enabled on this server.", code="arena_disabled")

@@ -1,5 +1,5 @@
-"""The arena's server-rendered pages (battle, side-by-side, chat, leaderboard, about) and
-their static files, Plotly's JavaScript included, served locally."""
+"""The arena's server-rendered pages (battle, side-by-side, chat, leaderboard, about,
+admin) and their static files, Plotly's JavaScript included, served locally."""
 
 from __future__ import annotations
 
@@ -63,6 +63,11 @@ async def leaderboard(request: Request) -> HTMLResponse:
 @router.get("/about", response_class=HTMLResponse)
 async def about(request: Request) -> HTMLResponse:
     return _page(request, "about.html", title="About")
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin(request: Request) -> HTMLResponse:
+    return _page(request, "admin.html", title="Admin")
 
 
 @router.get("/static/highlight.css")

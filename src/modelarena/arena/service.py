@@ -12,7 +12,7 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anyio import to_thread
@@ -28,7 +28,7 @@ from modelarena.errors import APIError
 from modelarena.serving.protocol import ChatCompletionRequest
 from modelarena.serving.router import Router
 from modelarena.store import arena as store
-from modelarena.store.arena import ConversationView, SideResult
+from modelarena.store.arena import ConversationView, SideResult, TurnView
 from modelarena.store.db import Database
 
 MODES = ("battle", "side_by_side", "chat")
@@ -134,12 +134,8 @@ class ArenaService:
                     raise _error(400, f"model {name!r} does not take images",
                                  "model_not_vision", "models")
             chosen = self._sampling(sampling)
-        conversation_id = secrets.token_hex(16)
-        store.create_conversation(self.db, conversation_id, visitor_id, mode, pair,
-                                  chosen.__dict__ | {"vision": vision})
-        view = store.get_conversation(self.db, conversation_id)
-        assert view is not None
-        return view
+        return store.create_conversation(self.db, secrets.token_hex(16), visitor_id, mode,
+                                         pair, chosen.__dict__ | {"vision": vision})
 
     def _sampling(self, given: dict[str, Any] | None) -> Sampling:
         limits = self.settings
@@ -264,8 +260,8 @@ class ArenaService:
             self._busy.discard(conversation_id)
             raise _error(409, "Another message is being sent in this conversation.",
                          "conversation_busy") from None
-        view = await to_thread.run_sync(self.owned, visitor_id, conversation_id)
-        return self._generate(view, turn_id)
+        turn = TurnView.unanswered(turn_id, len(view.turns), prompt, image)
+        return self._generate(replace(view, turns=[*view.turns, turn]), turn_id)
 
     async def regenerate(self, visitor_id: str, conversation_id: str
                          ) -> AsyncIterator[dict[str, Any]]:
@@ -276,9 +272,14 @@ class ArenaService:
         if view.winner is not None:
             raise _error(409, "This battle has been voted; start a new round.", "already_voted")
         self._claim(conversation_id)
-        await to_thread.run_sync(store.reset_turn, self.db, view.turns[-1].id)
-        view = await to_thread.run_sync(self.owned, visitor_id, conversation_id)
-        return self._generate(view, view.turns[-1].id)
+        last = view.turns[-1]
+        try:
+            await to_thread.run_sync(store.reset_turn, self.db, last.id)
+        except Exception:
+            self._busy.discard(conversation_id)
+            raise
+        turn = TurnView.unanswered(last.id, last.position, last.prompt, last.image)
+        return self._generate(replace(view, turns=[*view.turns[:-1], turn]), last.id)
 
     def _claim(self, conversation_id: str) -> None:
         if conversation_id in self._busy:

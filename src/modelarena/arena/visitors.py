@@ -71,7 +71,7 @@ class Caller:
     ip: str
 
 
-def caller(request: Request) -> Caller:
+async def caller(request: Request) -> Caller:
     return Caller(request.state.visitor_id, request.client.host if request.client else "")
 
 
@@ -79,7 +79,7 @@ def hash_ip(ip: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}:{ip}".encode()).hexdigest()
 
 
-def check_same_origin(request: Request) -> None:
+async def check_same_origin(request: Request) -> None:
     """Refuse a state-changing request that a browser sent from another site.
 
     Browsers send `Origin` (or at least `Sec-Fetch-Site`) on such requests; a client

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelarena.store.db import Database
@@ -55,6 +55,13 @@ class TurnView:
     errors: dict[str, str | None]
     completion_tokens: dict[str, int | None]
 
+    @classmethod
+    def unanswered(cls, turn_id: int, position: int, prompt: str, image: str | None
+                   ) -> TurnView:
+        nothing = dict.fromkeys(SIDES)
+        return cls(turn_id, position, prompt, image, dict(nothing), dict(nothing),
+                   dict(nothing), dict(nothing))
+
     def side_done(self, side: str) -> bool:
         return self.finish[side] is not None or self.errors[side] is not None
 
@@ -79,7 +86,7 @@ class ConversationView:
         return tuple(self.models)
 
 
-def _turn_view(row: Turn) -> TurnView:
+def _turn_view(row: Any) -> TurnView:
     return TurnView(
         id=row.id,
         position=row.position,
@@ -122,36 +129,52 @@ def create_conversation(
     mode: str,
     models: Sequence[str],
     sampling: dict[str, Any],
-) -> None:
+) -> ConversationView:
+    """Store a new conversation and return it (no turns yet)."""
+    row = Conversation(id=conversation_id, visitor_id=visitor_id, mode=mode,
+                       model_a=models[0], model_b=models[1] if len(models) > 1 else None,
+                       sampling=dict(sampling))
     with db.session() as session:
-        session.add(
-            Conversation(
-                id=conversation_id,
-                visitor_id=visitor_id,
-                mode=mode,
-                model_a=models[0],
-                model_b=models[1] if len(models) > 1 else None,
-                sampling=dict(sampling),
-            )
-        )
+        session.add(row)
+    return ConversationView(
+        id=row.id, visitor_id=row.visitor_id, mode=row.mode,
+        models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
+        sampling=dict(row.sampling), created_at=row.created_at,
+    )
+
+
+# Built once and reused with a bound id: this read runs several times per battle, and
+# building a statement costs more than running it.
+_CONVERSATION = (
+    select(Conversation.id, Conversation.visitor_id, Conversation.mode, Conversation.model_a,
+           Conversation.model_b, Conversation.sampling, Conversation.created_at, Vote.winner)
+    .outerjoin(Vote, Vote.conversation_id == Conversation.id)
+    .where(Conversation.id == bindparam("conversation_id"))
+)
+_TURNS = (
+    select(Turn.id, Turn.position, Turn.prompt, Turn.image, Turn.answer_a, Turn.answer_b,
+           Turn.finish_a, Turn.finish_b, Turn.error_a, Turn.error_b,
+           Turn.completion_tokens_a, Turn.completion_tokens_b)
+    .where(Turn.conversation_id == bindparam("conversation_id"))
+    .order_by(Turn.position)
+)
 
 
 def get_conversation(db: Database, conversation_id: str) -> ConversationView | None:
+    key = {"conversation_id": conversation_id}
     with db.session() as session:
-        row = session.get(Conversation, conversation_id)
+        row = session.execute(_CONVERSATION, key).one_or_none()
         if row is None:
             return None
-        winner = session.scalar(select(Vote.winner).where(Vote.conversation_id == row.id))
-        models = {"a": row.model_a} | ({"b": row.model_b} if row.model_b else {})
         return ConversationView(
             id=row.id,
             visitor_id=row.visitor_id,
             mode=row.mode,
-            models=models,
+            models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
             sampling=dict(row.sampling or {}),
             created_at=row.created_at,
-            turns=[_turn_view(t) for t in row.turns],
-            winner=winner,
+            turns=[_turn_view(t) for t in session.execute(_TURNS, key)],
+            winner=row.winner,
         )
 
 
@@ -177,20 +200,24 @@ def reset_turn(db: Database, turn_id: int) -> None:
         session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
 
 
+# SideResult's fields, in the order of _SIDE_COLUMNS.
+_RESULT_FIELDS = ("answer", "finish_reason", "error", "ttft_ms", "duration_ms",
+                  "prompt_tokens", "completion_tokens")
+_SAVE_SIDE = {
+    side: update(Turn)
+    .where(Turn.id == bindparam("turn_id"))
+    .values({column.format(side): bindparam(f"new_{field}")
+             for column, field in zip(_SIDE_COLUMNS, _RESULT_FIELDS, strict=True)})
+    for side in SIDES
+}
+
+
 def save_side(db: Database, turn_id: int, side: str, result: SideResult) -> None:
     if side not in SIDES:
         raise ValueError(f"unknown side {side!r}")
-    values = {
-        f"answer_{side}": result.answer,
-        f"finish_{side}": result.finish_reason,
-        f"error_{side}": result.error,
-        f"ttft_{side}_ms": result.ttft_ms,
-        f"duration_{side}_ms": result.duration_ms,
-        f"prompt_tokens_{side}": result.prompt_tokens,
-        f"completion_tokens_{side}": result.completion_tokens,
-    }
+    values = {f"new_{field}": getattr(result, field) for field in _RESULT_FIELDS}
     with db.session() as session:
-        session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+        session.execute(_SAVE_SIDE[side], {"turn_id": turn_id, **values})
 
 
 def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str) -> bool:
@@ -201,6 +228,21 @@ def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str) -
     except IntegrityError:
         return False
     return True
+
+
+def voted_conversations(db: Database, modes: Sequence[str] = ("battle",)
+                        ) -> tuple[list[str], set[str]]:
+    """Ids of the voted conversations of these modes, oldest vote first, and the set of
+    those with an excluding flag (identity leak, ...)."""
+    voted = (
+        select(Vote.conversation_id)
+        .join(Conversation, Conversation.id == Vote.conversation_id)
+        .where(Conversation.mode.in_(list(modes)))
+        .order_by(Vote.created_at, Vote.id)
+    )
+    excluded = select(Flag.conversation_id).where(Flag.excluded.is_(True))
+    with db.session() as session:
+        return list(session.scalars(voted)), set(session.scalars(excluded))
 
 
 def count_votes(db: Database) -> int:
@@ -236,10 +278,13 @@ class FlagView:
     reviewed_at: datetime | None
 
 
-def list_flags(db: Database, unreviewed_only: bool = False) -> list[FlagView]:
+def list_flags(db: Database, unreviewed_only: bool = False,
+               conversation_id: str | None = None) -> list[FlagView]:
     query = select(Flag).order_by(Flag.id)
     if unreviewed_only:
         query = query.where(Flag.reviewed_at.is_(None))
+    if conversation_id is not None:
+        query = query.where(Flag.conversation_id == conversation_id)
     with db.session() as session:
         return [
             FlagView(f.id, f.conversation_id, f.kind, f.detail, f.excluded, f.created_at,
@@ -295,18 +340,16 @@ def model_overrides(db: Database) -> dict[str, ModelAdmin]:
         }
 
 
-def set_model_override(
-    db: Database, name: str, *, enabled: bool | None, weight: float | None
-) -> bool:
-    """Change whether a model battles and its weight; False for an unknown model."""
+def set_model_override(db: Database, name: str, changes: dict[str, Any]) -> bool:
+    """Change whether a model battles (`enabled`) and its weight (`weight`); a value of
+    None returns that setting to the configuration. False for an unknown model."""
     with db.session() as session:
         row = session.get(ModelRecord, name)
         if row is None:
             return False
-        if enabled is not None:
-            row.enabled = enabled
-        if weight is not None:
-            row.weight = weight
+        for key in ("enabled", "weight"):
+            if key in changes:
+                setattr(row, key, changes[key])
         row.updated_at = utcnow()
         return True
 

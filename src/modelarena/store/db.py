@@ -15,6 +15,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The server reaches the database from AnyIO's worker threads (40 by default): enough
+# connections that no request waits for another's connection to come back.
+POOL = {"pool_size": 20, "max_overflow": 30}
 
 
 class Database:
@@ -27,11 +30,12 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
+                url, connect_args={"check_same_thread": False, "timeout": 30},
+                **(POOL if parsed.database not in (None, "", ":memory:") else {}),
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self.engine = create_engine(url, pool_pre_ping=True, **POOL)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -2,8 +2,9 @@
 "use strict";
 
 const api = {
+  headers: {},  // sent with every call (the admin page adds its token here)
   async call(method, path, body) {
-    const init = { method, headers: {} };
+    const init = { method, headers: { ...api.headers } };
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
