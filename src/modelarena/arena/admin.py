@@ -68,8 +68,7 @@ async def change_model(name: str, body: ModelChange, found: Arena = Depends(admi
                        ) -> JSONResponse:
     """Set `enabled` and/or `weight`; null puts a setting back to the configuration."""
     changes = body.model_dump(exclude_unset=True)
-    if name not in found.service.arena_models() or not await to_thread.run_sync(
-            store.set_model_override, found.service.db, name, changes):
+    if not await to_thread.run_sync(found.service.set_override, name, changes):
         raise APIError(404, f"No model named {name!r} in the arena.", code="model_not_found")
     return JSONResponse({"name": name, **changes})
 

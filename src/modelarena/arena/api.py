@@ -18,7 +18,6 @@ from modelarena.arena.setup import Arena
 from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
 from modelarena.errors import APIError
 from modelarena.serving.openai_format import JSONResponse
-from modelarena.store import arena as store
 
 router = APIRouter(prefix="/api")
 changes = [Depends(check_same_origin)]
@@ -54,11 +53,6 @@ class VoteBody(_Body):
 class FeedbackBody(_Body):
     turn: int = Field(ge=0)
     rating: Literal[1, -1]
-
-
-async def _visitor(found: Arena, who: Caller) -> None:
-    await to_thread.run_sync(store.ensure_visitor, found.service.db, who.visitor_id,
-                             hash_ip(who.ip, found.ip_salt))
 
 
 async def _limit(found: Arena, who: Caller) -> None:
@@ -97,15 +91,15 @@ async def models(found: Arena = Depends(arena)) -> JSONResponse:
 
 @router.get("/terms")
 async def terms(found: Arena = Depends(arena), who: Caller = Depends(caller)) -> JSONResponse:
-    accepted = await to_thread.run_sync(store.terms_accepted, found.service.db, who.visitor_id)
+    accepted = await to_thread.run_sync(found.service.terms_accepted, who.visitor_id)
     return JSONResponse({"accepted": accepted})
 
 
 @router.post("/terms", dependencies=changes)
 async def accept_terms(found: Arena = Depends(arena),
                        who: Caller = Depends(caller)) -> JSONResponse:
-    await _visitor(found, who)
-    await to_thread.run_sync(store.accept_terms, found.service.db, who.visitor_id)
+    await to_thread.run_sync(found.service.accept_terms, who.visitor_id,
+                             hash_ip(who.ip, found.ip_salt))
     return JSONResponse({"accepted": True})
 
 
@@ -113,7 +107,7 @@ async def accept_terms(found: Arena = Depends(arena),
 async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
                            who: Caller = Depends(caller)) -> JSONResponse:
     service = found.service
-    if not await to_thread.run_sync(store.terms_accepted, service.db, who.visitor_id):
+    if not await to_thread.run_sync(service.terms_accepted, who.visitor_id):
         raise APIError(403, "Accept the terms of use first (POST /api/terms).",
                        code="terms_not_accepted", type="permission_error")
     view = await to_thread.run_sync(service.start, who.visitor_id, body.mode, body.models,

@@ -34,6 +34,8 @@ from modelarena.store.db import Database
 MODES = ("battle", "side_by_side", "chat")
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 RENDER_EVERY_S = 0.08  # how often a streaming pane gets re-rendered HTML
+OVERRIDES_TTL_S = 2.0  # admin changes made through another server process show this late
+MAX_REMEMBERED_VISITORS = 100_000
 
 
 def _error(status: int, message: str, code: str, param: str | None = None) -> APIError:
@@ -68,6 +70,8 @@ class ArenaService:
         self.moderation = moderation
         self.on_vote = on_vote
         self._busy: set[str] = set()  # conversations generating right now
+        self._accepted: set[str] = set()  # visitors known to have accepted the terms
+        self._overrides: tuple[float, dict[str, store.ModelAdmin]] | None = None
 
     # -- models ---------------------------------------------------------------------------
 
@@ -82,7 +86,7 @@ class ArenaService:
     def in_service(self) -> list[Candidate]:
         """Models that may battle now: configured, not disabled by config or admin, and
         with at least one healthy backend."""
-        overrides = store.model_overrides(self.db)
+        overrides = self._model_overrides()
         candidates = []
         for name in self.arena_models():
             override = overrides.get(name)
@@ -97,6 +101,40 @@ class ArenaService:
             vision = bool(self.router.metadata(name).get("vision"))
             candidates.append(Candidate(name=name, weight=weight, vision=vision))
         return candidates
+
+    def _model_overrides(self) -> dict[str, store.ModelAdmin]:
+        now = time.monotonic()
+        if self._overrides is None or now - self._overrides[0] > OVERRIDES_TTL_S:
+            self._overrides = (now, store.model_overrides(self.db))
+        return self._overrides[1]
+
+    def set_override(self, name: str, changes: dict[str, Any]) -> bool:
+        """An admin's change to a model; False for a model not in the arena."""
+        if name not in self.arena_models():
+            return False
+        changed = store.set_model_override(self.db, name, changes)
+        self._overrides = None
+        return changed
+
+    # -- visitors -------------------------------------------------------------------------
+
+    def terms_accepted(self, visitor_id: str) -> bool:
+        if visitor_id in self._accepted:
+            return True
+        accepted = store.terms_accepted(self.db, visitor_id)
+        if accepted:
+            self._remember(visitor_id)
+        return accepted
+
+    def accept_terms(self, visitor_id: str, ip_hash: str) -> None:
+        store.ensure_visitor(self.db, visitor_id, ip_hash)
+        store.accept_terms(self.db, visitor_id)
+        self._remember(visitor_id)
+
+    def _remember(self, visitor_id: str) -> None:
+        if len(self._accepted) >= MAX_REMEMBERED_VISITORS:
+            self._accepted.clear()
+        self._accepted.add(visitor_id)
 
     # -- conversations --------------------------------------------------------------------
 
@@ -163,7 +201,10 @@ class ArenaService:
 
     def owned(self, visitor_id: str, conversation_id: str) -> ConversationView:
         """The visitor's own conversation, or an error that says why not."""
-        view = store.get_conversation(self.db, conversation_id)
+        return self._own(store.get_conversation(self.db, conversation_id), visitor_id)
+
+    @staticmethod
+    def _own(view: ConversationView | None, visitor_id: str) -> ConversationView:
         if view is None:
             raise _error(404, "No such conversation.", "conversation_not_found")
         if view.visitor_id != visitor_id:
@@ -303,8 +344,8 @@ class ArenaService:
                 else:
                     yield event
             self._busy.discard(view.id)
-            done = await to_thread.run_sync(store.get_conversation, self.db, view.id)
-            assert done is not None
+            results = await asyncio.gather(*tasks)
+            done = self._with_results(view, dict(zip(view.sides, results, strict=True)))
             yield {"type": "done", "votable": self._votable(done) is None,
                    "can_continue": self._can_continue(done)}
         finally:
@@ -312,6 +353,20 @@ class ArenaService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._busy.discard(view.id)
+
+    @staticmethod
+    def _with_results(view: ConversationView, results: dict[str, SideResult]
+                      ) -> ConversationView:
+        """The conversation with its last turn answered as `results` (as now stored)."""
+        last = view.turns[-1]
+        answered = replace(
+            last,
+            answers={side: results[side].answer for side in view.sides},
+            finish={side: results[side].finish_reason for side in view.sides},
+            errors={side: results[side].error for side in view.sides},
+            completion_tokens={side: results[side].completion_tokens for side in view.sides},
+        )
+        return replace(view, turns=[*view.turns[:-1], answered])
 
     def _messages(self, view: ConversationView, side: str) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -327,7 +382,7 @@ class ArenaService:
         return messages
 
     async def _answer(self, view: ConversationView, side: str, turn_id: int,
-                      queue: asyncio.Queue) -> None:
+                      queue: asyncio.Queue) -> SideResult:
         model = view.models[side]
         sampling = view.sampling
         started = time.perf_counter()
@@ -363,6 +418,7 @@ class ArenaService:
                              "finish_reason": result.finish_reason,
                              "tokens": result.completion_tokens})
         await queue.put(None)
+        return result
 
     async def _stream(self, model: str, request: ChatCompletionRequest, side: str,
                       result: SideResult, started: float, queue: asyncio.Queue) -> None:
@@ -428,14 +484,20 @@ class ArenaService:
         if winner not in WINNERS:
             raise _error(400, f"winner must be one of {', '.join(WINNERS)}", "invalid_winner",
                          "winner")
-        view = self.owned(visitor_id, conversation_id)
-        reason = self._votable(view)
-        if reason is not None:
-            raise _error(409, reason, "not_votable")
-        if not store.add_vote(self.db, conversation_id, visitor_id, winner):
+        seen: list[ConversationView] = []
+
+        def check(found: ConversationView | None) -> None:
+            view = self._own(found, visitor_id)
+            reason = self._votable(view)
+            if reason is not None:
+                raise _error(409, reason, "not_votable")
+            seen.append(view)
+
+        # The checks and the vote are one transaction: one round of the database.
+        if not store.add_vote(self.db, conversation_id, visitor_id, winner, check):
             raise _error(409, "This battle has already been voted.", "not_votable")
         self.on_vote()
-        return {"id": conversation_id, "winner": winner, "models": self.reveal(view)}
+        return {"id": conversation_id, "winner": winner, "models": self.reveal(seen[0])}
 
     def feedback(self, visitor_id: str, conversation_id: str, turn: int, rating: int) -> None:
         view = self.owned(visitor_id, conversation_id)

@@ -42,7 +42,7 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
         sampler=sampler,
         moderation=load_moderation(config.moderation, config.blocked_keywords),
     )
-    leaderboard = LiveLeaderboard(db, config, lambda: _metadata(router), sampler)
+    leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
     service.on_vote = leaderboard.vote_added
     return Arena(service, leaderboard, limiter, config.ip_salt or _salt(settings.data_dir),
                  config.admin_token)

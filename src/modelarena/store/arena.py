@@ -3,13 +3,14 @@ feedback, flags, model records and benchmark scores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from modelarena.store.db import Database
 from modelarena.store.models import (
@@ -161,21 +162,25 @@ _TURNS = (
 
 
 def get_conversation(db: Database, conversation_id: str) -> ConversationView | None:
-    key = {"conversation_id": conversation_id}
     with db.session() as session:
-        row = session.execute(_CONVERSATION, key).one_or_none()
-        if row is None:
-            return None
-        return ConversationView(
-            id=row.id,
-            visitor_id=row.visitor_id,
-            mode=row.mode,
-            models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
-            sampling=dict(row.sampling or {}),
-            created_at=row.created_at,
-            turns=[_turn_view(t) for t in session.execute(_TURNS, key)],
-            winner=row.winner,
-        )
+        return _read_conversation(session, conversation_id)
+
+
+def _read_conversation(session: Session, conversation_id: str) -> ConversationView | None:
+    key = {"conversation_id": conversation_id}
+    row = session.execute(_CONVERSATION, key).one_or_none()
+    if row is None:
+        return None
+    return ConversationView(
+        id=row.id,
+        visitor_id=row.visitor_id,
+        mode=row.mode,
+        models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
+        sampling=dict(row.sampling or {}),
+        created_at=row.created_at,
+        turns=[_turn_view(t) for t in session.execute(_TURNS, key)],
+        winner=row.winner,
+    )
 
 
 def add_turn(
@@ -220,10 +225,14 @@ def save_side(db: Database, turn_id: int, side: str, result: SideResult) -> None
         session.execute(_SAVE_SIDE[side], {"turn_id": turn_id, **values})
 
 
-def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str) -> bool:
-    """Commit the conversation's vote; False when it already has one."""
+def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str,
+             check: Callable[[ConversationView | None], None] | None = None) -> bool:
+    """Commit the conversation's vote; False when it already has one. `check` sees the
+    conversation as read in the same transaction and refuses the vote by raising."""
     try:
         with db.session() as session:
+            if check is not None:
+                check(_read_conversation(session, conversation_id))
             session.add(Vote(conversation_id=conversation_id, visitor_id=visitor_id, winner=winner))
     except IntegrityError:
         return False

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The server reaches the database from AnyIO's worker threads (40 by default): enough
 # connections that no request waits for another's connection to come back.
-POOL = {"pool_size": 20, "max_overflow": 30}
+POOL = {"pool_size": 40, "max_overflow": 10}
 
 
 class Database:
