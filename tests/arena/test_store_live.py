@@ -1,12 +1,15 @@
 """Battles stored in SQLite and in the machine's real PostgreSQL: votes committed before
 they are acknowledged, FastChat export that the rating command reads, import back, and
-benchmark scores on the leaderboard."""
+benchmark scores on the leaderboard, and the leaderboard's fitting process ending with a
+killed server."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -90,9 +93,39 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
         answer = httpx.get(server.url + "/api/leaderboard").json()
         if answer["votes"] == 6 and answer["benchmarks"]:
             break
-        __import__("time").sleep(0.1)
+        time.sleep(0.1)
     assert answer["benchmarks"] == ["MMLU", "MT-Bench"]
     assert {r["model"]: r["scores"]["MT-Bench"] for r in answer["rows"]} == {
         "north-1": 6.5, "south-1": 7.25}
     csv_text = httpx.get(server.url + "/api/leaderboard.csv").text
     assert csv_text.splitlines()[0].endswith("MMLU,MT-Bench")
+
+    # The process that fits the leaderboard goes with the server, even on kill -9.
+    fitters = [pid for pid in children(server.process.pid)
+               if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(fitters) == 1
+    server.kill()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in fitters) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(running(pid) for pid in fitters)
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
