@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api/admin")
 class ModelChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool | None = None
-    weight: float | None = Field(None, gt=0)
+    weight: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
 
 
 class FlagReview(BaseModel):

@@ -14,12 +14,14 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelarena.arena.leaderboard_fit import BUILTIN, LABELS
 from modelarena.arena.setup import Arena
 from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
 from modelarena.errors import APIError
 from modelarena.serving.openai_format import JSONResponse
 
 router = APIRouter(prefix="/api")
+CATEGORIES = ("all", *BUILTIN, *LABELS)
 changes = [Depends(check_same_origin)]
 
 
@@ -55,16 +57,23 @@ class FeedbackBody(_Body):
     rating: Literal[1, -1]
 
 
-async def _limit(found: Arena, who: Caller) -> None:
+async def _limit(found: Arena, who: Caller, action: str = "turn") -> None:
+    """Per-visitor and per-IP limits, counted separately for each kind of action."""
     settings = found.service.settings
     for key, rpm in ((f"visitor:{who.visitor_id}", settings.visitor_rpm),
                      (f"ip:{hash_ip(who.ip, found.ip_salt)}", settings.ip_rpm)):
         if rpm:
-            wait = await found.limiter.hit(f"arena:{key}", rpm)
+            wait = await found.limiter.hit(f"arena:{action}:{key}", rpm)
             if wait is not None:
-                raise APIError(429, f"Too many messages; try again in {wait:.0f} s.",
+                raise APIError(429, f"Too many requests; try again in {wait:.0f} s.",
                                type="rate_limit_error", code="rate_limit_exceeded",
                                headers={"Retry-After": str(max(1, round(wait)))})
+
+
+async def _require_terms(found: Arena, who: Caller) -> None:
+    if not await to_thread.run_sync(found.service.terms_accepted, who.visitor_id):
+        raise APIError(403, "Accept the terms of use first (POST /api/terms).",
+                       code="terms_not_accepted", type="permission_error")
 
 
 def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
@@ -107,9 +116,8 @@ async def accept_terms(found: Arena = Depends(arena),
 async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
                            who: Caller = Depends(caller)) -> JSONResponse:
     service = found.service
-    if not await to_thread.run_sync(service.terms_accepted, who.visitor_id):
-        raise APIError(403, "Accept the terms of use first (POST /api/terms).",
-                       code="terms_not_accepted", type="permission_error")
+    await _require_terms(found, who)
+    await _limit(found, who, "conversation")
     view = await to_thread.run_sync(service.start, who.visitor_id, body.mode, body.models,
                                     body.sampling, body.vision)
     return JSONResponse(service.public(view), status_code=201)
@@ -156,6 +164,8 @@ async def feedback(conversation_id: str, body: FeedbackBody, found: Arena = Depe
 @router.post("/images", dependencies=changes, status_code=201)
 async def upload_image(image: UploadFile = File(...), found: Arena = Depends(arena),
                        who: Caller = Depends(caller)) -> JSONResponse:
+    await _require_terms(found, who)
+    await _limit(found, who, "image")
     limit = found.service.images.max_bytes
     data = await image.read(limit + 1)
     image_id = await to_thread.run_sync(found.service.images.save, data)
@@ -171,10 +181,18 @@ async def get_image(image_id: str, found: Arena = Depends(arena)) -> Response:
                              "X-Content-Type-Options": "nosniff"})
 
 
+def _category(category: str) -> str:
+    if category not in CATEGORIES:
+        raise APIError(404, f"No leaderboard category {category!r}; use one of "
+                            f"{', '.join(CATEGORIES)}.", param="category",
+                       code="category_not_found")
+    return category
+
+
 @router.get("/leaderboard")
 async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> JSONResponse:
     snapshot = found.leaderboard.snapshot
-    board = snapshot.board(category)
+    board = snapshot.board(_category(category))
     return JSONResponse({
         "category": category,
         "categories": list(snapshot.boards),
@@ -190,7 +208,7 @@ async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> J
 @router.get("/leaderboard.csv")
 async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) -> Response:
     snapshot = found.leaderboard.snapshot
-    board = snapshot.board(category)
+    board = snapshot.board(_category(category))
     out = io.StringIO()
     columns = ["rank_upper", "model", "display_name", "rating", "ci_lower", "ci_upper",
                "num_battles", "organization", "license", "parameters", "context_length",

@@ -37,7 +37,8 @@ class ImageStore:
             with Image.open(io.BytesIO(data)) as image:
                 kind = image.format
                 image.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+                Image.DecompressionBombError) as exc:
             raise APIError(400, "The file is not a readable PNG, JPEG or WebP image.",
                            param="image", code="invalid_image") from exc
         if kind not in KINDS:

@@ -9,13 +9,17 @@ backend's own message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import anyio
 from anyio import to_thread
+from sqlalchemy.exc import IntegrityError
 
 from modelarena.arena.identity import find_leak, identity_terms
 from modelarena.arena.images import ImageStore
@@ -30,6 +34,8 @@ from modelarena.serving.router import Router
 from modelarena.store import arena as store
 from modelarena.store.arena import ConversationView, SideResult, TurnView
 from modelarena.store.db import Database
+
+log = logging.getLogger(__name__)
 
 MODES = ("battle", "side_by_side", "chat")
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
@@ -69,7 +75,8 @@ class ArenaService:
         self.sampler = sampler
         self.moderation = moderation
         self.on_vote = on_vote
-        self._busy: set[str] = set()  # conversations generating right now
+        self._busy: set[str] = set()  # conversations generating (or voting) right now
+        self._claiming = threading.Lock()
         self._accepted: set[str] = set()  # visitors known to have accepted the terms
         self._overrides: tuple[float, dict[str, store.ModelAdmin]] | None = None
 
@@ -186,8 +193,8 @@ class ArenaService:
             temperature = float(given.get("temperature", limits.temperature))
             top_p = float(given.get("top_p", limits.top_p))
             max_tokens = int(given.get("max_tokens", limits.max_tokens))
-        except (TypeError, ValueError) as exc:
-            raise _error(400, "sampling settings must be numbers", "invalid_sampling",
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _error(400, "sampling settings must be finite numbers", "invalid_sampling",
                          "sampling") from exc
         if not 0 <= temperature <= 2:
             raise _error(400, "temperature must be between 0 and 2", "invalid_sampling",
@@ -276,12 +283,19 @@ class ArenaService:
             raise _error(409, "The last answer is missing or failed; regenerate it or start "
                               "a new round.", "turn_incomplete")
         if image is not None:
-            self.images.path(image)  # checks the id's form
+            if not self.images.path(image).is_file():
+                raise _error(400, "No such image; upload it first (POST /api/images).",
+                             "image_not_found", "image")
             if not view.sampling.get("vision"):
                 raise _error(400, "This conversation was started without images; start a "
                                   "new one with the image attached.", "vision_not_enabled",
                              "image")
-        reason = self.moderation(prompt)
+        try:
+            reason = self.moderation(prompt)
+        except Exception as exc:  # a broken hook refuses rather than lets prompts through
+            log.exception("the moderation check failed")
+            raise _error(503, "The prompt could not be checked right now; try again later.",
+                         "moderation_unavailable") from exc
         if reason:
             raise _error(400, f"This prompt cannot be sent: {reason}.", "prompt_refused",
                          "prompt")
@@ -291,16 +305,22 @@ class ArenaService:
     ) -> AsyncIterator[dict[str, Any]]:
         """Add a turn and stream both answers into it."""
         view = await to_thread.run_sync(self.owned, visitor_id, conversation_id)
-        self.check_prompt(view, prompt, image)
+        await to_thread.run_sync(self.check_prompt, view, prompt, image)
         self._claim(conversation_id)
         try:
             turn_id = await to_thread.run_sync(
                 store.add_turn, self.db, conversation_id, len(view.turns), prompt, image
             )
-        except Exception:
+        except IntegrityError:
             self._busy.discard(conversation_id)
             raise _error(409, "Another message is being sent in this conversation.",
                          "conversation_busy") from None
+        except Exception:
+            self._busy.discard(conversation_id)
+            raise
+        if turn_id is None:
+            self._busy.discard(conversation_id)
+            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
         turn = TurnView.unanswered(turn_id, len(view.turns), prompt, image)
         return self._generate(replace(view, turns=[*view.turns, turn]), turn_id)
 
@@ -315,18 +335,22 @@ class ArenaService:
         self._claim(conversation_id)
         last = view.turns[-1]
         try:
-            await to_thread.run_sync(store.reset_turn, self.db, last.id)
+            reset = await to_thread.run_sync(store.reset_turn, self.db, conversation_id, last.id)
         except Exception:
             self._busy.discard(conversation_id)
             raise
+        if not reset:
+            self._busy.discard(conversation_id)
+            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
         turn = TurnView.unanswered(last.id, last.position, last.prompt, last.image)
         return self._generate(replace(view, turns=[*view.turns[:-1], turn]), last.id)
 
     def _claim(self, conversation_id: str) -> None:
-        if conversation_id in self._busy:
-            raise _error(409, "Answers are still being generated in this conversation.",
-                         "conversation_busy")
-        self._busy.add(conversation_id)
+        with self._claiming:  # votes claim from worker threads, sends from the event loop
+            if conversation_id in self._busy:
+                raise _error(409, "Answers are still being generated in this conversation.",
+                             "conversation_busy")
+            self._busy.add(conversation_id)
 
     async def _generate(self, view: ConversationView, turn_id: int
                         ) -> AsyncIterator[dict[str, Any]]:
@@ -349,10 +373,16 @@ class ArenaService:
             yield {"type": "done", "votable": self._votable(done) is None,
                    "can_continue": self._can_continue(done)}
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._busy.discard(view.id)
+            # Runs also when the client went away and this generator is being cancelled:
+            # the shield lets the sides record their interruption before the
+            # conversation is released.
+            try:
+                for task in tasks:
+                    task.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+            finally:
+                self._busy.discard(view.id)
 
     @staticmethod
     def _with_results(view: ConversationView, results: dict[str, SideResult]
@@ -408,16 +438,22 @@ class ArenaService:
         except Exception as exc:  # a backend bug must not take the battle down
             result.error = self._failure_text(view, APIError(500, type(exc).__name__))
         result.duration_ms = (time.perf_counter() - started) * 1000
-        await to_thread.run_sync(store.save_side, self.db, turn_id, side, result)
-        if result.error:
+        try:
+            await to_thread.run_sync(store.save_side, self.db, turn_id, side, result)
+            if result.answer:  # a failed side may have shown part of an answer
+                await self._check_identity(view, side, result.answer)
+            if result.error:
+                await queue.put({"type": "error", "side": side, "message": result.error})
+            else:
+                await queue.put({"type": "answer", "side": side,
+                                 "html": render_markdown(result.answer),
+                                 "finish_reason": result.finish_reason})
+        except Exception:
+            log.exception("the answer of side %s could not be stored", side)
+            result.error = "This answer could not be stored; this round cannot be voted."
             await queue.put({"type": "error", "side": side, "message": result.error})
-        else:
-            await self._check_identity(view, side, result.answer)
-            await queue.put({"type": "answer", "side": side,
-                             "html": render_markdown(result.answer),
-                             "finish_reason": result.finish_reason,
-                             "tokens": result.completion_tokens})
-        await queue.put(None)
+        finally:
+            await queue.put(None)
         return result
 
     async def _stream(self, model: str, request: ChatCompletionRequest, side: str,
@@ -447,10 +483,12 @@ class ArenaService:
 
     @staticmethod
     def _failure_text(view: ConversationView, error: APIError) -> str:
-        """Why a side failed. In a blind battle only the kind of failure is told, since a
-        backend's message may name its model."""
+        """Why a side failed. In a blind battle only the kind of failure is told, in our
+        own words: a backend's message or error code may name or fingerprint its model."""
         if view.mode == "battle":
-            kind = error.code or error.type
+            kind = ("rate limited" if error.status == 429 else
+                    "timed out" if error.status == 504 else
+                    "unavailable" if error.status >= 500 else "refused the request")
             return f"This model failed to answer ({kind}). This round cannot be voted."
         return f"This model failed to answer: {error.message}"
 
@@ -466,15 +504,16 @@ class ArenaService:
 
     # -- votes ----------------------------------------------------------------------------
 
-    def _votable(self, view: ConversationView) -> str | None:
-        """Why the conversation cannot be voted now, or None when it can."""
+    def _votable(self, view: ConversationView, claimed: bool = False) -> str | None:
+        """Why the conversation cannot be voted now, or None when it can (`claimed`: the
+        caller holds the conversation, so being busy is its own doing)."""
         if view.mode == "chat":
             return "A direct chat takes thumbs up or down on answers, not a vote."
         if view.winner is not None:
             return "This battle has already been voted."
         if not view.turns:
             return "Send a prompt first."
-        if view.id in self._busy:
+        if view.id in self._busy and not claimed:
             return "Wait until both answers are complete."
         if not view.turns[-1].ok(view.sides):
             return "Both answers must be complete and without errors."
@@ -488,14 +527,19 @@ class ArenaService:
 
         def check(found: ConversationView | None) -> None:
             view = self._own(found, visitor_id)
-            reason = self._votable(view)
+            reason = self._votable(view, claimed=True)
             if reason is not None:
                 raise _error(409, reason, "not_votable")
             seen.append(view)
 
-        # The checks and the vote are one transaction: one round of the database.
-        if not store.add_vote(self.db, conversation_id, visitor_id, winner, check):
-            raise _error(409, "This battle has already been voted.", "not_votable")
+        # Claimed while the vote is stored, so no send or regenerate can start meanwhile;
+        # the checks and the insert share one session.
+        self._claim(conversation_id)
+        try:
+            if not store.add_vote(self.db, conversation_id, visitor_id, winner, check):
+                raise _error(409, "This battle has already been voted.", "not_votable")
+        finally:
+            self._busy.discard(conversation_id)
         self.on_vote()
         return {"id": conversation_id, "winner": winner, "models": self.reveal(seen[0])}
 

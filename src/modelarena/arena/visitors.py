@@ -7,10 +7,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from starlette.requests import cookie_parser
 
 from modelarena.errors import APIError
 
@@ -54,14 +54,11 @@ class VisitorCookieMiddleware:
 def _cookie(scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"cookie":
-            jar = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:
-                return None
-            morsel = jar.get(COOKIE)
-            if morsel and _VALID.match(morsel.value):
-                return morsel.value
+            # Starlette's parser is lenient: another site's odd cookie (JSON, spaces)
+            # does not hide ours, as it would with http.cookies.
+            found = cookie_parser(value.decode("latin-1")).get(COOKIE)
+            if found and _VALID.match(found):
+                return found
     return None
 
 

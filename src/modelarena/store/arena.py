@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,9 +63,6 @@ class TurnView:
         return cls(turn_id, position, prompt, image, dict(nothing), dict(nothing),
                    dict(nothing), dict(nothing))
 
-    def side_done(self, side: str) -> bool:
-        return self.finish[side] is not None or self.errors[side] is not None
-
     def ok(self, sides: Sequence[str]) -> bool:
         """Every side answered without an error."""
         return all(self.finish[s] is not None and self.errors[s] is None for s in sides)
@@ -102,10 +99,12 @@ def _turn_view(row: Any) -> TurnView:
 
 def ensure_visitor(db: Database, visitor_id: str, ip_hash: str) -> None:
     """Record a visitor the first time it is seen."""
-    with db.session() as session:
-        if session.get(Visitor, visitor_id) is None:
-            session.add(Visitor(id=visitor_id, ip_hash=ip_hash))
-    # A concurrent first request may have inserted it meanwhile; that is fine.
+    try:
+        with db.session() as session:
+            if session.get(Visitor, visitor_id) is None:
+                session.add(Visitor(id=visitor_id, ip_hash=ip_hash))
+    except IntegrityError:
+        pass  # a concurrent first request of the same visitor inserted it meanwhile
 
 
 def terms_accepted(db: Database, visitor_id: str) -> bool:
@@ -185,24 +184,36 @@ def _read_conversation(session: Session, conversation_id: str) -> ConversationVi
 
 def add_turn(
     db: Database, conversation_id: str, position: int, prompt: str, image: str | None
-) -> int:
-    """A new turn with no answers yet; its id. The (conversation, position) pair is
-    unique, so two concurrent sends cannot both add the same turn."""
+) -> int | None:
+    """A new turn with no answers yet; its id, or None when the conversation has been
+    voted. The (conversation, position) pair is unique, so two concurrent sends cannot
+    both add the same turn."""
     with db.session() as session:
+        if _voted(session, conversation_id):
+            return None
         row = Turn(conversation_id=conversation_id, position=position, prompt=prompt, image=image)
         session.add(row)
         session.flush()
         return row.id
 
 
-def reset_turn(db: Database, turn_id: int) -> None:
-    """Clear a turn's answers before it is generated again."""
+def reset_turn(db: Database, conversation_id: str, turn_id: int) -> bool:
+    """Clear a turn's answers before it is generated again; False when the conversation
+    has been voted (its answers are then final)."""
     values: dict[str, Any] = {"regenerations": Turn.regenerations + 1}
     for side in SIDES:
         for column in _SIDE_COLUMNS:
             values[column.format(side)] = None
     with db.session() as session:
+        if _voted(session, conversation_id):
+            return False
         session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+        return True
+
+
+def _voted(session: Session, conversation_id: str) -> bool:
+    return session.scalar(select(Vote.id).where(Vote.conversation_id == conversation_id)
+                          ) is not None
 
 
 # SideResult's fields, in the order of _SIDE_COLUMNS.
@@ -254,20 +265,20 @@ def voted_conversations(db: Database, modes: Sequence[str] = ("battle",)
         return list(session.scalars(voted)), set(session.scalars(excluded))
 
 
-def count_votes(db: Database) -> int:
-    with db.session() as session:
-        return session.scalar(select(func.count(Vote.id))) or 0
-
-
 def set_feedback(db: Database, turn_id: int, visitor_id: str, rating: int) -> None:
     """Store (or change) the thumbs up (+1) or down (-1) on a chat answer."""
-    with db.session() as session:
-        row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id))
-        if row is None:
-            session.add(Feedback(turn_id=turn_id, visitor_id=visitor_id, rating=rating))
-        else:
-            row.rating = rating
-            row.created_at = utcnow()
+    for _ in range(2):  # a concurrent first rating (a double click) wins the insert
+        try:
+            with db.session() as session:
+                row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id))
+                if row is None:
+                    session.add(Feedback(turn_id=turn_id, visitor_id=visitor_id, rating=rating))
+                else:
+                    row.rating = rating
+                    row.created_at = utcnow()
+            return
+        except IntegrityError:
+            continue
 
 
 def add_flag(db: Database, conversation_id: str, kind: str, detail: str, excluded: bool) -> None:

@@ -65,7 +65,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("accept-terms").addEventListener("click", async () => {
     await api.json("POST", "/api/terms");
     dialog.close();
-    document.dispatchEvent(new Event("terms-accepted"));
   });
   try {
     const terms = await api.json("GET", "/api/terms");
