@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from modelarena.rating import conversation_metadata
+from modelarena.rating import data as rating_data
 from modelarena.store import repo
 from modelarena.store.db import Database
 from modelarena.store.models import Conversation, Flag, Turn, Visitor, Vote
 
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+WINNERS = tuple(rating_data.WINNERS)  # model_a, model_b, tie, tie (bothbad)
 FORMATS = ("fastchat", "jsonl", "parquet")
 
 

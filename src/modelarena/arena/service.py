@@ -21,6 +21,7 @@ import anyio
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
 
+from modelarena.arena.export import WINNERS
 from modelarena.arena.identity import find_leak, identity_terms
 from modelarena.arena.images import ImageStore
 from modelarena.arena.moderation import Moderation
@@ -38,7 +39,6 @@ from modelarena.store.db import Database
 log = logging.getLogger(__name__)
 
 MODES = ("battle", "side_by_side", "chat")
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 RENDER_EVERY_S = 0.08  # how often a streaming pane gets re-rendered HTML
 OVERRIDES_TTL_S = 2.0  # admin changes made through another server process show this late
 MAX_REMEMBERED_VISITORS = 100_000
