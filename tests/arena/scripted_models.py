@@ -1,13 +1,15 @@
 """A scripted OpenAI-compatible HTTP server for arena tests. It stands in for external
 model providers (not our components) whose behaviour a test must control: a model that
 fails, one that names itself, one whose answer carries script, and a vision model that
-describes the image it received. Every chat request it gets is recorded."""
+describes the image it received, and one that streams slowly (so a test can act while an
+answer is still arriving). Every chat request it gets is recorded."""
 
 from __future__ import annotations
 
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ANSWERS = {
@@ -18,7 +20,9 @@ ANSWERS = {
         "<script>window.pwned = 1</script>\n\n<img src=x onerror=\"window.pwned = 2\">\n\n"
         "[click me](javascript:window.pwned=3)\n\n```html\n<script>window.pwned = 4</script>\n```"
     ),
+    "slow": "Slowly, two words at a time, this answer arrives over a few seconds.",
 }
+SLOW_PAUSE_S = 0.4  # between two pieces of the slow model's answer
 
 
 class ScriptedModels(BaseHTTPRequestHandler):
@@ -51,11 +55,18 @@ class ScriptedModels(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for piece in (text[: len(text) // 2], text[len(text) // 2:]):
+        if model == "slow":
+            words = text.split(" ")
+            pieces = [" ".join(words[i:i + 2]) + " " for i in range(0, len(words), 2)]
+        else:
+            pieces = [text[: len(text) // 2], text[len(text) // 2:]]
+        for piece in pieces:
             chunk = {"id": "x", "object": "chat.completion.chunk", "model": model,
                      "choices": [{"index": 0, "delta": {"content": piece},
                                   "finish_reason": None}]}
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+            if model == "slow":
+                time.sleep(SLOW_PAUSE_S)
         last = {"id": "x", "object": "chat.completion.chunk", "model": model,
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}

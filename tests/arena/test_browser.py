@@ -1,7 +1,8 @@
 """The whole arena in a real browser (Debian's Chromium through Playwright) against the
 real server with the real bundled models: battle, stream, vote, reveal, multi-turn,
 regenerate, side-by-side, direct chat, the leaderboard updating after votes; and, with
-scripted providers, an image upload, answers that try to run script, and the admin page.
+scripted providers, an image upload, answers that try to run script, a refused prompt,
+"New round" while answers stream, and the admin page.
 
 Screenshots at desktop and phone width go to test-artifacts/screenshots/."""
 
@@ -56,6 +57,9 @@ def open_page(browser, url: str, viewport=DESKTOP):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     page.get_by_role("button", name="I agree").click()
+    # The dialog closes once the server has the answer; until then the page is inert
+    # (a fill would be lost).
+    expect(page.locator("#terms")).to_be_hidden()
     return page, errors
 
 
@@ -119,18 +123,23 @@ def test_side_by_side_and_direct_chat(browser, real_server):
 
 def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
     page, errors = open_page(browser, real_server.url + "/", viewport=PHONE)
+    board = page.context.new_page()
+    board.goto(real_server.url + "/leaderboard")
+    summary = board.locator("#summary")
+    expect(summary).to_contain_text("votes in the ratings")
+    before = int(re.match(r"(\d+) votes", summary.inner_text()).group(1))
     # A tie keeps the fit finite whichever model the random sides favoured so far.
-    for choice in ("Tie", "B is better"):
+    choices = ("Tie", "B is better")
+    for choice in choices:
         page.get_by_role("button", name="New round").click()
         send(page, "Say hi.")
         page.get_by_role("button", name=choice).click()
         page.wait_for_selector(".pane-title.revealed")
     shot(page, "battle-phone")
-    board = page.context.new_page()
-    board.goto(real_server.url + "/leaderboard")
-    expect(board.locator("#board tbody tr")).to_have_count(2, timeout=60_000)
-    votes = board.locator("#summary").inner_text()
-    assert int(re.match(r"(\d+) votes", votes).group(1)) >= 2
+    # The page reloads the snapshot every 5 s; each vote triggers a fit.
+    expect(summary).to_contain_text(re.compile(rf"^{before + len(choices)} votes "),
+                                    timeout=60_000)
+    expect(board.locator("#board tbody tr")).to_have_count(2)
     board.wait_for_selector("#chart-ratings .main-svg")  # Plotly drew the chart
     shot(board, "leaderboard-phone")
     board.set_viewport_size(DESKTOP)
@@ -156,10 +165,75 @@ def test_image_upload_and_script_in_answers(browser, start_server, scripted):
     assert page.locator(".user img").count() == 2
     answers = " ".join(page.locator(".answer").all_inner_texts())
     assert "image/png" in answers
-    page.locator(".answer a").first.click() if page.locator(".answer a").count() else None
+    # markdown-it leaves a javascript: link as plain text; no anchor may carry one.
+    assert "[click me](javascript:window.pwned=3)" in answers
+    expect(page.locator('.answer a[href^="javascript:" i]')).to_have_count(0)
     assert page.evaluate("window.pwned") is None  # no script from an answer ran
     assert page.locator(".answer script, .answer [onerror]").count() == 0
     shot(page, "image-and-script-desktop")
+    assert not errors
+
+
+def test_refused_prompt_leaves_no_turn_and_keeps_the_text(browser, start_server, scripted):
+    server = start_server({"include_default_models": False, "arena": {"max_prompt_chars": 40},
+                           "models": [model("plain-lm", scripted, "plain"),
+                                      model("other-lm", scripted, "other")]})
+    page, errors = open_page(browser, server.url + "/")
+    too_long = "Please explain, at length, " + "why cats purr " * 4
+    status, box = page.locator("#status"), page.locator("#prompt")
+    for turns in (0, 1):  # refused as the first message, then after an answered turn
+        box.fill(too_long)
+        page.locator("#send").click()
+        expect(status).to_have_text(re.compile(r"the limit is 40\.$"))
+        expect(status).to_have_class(re.compile(r"\berror\b"))
+        expect(page.locator('.pane[data-side="a"] .turn')).to_have_count(turns)
+        expect(page.locator(".answer.pending")).to_have_count(0)
+        expect(box).to_have_value(too_long)
+        expect(box).to_be_enabled()
+        if not turns:
+            shot(page, "refused-prompt-desktop")
+            send(page, "Say hi.")
+            expect(box).to_have_value("")
+            expect(status).to_have_text("Which answer is better?")
+    # Regenerate answers the real last turn again, in the place where it is shown.
+    page.get_by_role("button", name="Regenerate").click()
+    wait_for_answers(page)
+    expect(status).to_have_text("Which answer is better?")
+    for side in ("a", "b"):
+        turns = page.locator(f'.pane[data-side="{side}"] .turn')
+        expect(turns).to_have_count(1)
+        expect(turns.locator(".user")).to_have_text("Say hi.")
+        expect(turns.locator(".answer")).not_to_have_text("…")
+    page.get_by_role("button", name="A is better").click()
+    expect(page.locator(".pane-title.revealed")).to_have_count(2)
+    assert not errors
+
+
+def test_new_round_while_answers_stream(browser, start_server, scripted):
+    server = start_server({"include_default_models": False, "models": [
+        model("slow-lm", scripted, "slow"), model("slower-lm", scripted, "slow")]})
+    page, errors = open_page(browser, server.url + "/")
+    page.locator("#prompt").fill("Take your time.")
+    page.locator("#send").click()
+    answer = page.locator('.pane[data-side="a"] .answer')
+    expect(answer).to_contain_text("Slowly")  # the first pieces arrived...
+    expect(answer).to_have_class(re.compile(r"\bpending\b"))  # ...and more are coming
+    page.get_by_role("button", name="New round").click()
+    expect(page.locator(".turn")).to_have_count(0)
+    expect(page.locator("#status")).to_have_text("")
+    expect(page.locator("#send")).to_be_enabled()
+    # The abandoned answers end while the new round's stream, started later, still runs.
+    send(page, "A new question.")
+    expect(page.locator("#status")).to_have_text("Which answer is better?")
+    for side in ("a", "b"):
+        turns = page.locator(f'.pane[data-side="{side}"] .turn')
+        expect(turns).to_have_count(1)
+        expect(turns.locator(".user")).to_have_text("A new question.")
+        expect(turns.locator(".answer")).to_have_text(
+            "Slowly, two words at a time, this answer arrives over a few seconds.")
+    shot(page, "new-round-during-stream-desktop")
+    page.get_by_role("button", name="Tie").click()
+    expect(page.locator(".pane-title.revealed")).to_have_count(2)
     assert not errors
 
 

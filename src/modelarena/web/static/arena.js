@@ -10,8 +10,11 @@ document.addEventListener("DOMContentLoaded", () => {
   const statusLine = $("status");
   const prompt = $("prompt");
   const voteButtons = [...root.querySelectorAll(".votes button")];
-  let conversation = null;   // the conversation's public state
-  let busy = false;
+  // The round on screen: its conversation's public state (null before the first message)
+  // and whether a request is in flight. "New round" replaces the object; a request of an
+  // abandoned round still finishes, but must leave the page alone (check `mine === round`
+  // after every await).
+  let round = { conversation: null, busy: false };
   let imageId = null;
   let models = [];
 
@@ -22,15 +25,33 @@ document.addEventListener("DOMContentLoaded", () => {
 
   function pane(side) { return root.querySelector(`.pane[data-side="${side}"]`); }
 
-  function setControls({ votable = false, canContinue = true } = {}) {
-    voteButtons.forEach((b) => { b.disabled = busy || !votable; });
-    $("send").disabled = busy || !canContinue;
-    prompt.disabled = busy || !canContinue;
-    $("regenerate").disabled = busy || !conversation || !conversation.turns.length ||
-      conversation.winner !== null;
+  // Enables what the conversation's state allows, and nothing while a request is in flight.
+  function setControls() {
+    const { conversation: c, busy } = round;
+    voteButtons.forEach((b) => { b.disabled = busy || !c || !c.votable; });
+    $("send").disabled = busy || (c !== null && !c.can_continue);
+    prompt.disabled = $("send").disabled;
+    $("regenerate").disabled = busy || !c || !c.turns.length || c.winner !== null;
+  }
+
+  // Marks the current round busy and returns it.
+  function begin(status) {
+    round.busy = true;
+    setControls();
+    setStatus(status);
+    return round;
+  }
+
+  // Ends a request of `mine`; true when that round is still the one on screen.
+  function finish(mine) {
+    mine.busy = false;
+    if (mine !== round) return false;
+    setControls();
+    return true;
   }
 
   function addTurn(text, image) {
+    const { id, turns } = round.conversation;
     const nodes = {};
     for (const side of sides) {
       const turn = document.createElement("div");
@@ -48,14 +69,14 @@ document.addEventListener("DOMContentLoaded", () => {
       answer.className = "answer pending";
       answer.textContent = "…";
       turn.append(user, answer);
-      if (mode === "chat") turn.appendChild(thumbs(conversation.turns.length));
+      if (mode === "chat") turn.appendChild(thumbs(id, turns.length));
       pane(side).querySelector(".turns").appendChild(turn);
       nodes[side] = answer;
     }
     return nodes;
   }
 
-  function thumbs(turnIndex) {
+  function thumbs(conversationId, turnIndex) {
     const box = document.createElement("div");
     box.className = "thumbs";
     for (const [label, rating] of [["▲ Good", 1], ["▼ Bad", -1]]) {
@@ -65,20 +86,19 @@ document.addEventListener("DOMContentLoaded", () => {
       button.setAttribute("aria-label", rating > 0 ? "Thumbs up" : "Thumbs down");
       button.addEventListener("click", async () => {
         try {
-          await api.json("POST", `/api/conversations/${conversation.id}/feedback`,
+          await api.json("POST", `/api/conversations/${conversationId}/feedback`,
             { turn: turnIndex, rating });
           box.querySelectorAll("button").forEach((b) => b.classList.remove("chosen"));
           button.classList.add("chosen");
-          setStatus("Thanks for the feedback.");
-        } catch (error) { setStatus(error.message, true); }
+          if (box.isConnected) setStatus("Thanks for the feedback.");
+        } catch (error) { if (box.isConnected) setStatus(error.message, true); }
       });
       box.appendChild(button);
     }
     return box;
   }
 
-  async function ensureConversation() {
-    if (conversation) return;
+  async function startConversation() {
     const body = { mode, vision: imageId !== null };
     if (mode !== "battle") {
       body.models = sides.map((s) => $(`model-${s}`).value);
@@ -88,18 +108,22 @@ document.addEventListener("DOMContentLoaded", () => {
         max_tokens: Number($("max-tokens").value),
       };
     }
-    conversation = await api.json("POST", "/api/conversations", body);
-    root.querySelectorAll(".controls select, .controls input").forEach((e) => { e.disabled = true; });
+    return api.json("POST", "/api/conversations", body);
   }
 
-  async function run(path, body, nodes) {
-    busy = true;
-    setControls();
-    setStatus("Generating…");
+  // Streams a turn's answers. `placeholders` runs when the server has accepted the request
+  // (its "start" event) and returns the answer node of each side; a request refused before
+  // that leaves the page as it was, apart from the error in the status line.
+  async function run(mine, path, body, placeholders) {
+    let nodes = null;
     let final = null;
+    let failure = null;
     try {
       await api.stream(path, body, (event) => {
-        if (event.type === "delta" || event.type === "answer") {
+        if (mine !== round) return;  // abandoned by "New round": leave the page alone
+        if (event.type === "start") {
+          nodes = placeholders();
+        } else if (event.type === "delta" || event.type === "answer") {
           nodes[event.side].innerHTML = event.html;  // sanitised on the server
           nodes[event.side].classList.toggle("pending", event.type === "delta");
         } else if (event.type === "error") {
@@ -109,75 +133,96 @@ document.addEventListener("DOMContentLoaded", () => {
           final = event;
         }
       });
-    } catch (error) {
-      setStatus(error.message, true);
-    } finally {
-      busy = false;
+      if (!final) throw new Error("The answers stopped early; regenerate or start a new round.");
+    } catch (error) { failure = error; }
+    try {  // the state as stored, once the server took the request
+      const path = `/api/conversations/${mine.conversation.id}`;
+      if (nodes) mine.conversation = await api.json("GET", path);
+    } catch (error) { failure = failure || error; }
+    if (!finish(mine)) return;
+    if (failure) setStatus(failure.message, true);
+    else if (mode === "chat") {
+      setStatus(final.can_continue ? "Answered." : "This chat is finished; start a new one.");
     }
-    conversation = await api.json("GET", `/api/conversations/${conversation.id}`);
-    if (final) {
-      if (mode === "chat") setStatus(final.can_continue ? "Answered." : "This chat is finished; start a new one.");
-      else setStatus(final.votable ? "Which answer is better?" :
-        "This round cannot be voted; regenerate or start a new round.", !final.votable);
-    }
-    setControls({ votable: conversation.votable, canContinue: conversation.can_continue });
+    else setStatus(final.votable ? "Which answer is better?" :
+      "This round cannot be voted; regenerate or start a new round.", !final.votable);
   }
 
   async function send(event) {
     event.preventDefault();
     const text = prompt.value;
-    if (!text.trim() || busy) return;
-    setStatus("Generating…");
-    try {
-      await ensureConversation();
-    } catch (error) {
-      setStatus(error.message, true);
-      if (error.status === 403) document.getElementById("terms").showModal();
-      return;
+    if (!text.trim() || round.busy) return;
+    const mine = begin("Generating…");
+    if (!mine.conversation) {
+      try {
+        const started = await startConversation();
+        if (mine !== round) return;
+        mine.conversation = started;
+      } catch (error) {
+        if (!finish(mine)) return;
+        setStatus(error.message, true);
+        if (error.status === 403) $("terms").showModal();
+        return;
+      }
+      root.querySelectorAll(".controls select, .controls input").forEach((e) => { e.disabled = true; });
     }
     const image = imageId;
-    const nodes = addTurn(text, image);
-    prompt.value = "";
-    clearImage();
-    await run(`/api/conversations/${conversation.id}/messages`, { prompt: text, image }, nodes);
+    const path = `/api/conversations/${mine.conversation.id}/messages`;
+    await run(mine, path, { prompt: text, image }, () => {
+      prompt.value = "";
+      clearImage();
+      return addTurn(text, image);
+    });
   }
 
   async function regenerate() {
-    if (!conversation || busy) return;
-    const nodes = {};
+    if (!round.conversation || round.busy) return;
+    const mine = begin("Generating…");
+    await run(mine, `/api/conversations/${mine.conversation.id}/regenerate`, undefined, () => {
+      const nodes = {};
+      for (const side of sides) {
+        const answers = pane(side).querySelectorAll(".turn .answer");
+        nodes[side] = answers[answers.length - 1];
+        nodes[side].className = "answer pending";
+        nodes[side].textContent = "…";
+      }
+      return nodes;
+    });
+  }
+
+  function reveal(revealed) {
     for (const side of sides) {
-      const answers = pane(side).querySelectorAll(".turn .answer");
-      nodes[side] = answers[answers.length - 1];
-      nodes[side].className = "answer pending";
-      nodes[side].textContent = "…";
+      const model = revealed[side];
+      const title = pane(side).querySelector(".pane-title");
+      title.textContent = `Model ${side.toUpperCase()}: ${model.display_name}`;
+      if (model.organization) {
+        const org = document.createElement("span");
+        org.className = "org";
+        org.textContent = ` · ${model.organization}`;
+        title.appendChild(org);
+      }
+      title.classList.add("revealed");
     }
-    await run(`/api/conversations/${conversation.id}/regenerate`, undefined, nodes);
   }
 
   async function vote(winner) {
-    if (!conversation || busy) return;
+    if (!round.conversation || round.busy) return;
+    const mine = begin("Saving your vote…");
     try {
-      const result = await api.json("POST", `/api/conversations/${conversation.id}/vote`, { winner });
-      for (const side of sides) {
-        const model = result.models[side];
-        const title = pane(side).querySelector(".pane-title");
-        title.textContent = `Model ${side.toUpperCase()}: ${model.display_name}`;
-        if (model.organization) {
-          const org = document.createElement("span");
-          org.className = "org";
-          org.textContent = ` · ${model.organization}`;
-          title.appendChild(org);
-        }
-        title.classList.add("revealed");
+      const path = `/api/conversations/${mine.conversation.id}/vote`;
+      const result = await api.json("POST", path, { winner });
+      Object.assign(mine.conversation, { winner, votable: false, can_continue: false });
+      if (finish(mine)) {
+        reveal(result.models);
+        setStatus("Thanks for voting! Start a new round to battle again.");
       }
-      conversation.winner = winner;
-      setStatus("Thanks for voting! Start a new round to battle again.");
-      setControls({ votable: false, canContinue: false });
-    } catch (error) { setStatus(error.message, true); }
+    } catch (error) {
+      if (finish(mine)) setStatus(error.message, true);
+    }
   }
 
   function reset() {
-    conversation = null;
+    round = { conversation: null, busy: false };
     for (const side of sides) {
       pane(side).querySelector(".turns").replaceChildren();
       const title = pane(side).querySelector(".pane-title");
