@@ -1,8 +1,12 @@
 """Edge cases of the arena API found in review, each against a real server: input that
 must get a clear 4xx (never a 500), a broken moderation hook, cross-site requests, odd
-cookies from other sites, uploads before the terms, unknown leaderboard categories."""
+cookies from other sites, uploads before the terms, unknown leaderboard categories, and a
+battle while its answers stream or after its client left."""
 
 from __future__ import annotations
+
+import json
+import time
 
 import httpx
 import pytest
@@ -99,3 +103,48 @@ def test_unknown_leaderboard_categories(server):
     for path in ("/api/leaderboard?category=nope", "/api/leaderboard.csv?category=%E2%82%AC"):
         error(httpx.get(server.url + path), 404, "category_not_found")
     assert httpx.get(server.url + "/api/leaderboard.csv?category=code").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def slow_server(start_server, scripted):
+    return start_server(arena_config(scripted, [model("s-one", scripted, "slow"),
+                                                model("s-two", scripted, "slow")]))
+
+
+def test_nothing_else_happens_to_a_battle_while_it_streams(slow_server, visitor_factory):
+    visitor = visitor_factory(slow_server.url).accept_terms()
+    battle = visitor.start()
+    path = f"/api/conversations/{battle['id']}"
+    with visitor.http.stream("POST", path + "/messages", json={"prompt": "hi"}) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("data: ")  # answers are arriving now
+        error(visitor.vote(battle["id"]), 409, "conversation_busy")
+        error(visitor.request("POST", path + "/regenerate"), 409, "conversation_busy")
+        error(visitor.request("POST", path + "/messages", json={"prompt": "more"}), 409,
+              "turn_incomplete")
+        events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
+    assert events[-1]["type"] == "done" and events[-1]["votable"]
+    assert visitor.vote(battle["id"]).status_code == 200
+    error(visitor.request("POST", path + "/regenerate"), 409, "already_voted")
+
+
+def test_a_client_that_leaves_mid_answer_does_not_lock_the_battle(slow_server,
+                                                                  visitor_factory):
+    visitor = visitor_factory(slow_server.url).accept_terms()
+    battle = visitor.start()
+    path = f"/api/conversations/{battle['id']}"
+    with visitor.http.stream("POST", path + "/messages", json={"prompt": "hi"}) as stream:
+        next(stream.iter_lines())
+    # The connection is closed mid-answer; the sides record the interruption and the
+    # conversation is released, so the same visitor can regenerate it.
+    deadline = time.monotonic() + 15
+    while True:
+        answer = visitor.request("POST", path + "/regenerate")
+        if answer.status_code != 409 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert answer.status_code == 200, answer.text
+    events = [json.loads(line[6:]) for line in answer.text.split("\n\n")
+              if line.startswith("data: ")]
+    assert events[-1] == {"type": "done", "votable": True, "can_continue": True}
+    assert visitor.vote(battle["id"]).status_code == 200
