@@ -50,12 +50,13 @@ class Snapshot:
 _battles: BattleTable | None = None
 
 
-def open_store(db_url: str) -> None:
+def open_store(db_url: str, server_pid: int) -> None:
     """Connect this process to the arena's database (once, when the process starts), and
-    make it exit when the server does, however the server ends (kill -9 included)."""
+    make it exit when the server (`server_pid`) does, however the server ends (kill -9
+    included, even before this process got here)."""
     global _battles
+    threading.Thread(target=_exit_with_parent, args=(server_pid,), daemon=True).start()
     _battles = BattleTable(Database(db_url))
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:

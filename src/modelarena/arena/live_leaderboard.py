@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -96,5 +97,5 @@ class LiveLeaderboard:
         if self._fitter is None:
             self._fitter = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=leaderboard_fit.open_store, initargs=(self.db_url,))
+                initializer=leaderboard_fit.open_store, initargs=(self.db_url, os.getpid()))
         return self._fitter
