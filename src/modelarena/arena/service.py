@@ -9,11 +9,12 @@ backend's own message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,6 +47,10 @@ MAX_REMEMBERED_VISITORS = 100_000
 
 def _error(status: int, message: str, code: str, param: str | None = None) -> APIError:
     return APIError(status, message, code=code, param=param)
+
+
+def _voted() -> APIError:
+    return _error(409, "This battle has been voted; start a new round.", "already_voted")
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ class ArenaService:
             raise _error(400, f"The prompt has {len(prompt)} characters; the limit is "
                               f"{self.settings.max_prompt_chars}.", "prompt_too_long", "prompt")
         if view.winner is not None:
-            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
+            raise _voted()
         if len(view.turns) >= self.settings.max_turns:
             raise _error(409, f"A conversation has at most {self.settings.max_turns} turns; "
                               "start a new round.", "too_many_turns")
@@ -306,21 +311,16 @@ class ArenaService:
         """Add a turn and stream both answers into it."""
         view = await to_thread.run_sync(self.owned, visitor_id, conversation_id)
         await to_thread.run_sync(self.check_prompt, view, prompt, image)
-        self._claim(conversation_id)
-        try:
-            turn_id = await to_thread.run_sync(
-                store.add_turn, self.db, conversation_id, len(view.turns), prompt, image
-            )
-        except IntegrityError:
-            self._busy.discard(conversation_id)
-            raise _error(409, "Another message is being sent in this conversation.",
-                         "conversation_busy") from None
-        except Exception:
-            self._busy.discard(conversation_id)
-            raise
-        if turn_id is None:
-            self._busy.discard(conversation_id)
-            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
+        with self._claimed(conversation_id):
+            try:
+                turn_id = await to_thread.run_sync(
+                    store.add_turn, self.db, conversation_id, len(view.turns), prompt, image
+                )
+            except IntegrityError:
+                raise _error(409, "Another message is being sent in this conversation.",
+                             "conversation_busy") from None
+            if turn_id is None:
+                raise _voted()
         turn = TurnView.unanswered(turn_id, len(view.turns), prompt, image)
         return self._generate(replace(view, turns=[*view.turns, turn]), turn_id)
 
@@ -331,19 +331,25 @@ class ArenaService:
         if not view.turns:
             raise _error(409, "There is nothing to regenerate yet.", "nothing_to_regenerate")
         if view.winner is not None:
-            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
-        self._claim(conversation_id)
+            raise _voted()
         last = view.turns[-1]
-        try:
-            reset = await to_thread.run_sync(store.reset_turn, self.db, conversation_id, last.id)
-        except Exception:
-            self._busy.discard(conversation_id)
-            raise
-        if not reset:
-            self._busy.discard(conversation_id)
-            raise _error(409, "This battle has been voted; start a new round.", "already_voted")
+        with self._claimed(conversation_id):
+            if not await to_thread.run_sync(store.reset_turn, self.db, conversation_id,
+                                            last.id):
+                raise _voted()
         turn = TurnView.unanswered(last.id, last.position, last.prompt, last.image)
         return self._generate(replace(view, turns=[*view.turns[:-1], turn]), last.id)
+
+    @contextlib.contextmanager
+    def _claimed(self, conversation_id: str) -> Iterator[None]:
+        """Claim the conversation for a generation; an error before the generation starts
+        releases it (afterwards `_generate` does)."""
+        self._claim(conversation_id)
+        try:
+            yield
+        except BaseException:
+            self._busy.discard(conversation_id)
+            raise
 
     def _claim(self, conversation_id: str) -> None:
         with self._claiming:  # votes claim from worker threads, sends from the event loop
