@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _xdg(var: str, fallback: str) -> Path:
@@ -72,6 +73,8 @@ class ModelConfig(BaseModel):
     batch_size: int = Field(512, ge=16, description="tokens per decode step at most")
     threads: int | None = Field(None, ge=1)
     embeddings: bool = True
+    max_embedding_tokens: int = Field(8192, ge=1, description="tokens one embeddings "
+                                      "request may hold in all its inputs")
 
     # openai: any OpenAI-compatible upstream.
     base_url: str | None = None
@@ -179,11 +182,23 @@ class Settings(BaseSettings):
     worker_secret: str | None = None
     worker_ttl_s: float = Field(15.0, gt=0, description="drop a worker after this silence")
     health_interval_s: float = Field(10.0, gt=0)
+
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
+        None, description="names a request's Host may give (`*.example.org` allowed); "
+        "None: the loopback names when bound to loopback, any name otherwise")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="addresses of reverse proxies whose "
+        "X-Forwarded-For/-Proto are believed; none: the headers are ignored")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request "
+                                "body of the /v1 API")
+    metrics_token: str | None = Field(None, description="bearer token /metrics requires; "
+                                      "with none, /metrics is public and shows no arena "
+                                      "traffic per model")
     arena: ArenaSettings = Field(default_factory=ArenaSettings)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
-    def _split_keys(cls, value: Any) -> Any:
+    def _split_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
         return value
@@ -199,6 +214,13 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"model names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+    @property
+    def host_names(self) -> list[str]:
+        """The names a request's Host may give (`*`: any)."""
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        return list(LOOPBACK) if self.host in LOOPBACK else ["*"]
 
     @property
     def database_url(self) -> str:

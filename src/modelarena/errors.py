@@ -17,7 +17,7 @@ class APIError(Exception):
         status: int,
         message: str,
         *,
-        type: str = "invalid_request_error",
+        type: str | None = None,
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
@@ -27,7 +27,7 @@ class APIError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.type = type
+        self.type = type or default_type(status)
         self.code = code
         self.param = param
         self.headers = headers or {}
@@ -48,15 +48,30 @@ class APIError(Exception):
         }
 
 
+def default_type(status: int) -> str:
+    """OpenAI's error type for a status when the raiser names none: a server's failure
+    (5xx) is a `server_error`, anything else a problem with the request."""
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
 def invalid_request(message: str, *, param: str | None = None, code: str | None = None):
     return APIError(400, message, param=param, code=code)
 
 
 def context_length_exceeded(
-    prompt_tokens: int, max_tokens: int | None, limit: int, param: str = "messages"
+    prompt_tokens: int, max_tokens: int | None, limit: int, param: str = "messages",
+    lower_bound: bool = False,
 ) -> APIError:
+    """`lower_bound`: `prompt_tokens` is a floor counted without tokenizing (the text is
+    longer than any tokenization of it could fit)."""
     where = "messages" if param == "messages" else "prompt"
-    if max_tokens is None:
+    if lower_bound:
+        message = (
+            f"This model's maximum context length is {limit} tokens, but the {where} "
+            f"{'hold' if where == 'messages' else 'holds'} at least {prompt_tokens} tokens. "
+            f"Shorten the {where}."
+        )
+    elif max_tokens is None:
         message = (
             f"This model's maximum context length is {limit} tokens, but the prompt has "
             f"{prompt_tokens} tokens. Shorten the {where}."

@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible HTTP server for arena tests. It stands in for external
 model providers (not our components) whose behaviour a test must control: a model that
 fails, one that names itself, one whose answer carries script, and a vision model that
-describes the image it received, and one that streams slowly (so a test can act while an
-answer is still arriving). Every chat request it gets is recorded."""
+describes the image it received, one that streams slowly (so a test can act while an
+answer is still arriving), one whose answer holds a NUL character, and one whose stream
+stops halfway without a finish reason. Every chat request it gets is recorded."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ ANSWERS = {
         "[click me](javascript:window.pwned=3)\n\n```html\n<script>window.pwned = 4</script>\n```"
     ),
     "slow": "Slowly, two words at a time, this answer arrives over a few seconds.",
+    "nul": "Text a database may refuse:\x00 a NUL character.",
+    "cutoff": "An answer the provider stops sending halfway",
 }
 SLOW_PAUSE_S = 0.4  # between two pieces of the slow model's answer
 
@@ -67,6 +70,9 @@ class ScriptedModels(BaseHTTPRequestHandler):
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             if model == "slow":
                 time.sleep(SLOW_PAUSE_S)
+            if model == "cutoff":
+                self.close_connection = True
+                return
         last = {"id": "x", "object": "chat.completion.chunk", "model": model,
                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}

@@ -40,11 +40,16 @@ def error(response: httpx.Response, status: int, code: str) -> None:
 
 def test_numbers_out_of_range_are_refused(server, visitor_factory):
     visitor = visitor_factory(server.url).accept_terms()
-    for sampling in ('{"max_tokens": 1e999}', '{"temperature": "hot"}', '{"top_p": 0}'):
-        body = '{"mode": "side_by_side", "models": ["m-one", "m-two"], "sampling": %s}'
+    body = '{"mode": "side_by_side", "models": ["m-one", "m-two"], "sampling": %s}'
+    for sampling in ('{"temperature": "hot"}', '{"top_p": 0}'):
         answer = visitor.request("POST", "/api/conversations", content=body % sampling,
                                  headers={"Content-Type": "application/json"})
         error(answer, 400, "invalid_sampling")
+    infinite = visitor.request("POST", "/api/conversations",  # no JSON number is infinite
+                               content=body % '{"max_tokens": 1e999}',
+                               headers={"Content-Type": "application/json"})
+    error(infinite, 400, "invalid_request")
+    assert "infinity" in infinite.json()["error"]["message"]
     admin = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
     for weight in ("1e999", "NaN", "0"):
         answer = httpx.patch(server.url + "/api/admin/models/m-one", headers=admin,

@@ -54,8 +54,17 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
             return self._send(400, {"error": {"message": "bad tool schema", "type":
                                               "invalid_request_error", "param": "tools",
                                               "code": "invalid_tools"}})
+        if prompt == "fail-secret":
+            return self._send(500, {"error": {"message": "connect failed at "
+                                              "http://secret-host:9/v1 key=sk-SECRET123 "
+                                              "via 10.1.2.3:8000"}})
+        if prompt == "fail-400-secret":
+            return self._send(400, {"error": {"message": "bad request; token=abc123def "
+                                              "Authorization: Bearer sk-live-XYZ987654"}})
         if prompt == "bad-json":
             return self._raw(b"{not json")
+        if prompt.startswith("cut-off"):
+            return self._cut_off(with_done=prompt == "cut-off-then-done")
         if prompt.startswith("bad-stream"):
             return self._broken_stream(first_ok=prompt == "bad-stream-later")
         if body.get("stream"):
@@ -85,6 +94,18 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(0.2)  # a separate read, so the good text is sent first
         self.wfile.write(b"data: {not json\n\n")
+
+    def _cut_off(self, with_done: bool) -> None:
+        """Text, then the stream closes cleanly: no finish reason (and no [DONE], unless
+        `with_done`)."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        part = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Half an"}}]}
+        self.wfile.write(b"data: " + json.dumps(part).encode() + b"\n\n")
+        if with_done:
+            self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
 
     def _stream(self) -> None:
         self.send_response(200)
@@ -208,3 +229,60 @@ def test_tools_refused_for_an_upstream_configured_without_them(client):
 def test_models_list_shows_upstream_metadata(client):
     card = client.models.retrieve("vendor")
     assert card.owned_by == "Vendor Inc"
+
+
+def test_upstream_error_text_reaches_clients_without_addresses_or_secrets(client, gateway):
+    response = httpx.post(gateway.url + "/v1/chat/completions",
+                          json={"model": "vendor", "messages": ask("fail-secret")})
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert "connect failed" in message  # the upstream's own words stay
+    for secret in ("secret-host", "sk-SECRET123", "10.1.2.3", "8000"):
+        assert secret not in message, message
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="vendor", messages=ask("fail-400-secret"))
+    assert "abc123def" not in info.value.body["message"]
+    assert "sk-live-XYZ987654" not in info.value.body["message"]
+    log = gateway.log.read_text()
+    assert "sk-SECRET123" in log and "secret-host" in log  # the operator sees it all
+
+
+def test_a_stream_cut_off_without_a_finish_reason_is_an_error(client, gateway):
+    body = {"model": "vendor", "messages": ask("cut-off"), "stream": True}
+    with httpx.stream("POST", gateway.url + "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200  # the text had started
+        text = response.read().decode()
+    assert "Half an" in text
+    assert "upstream_incomplete" in text and "[DONE]" not in text
+    # An upstream that ends with [DONE] did finish: the open choice is closed as "stop".
+    chunks = list(client.chat.completions.create(
+        model="vendor", messages=ask("cut-off-then-done"), stream=True))
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert httpx.get(gateway.url + "/health").json()["status"] == "ok"
+
+
+def test_requests_an_upstream_cannot_take_never_take_it_out_of_service(gateway):
+    """Each of these once marked the backend down for everyone (a 502, then 503s)."""
+    url = gateway.url + "/v1/chat/completions"
+    base = {"model": "vendor", "messages": ask("what time is it")}
+    deep = "[" * 300 + "]" * 300
+    bodies = [
+        '{"model": "vendor", "messages": [{"role": "user", "content": "hi\\ud800"}]}',
+        '{"model": "vendor", "messages": [{"role": "user", "content": "hi"}], "x": ' + deep + "}",
+        '{"model": "vendor", "messages": [{"role": "user", "content": "hi"}], '
+        '"seed": 18446744073709551616}',
+        '{"model": "vendor", "messages": [{"role": "user", "content": "hi"}], '
+        '"max_tokens": 9223372036854775808}',
+    ]
+    for body in bodies:
+        response = httpx.post(url, content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (body[:80], response.text)
+    # An integer beyond 64 bits in a field only the upstream reads is forwarded as a number.
+    huge = httpx.post(url, content=('{"model": "vendor", "messages": [{"role": "user", '
+                                    '"content": "what time is it"}], "vendor_seed": '
+                                    '184467440737095516160}'),
+                      headers={"content-type": "application/json"})
+    assert huge.status_code == 200, huge.text
+    assert ScriptedUpstream.received[-1]["vendor_seed"] == 1.8446744073709552e20
+    assert httpx.get(gateway.url + "/health").json()["status"] == "ok"
+    assert httpx.post(url, json=base).status_code == 200

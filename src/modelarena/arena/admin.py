@@ -3,16 +3,18 @@ service, set their sampling weights, and review flagged battles (reading their t
 
 from __future__ import annotations
 
-import hmac
-
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelarena.arena.api import arena
+from modelarena.arena import api_docs as shapes
+from modelarena.arena.api import ConversationId, arena
 from modelarena.arena.export import conversation_records
 from modelarena.arena.setup import Arena
 from modelarena.errors import APIError
+from modelarena.serving import api_docs as docs
+from modelarena.serving.auth import bearer_matches
+from modelarena.serving.json_body import StrictJSONRoute
 from modelarena.serving.openai_format import JSONResponse
 from modelarena.store import arena as store
 
@@ -21,28 +23,28 @@ async def admin(request: Request, found: Arena = Depends(arena)) -> Arena:
     if not found.admin_token:
         raise APIError(403, "Administration is off; set arena.admin_token to turn it on.",
                        type="permission_error", code="admin_disabled")
-    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), found.admin_token.encode()):
+    if not bearer_matches(request, found.admin_token):
         raise APIError(401, "A valid admin token is needed (Authorization: Bearer TOKEN).",
                        type="authentication_error", code="invalid_admin_token")
     return found
 
 
-router = APIRouter(prefix="/api/admin")
+router = APIRouter(prefix="/api/admin", route_class=StrictJSONRoute,
+                   responses=docs.errors(401, 403, 404))
 
 
 class ModelChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     enabled: bool | None = None
     weight: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False)
 
 
 class FlagReview(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     excluded: bool
 
 
-@router.get("/models")
+@router.get("/models", responses={200: {"model": shapes.AdminModels}})
 async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
     """Every arena model: whether it battles now, its weight, and the admin's overrides
     (null: the configured value applies)."""
@@ -63,7 +65,7 @@ async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
     return JSONResponse({"models": rows})
 
 
-@router.patch("/models/{name:path}")
+@router.patch("/models/{name:path}", responses={200: {"model": shapes.ModelChanged}})
 async def change_model(name: str, body: ModelChange, found: Arena = Depends(admin)
                        ) -> JSONResponse:
     """Set `enabled` and/or `weight`; null puts a setting back to the configuration."""
@@ -73,7 +75,7 @@ async def change_model(name: str, body: ModelChange, found: Arena = Depends(admi
     return JSONResponse({"name": name, **changes})
 
 
-@router.get("/flags")
+@router.get("/flags", responses={200: {"model": shapes.Flags}})
 async def list_flags(unreviewed: bool = False, found: Arena = Depends(admin)) -> JSONResponse:
     flags = await to_thread.run_sync(store.list_flags, found.service.db, unreviewed)
     return JSONResponse({"flags": [_flag(f) for f in flags]})
@@ -86,7 +88,7 @@ def _flag(flag: store.FlagView) -> dict:
             "reviewed_at": flag.reviewed_at.isoformat() if flag.reviewed_at else None}
 
 
-@router.patch("/flags/{flag_id}")
+@router.patch("/flags/{flag_id}", responses={200: {"model": shapes.FlagReviewed}})
 async def review_flag(flag_id: int, body: FlagReview, found: Arena = Depends(admin)
                       ) -> JSONResponse:
     if not await to_thread.run_sync(store.review_flag, found.service.db, flag_id,
@@ -95,8 +97,9 @@ async def review_flag(flag_id: int, body: FlagReview, found: Arena = Depends(adm
     return JSONResponse({"id": flag_id, "excluded": body.excluded})
 
 
-@router.get("/conversations/{conversation_id}")
-async def read_conversation(conversation_id: str, found: Arena = Depends(admin)
+@router.get("/conversations/{conversation_id}",
+            responses={200: {"model": shapes.StoredConversation}})
+async def read_conversation(conversation_id: ConversationId, found: Arena = Depends(admin)
                             ) -> JSONResponse:
     """A stored conversation in full (models, answers, errors, vote) with its flags."""
     db = found.service.db

@@ -6,23 +6,29 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from anyio import to_thread
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelarena.arena import api_docs as shapes
 from modelarena.arena.leaderboard_fit import BUILTIN, LABELS
 from modelarena.arena.setup import Arena
 from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
 from modelarena.errors import APIError
+from modelarena.serving import api_docs as docs
+from modelarena.serving.json_body import StrictJSONRoute
 from modelarena.serving.openai_format import JSONResponse
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=StrictJSONRoute,
+                   responses=docs.errors(403, 404, 409, 429, 503))
 CATEGORIES = ("all", *BUILTIN, *LABELS)
 changes = [Depends(check_same_origin)]
+ConversationId = Annotated[str, Path(pattern=r"^[!-~]{1,64}$",
+                                     description="a conversation's id (printable ASCII)")]
 
 
 async def arena(request: Request) -> Arena:
@@ -33,7 +39,7 @@ async def arena(request: Request) -> Arena:
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class NewConversation(_Body):
@@ -44,7 +50,7 @@ class NewConversation(_Body):
 
 
 class Message(_Body):
-    prompt: str
+    prompt: str = Field(description="the visitor's message; no NUL characters")
     image: str | None = Field(None, max_length=80)
 
 
@@ -72,7 +78,7 @@ async def _limit(found: Arena, who: Caller, action: str = "turn") -> None:
 
 async def _require_terms(found: Arena, who: Caller) -> None:
     if not await to_thread.run_sync(found.service.terms_accepted, who.visitor_id):
-        raise APIError(403, "Accept the terms of use first (POST /api/terms).",
+        raise APIError(403, "Please accept the terms of use first.",
                        code="terms_not_accepted", type="permission_error")
 
 
@@ -85,7 +91,7 @@ def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@router.get("/models")
+@router.get("/models", responses={200: {"model": shapes.ArenaModels}})
 async def models(found: Arena = Depends(arena)) -> JSONResponse:
     service = found.service
     available = await to_thread.run_sync(service.in_service)
@@ -98,21 +104,23 @@ async def models(found: Arena = Depends(arena)) -> JSONResponse:
     ]})
 
 
-@router.get("/terms")
+@router.get("/terms", responses={200: {"model": shapes.Terms}})
 async def terms(found: Arena = Depends(arena), who: Caller = Depends(caller)) -> JSONResponse:
     accepted = await to_thread.run_sync(found.service.terms_accepted, who.visitor_id)
     return JSONResponse({"accepted": accepted})
 
 
-@router.post("/terms", dependencies=changes)
+@router.post("/terms", dependencies=changes, responses={200: {"model": shapes.Terms}})
 async def accept_terms(found: Arena = Depends(arena),
                        who: Caller = Depends(caller)) -> JSONResponse:
+    await _limit(found, who, "terms")
     await to_thread.run_sync(found.service.accept_terms, who.visitor_id,
                              hash_ip(who.ip, found.ip_salt))
     return JSONResponse({"accepted": True})
 
 
-@router.post("/conversations", dependencies=changes, status_code=201)
+@router.post("/conversations", dependencies=changes, status_code=201,
+             responses={201: {"model": shapes.Conversation}})
 async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
                            who: Caller = Depends(caller)) -> JSONResponse:
     service = found.service
@@ -123,45 +131,52 @@ async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
     return JSONResponse(service.public(view), status_code=201)
 
 
-@router.get("/conversations/{conversation_id}")
-async def get_conversation(conversation_id: str, found: Arena = Depends(arena),
+@router.get("/conversations/{conversation_id}",
+            responses={200: {"model": shapes.Conversation}})
+async def get_conversation(conversation_id: ConversationId, found: Arena = Depends(arena),
                            who: Caller = Depends(caller)) -> JSONResponse:
     view = await to_thread.run_sync(found.service.owned, who.visitor_id, conversation_id)
     return JSONResponse(found.service.public(view))
 
 
-@router.post("/conversations/{conversation_id}/messages", dependencies=changes)
-async def send(conversation_id: str, body: Message, found: Arena = Depends(arena),
+@router.post("/conversations/{conversation_id}/messages", dependencies=changes,
+             responses=docs.events("the turn's events: start, delta, answer, error, done"))
+async def send(conversation_id: ConversationId, body: Message, found: Arena = Depends(arena),
                who: Caller = Depends(caller)) -> StreamingResponse:
     await _limit(found, who)
     return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt,
                                          body.image))
 
 
-@router.post("/conversations/{conversation_id}/regenerate", dependencies=changes)
-async def regenerate(conversation_id: str, found: Arena = Depends(arena),
+@router.post("/conversations/{conversation_id}/regenerate", dependencies=changes,
+             responses=docs.events("the turn's events, as for a message"))
+async def regenerate(conversation_id: ConversationId, found: Arena = Depends(arena),
                      who: Caller = Depends(caller)) -> StreamingResponse:
     await _limit(found, who)
     return _sse(await found.service.regenerate(who.visitor_id, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/vote", dependencies=changes)
-async def vote(conversation_id: str, body: VoteBody, found: Arena = Depends(arena),
+@router.post("/conversations/{conversation_id}/vote", dependencies=changes,
+             responses={200: {"model": shapes.VoteResult}})
+async def vote(conversation_id: ConversationId, body: VoteBody, found: Arena = Depends(arena),
                who: Caller = Depends(caller)) -> JSONResponse:
     result = await to_thread.run_sync(found.service.vote, who.visitor_id, conversation_id,
                                       body.winner)
     return JSONResponse(result)
 
 
-@router.post("/conversations/{conversation_id}/feedback", dependencies=changes)
-async def feedback(conversation_id: str, body: FeedbackBody, found: Arena = Depends(arena),
-                   who: Caller = Depends(caller)) -> JSONResponse:
+@router.post("/conversations/{conversation_id}/feedback", dependencies=changes,
+             responses={200: {"model": shapes.FeedbackResult}})
+async def feedback(conversation_id: ConversationId, body: FeedbackBody,
+                   found: Arena = Depends(arena), who: Caller = Depends(caller)
+                   ) -> JSONResponse:
     await to_thread.run_sync(found.service.feedback, who.visitor_id, conversation_id,
                              body.turn, body.rating)
     return JSONResponse({"turn": body.turn, "rating": body.rating})
 
 
-@router.post("/images", dependencies=changes, status_code=201)
+@router.post("/images", dependencies=changes, status_code=201,
+             responses={201: {"model": shapes.ImageId}})
 async def upload_image(image: UploadFile = File(...), found: Arena = Depends(arena),
                        who: Caller = Depends(caller)) -> JSONResponse:
     await _require_terms(found, who)
@@ -172,7 +187,9 @@ async def upload_image(image: UploadFile = File(...), found: Arena = Depends(are
     return JSONResponse({"id": image_id}, status_code=201)
 
 
-@router.get("/images/{image_id}")
+@router.get("/images/{image_id}", responses={200: {"description": "the image", "content": {
+    mime: {"schema": {"type": "string", "format": "binary"}}
+    for mime in ("image/png", "image/jpeg", "image/webp")}}})
 async def get_image(image_id: str, found: Arena = Depends(arena)) -> Response:
     data = await to_thread.run_sync(found.service.images.read, image_id)
     mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
@@ -189,7 +206,7 @@ def _category(category: str) -> str:
     return category
 
 
-@router.get("/leaderboard")
+@router.get("/leaderboard", responses={200: {"model": shapes.Leaderboard}})
 async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> JSONResponse:
     snapshot = found.leaderboard.snapshot
     board = snapshot.board(_category(category))
@@ -205,7 +222,7 @@ async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> J
     })
 
 
-@router.get("/leaderboard.csv")
+@router.get("/leaderboard.csv", responses=docs.content("text/csv", "the leaderboard as CSV"))
 async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) -> Response:
     snapshot = found.leaderboard.snapshot
     board = snapshot.board(_category(category))

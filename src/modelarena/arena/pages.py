@@ -17,7 +17,7 @@ from modelarena.errors import APIError
 WEB = Path(__file__).resolve().parent.parent / "web"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 templates = Jinja2Templates(directory=WEB / "templates")
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages and files, not API
 
 # Answers are sanitised before they reach a page; this policy is a second line of
 # defence: no inline or foreign script can run.

@@ -276,6 +276,9 @@ class ArenaService:
     def check_prompt(self, view: ConversationView, prompt: str, image: str | None) -> None:
         if not prompt.strip():
             raise _error(400, "The prompt is empty.", "empty_prompt", "prompt")
+        if "\x00" in prompt:
+            raise _error(400, "The prompt contains a NUL character (U+0000); remove it.",
+                         "invalid_prompt", "prompt")
         if len(prompt) > self.settings.max_prompt_chars:
             raise _error(400, f"The prompt has {len(prompt)} characters; the limit is "
                               f"{self.settings.max_prompt_chars}.", "prompt_too_long", "prompt")
@@ -289,8 +292,8 @@ class ArenaService:
                               "a new round.", "turn_incomplete")
         if image is not None:
             if not self.images.path(image).is_file():
-                raise _error(400, "No such image; upload it first (POST /api/images).",
-                             "image_not_found", "image")
+                raise _error(400, "No such image; attach it again.", "image_not_found",
+                             "image")
             if not view.sampling.get("vision"):
                 raise _error(400, "This conversation was started without images; start a "
                                   "new one with the image attached.", "vision_not_enabled",
@@ -430,7 +433,7 @@ class ArenaService:
                 max_tokens=sampling.get("max_tokens"),
             )
             async with asyncio.timeout(self.settings.answer_timeout_s):
-                await self._stream(model, request, side, result, started, queue)
+                await self._stream(model, view.mode, request, side, result, started, queue)
         except asyncio.CancelledError:
             result.error = "The answer was interrupted (the page was closed or reloaded)."
             await asyncio.shield(to_thread.run_sync(store.save_side, self.db, turn_id, side,
@@ -462,11 +465,11 @@ class ArenaService:
             await queue.put(None)
         return result
 
-    async def _stream(self, model: str, request: ChatCompletionRequest, side: str,
+    async def _stream(self, model: str, mode: str, request: ChatCompletionRequest, side: str,
                       result: SideResult, started: float, queue: asyncio.Queue) -> None:
         last_render = 0.0
         parts: list[str] = []
-        async for event in self.router.stream(model, request):
+        async for event in self.router.stream(model, request, blind=mode == "battle"):
             if isinstance(event, Usage):
                 result.prompt_tokens = event.prompt_tokens
                 result.completion_tokens = event.completion_tokens
@@ -485,7 +488,9 @@ class ArenaService:
                 await queue.put({"type": "delta", "side": side,
                                  "html": render_markdown(result.answer)})
         result.answer = "".join(parts)
-        result.finish_reason = result.finish_reason or "stop"
+        if result.finish_reason is None:  # an answer cut off without saying why
+            raise APIError(502, "the answer ended without a finish reason",
+                           code="incomplete_answer")
 
     @staticmethod
     def _failure_text(view: ConversationView, error: APIError) -> str:

@@ -13,7 +13,7 @@ from modelarena.arena.moderation import load_moderation
 from modelarena.arena.sampling import PairSampler, SamplingPolicy
 from modelarena.arena.service import ArenaService
 from modelarena.config import Settings
-from modelarena.serving.rate_limit import RateLimiter
+from modelarena.serving.rate_limit import FallbackRateLimiter, RateLimiter
 from modelarena.serving.router import Router
 from modelarena.store import arena as store
 from modelarena.store.db import Database
@@ -44,8 +44,9 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
     )
     leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
     service.on_vote = leaderboard.vote_added
-    return Arena(service, leaderboard, limiter, config.ip_salt or _salt(settings.data_dir),
-                 config.admin_token)
+    # Visitors keep battling while Redis is down; the limits then count per process.
+    return Arena(service, leaderboard, FallbackRateLimiter(limiter),
+                 config.ip_salt or _salt(settings.data_dir), config.admin_token)
 
 
 def _metadata(router: Router) -> dict[str, dict]:

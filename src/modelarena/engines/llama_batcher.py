@@ -153,14 +153,13 @@ class Batcher:
                     return
                 self._admit()
             self._retire_cancelled()
-            if not self._active:
-                continue
-            try:
-                self._step()
-            except Exception as exc:  # a failure must not kill the loop or lose requests
-                log.exception("decode step failed")
-                for seq in list(self._active):
-                    self._finish(seq, None, f"inference failed: {exc}")
+            if self._active:
+                try:
+                    self._step()
+                except Exception as exc:  # a failure must not kill the loop or lose requests
+                    log.exception("decode step failed")
+                    for seq in list(self._active):
+                        self._finish(seq, None, f"inference failed: {exc}")
             self._flush()
 
     def _admit(self) -> None:
@@ -168,8 +167,13 @@ class Batcher:
             seq = self._pending.popleft()
             if seq.cancelled:
                 continue
+            try:
+                seq.sampler = self._new_sampler(seq.sampling)
+            except Exception as exc:  # this sequence fails; the loop and the others go on
+                log.exception("sampler set-up failed")
+                self._emit(seq, "", None, f"its sampler could not be set up ({exc})")
+                continue
             seq.slot = heapq.heappop(self._free_slots)
-            seq.sampler = self._new_sampler(seq.sampling)
             self._active.append(seq)
         # llama.cpp decodes a batch whose tokens come in sequence order in one pass; in
         # another order it splits the batch, and a step of 8 took twice as long here.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import threading
+from dataclasses import dataclass
 
 import llama_cpp as llama
 
@@ -31,14 +32,39 @@ def init_backend() -> None:
             _initialized = True
 
 
-def tokenize(vocab, text: str, *, add_special: bool) -> list[int]:
-    """Token ids of `text`; special tokens written in the text are parsed as such."""
+def tokenize(vocab, text: str, *, add_special: bool, parse_special: bool) -> list[int]:
+    """Token ids of `text`. `parse_special`: control tokens written in the text (such as
+    `<|im_end|>`) become those tokens; otherwise the text is read as plain characters."""
     data = text.encode("utf-8")
     capacity = len(data) + 8
     tokens = (llama.llama_token * capacity)()
-    count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special, True)
+    count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special,
+                                 parse_special)
     if count < 0:  # the buffer was too small: -count is the size needed
         capacity = -count
         tokens = (llama.llama_token * capacity)()
-        count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special, True)
+        count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special,
+                                     parse_special)
     return list(tokens[:count])
+
+
+@dataclass(frozen=True)
+class VocabFacts:
+    """What the engine must know of a vocabulary before it tokenizes untrusted text."""
+
+    control: frozenset[int]  # tokens that only the chat template may write
+    longest_piece: int  # bytes of the longest token's text: text of n characters
+    #                     holds at least n / longest_piece tokens
+
+
+def vocab_facts(vocab) -> VocabFacts:
+    """Read once per model (one pass over the vocabulary)."""
+    control = set()
+    longest = 1
+    buffer = ctypes.create_string_buffer(1024)
+    for token in range(llama.llama_vocab_n_tokens(vocab)):
+        if llama.llama_vocab_get_attr(vocab, token) & llama.LLAMA_TOKEN_ATTR_CONTROL:
+            control.add(token)
+        size = llama.llama_token_to_piece(vocab, token, buffer, 1024, 0, True)
+        longest = max(longest, size)
+    return VocabFacts(frozenset(control), longest)

@@ -3,15 +3,23 @@
 It turns requests into token sequences (chat template, system prompt, context checks,
 sampling defaults), hands them to the `Batcher`, and streams the batcher's results back
 as engine events. Embeddings use a second, embedding-mode context on the same weights.
+
+Text from clients is untrusted: it is read as plain text (only the chat template's own
+markup may write control tokens such as `<|im_end|>`), a prompt that cannot fit the
+context is refused before it is tokenized, and tokenizing and rendering run off the event
+loop. Embeddings run on the engine's own thread, one request at a time, and stop between
+inputs when their client leaves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import math
 import os
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import llama_cpp as llama
@@ -20,10 +28,10 @@ from modelarena.config import ModelConfig
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
 from modelarena.engines.chat_template import ChatTemplate
 from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
-from modelarena.engines.llama_runtime import init_backend, tokenize
+from modelarena.engines.llama_runtime import init_backend, tokenize, vocab_facts
 from modelarena.engines.model_files import resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
-from modelarena.serving.protocol import ChatCompletionRequest, EmbeddingRequest
+from modelarena.serving.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
 DEFAULT_CONTEXT = 4096
 
@@ -41,7 +49,10 @@ class LlamaCppEngine(Engine):
         self._model = None
         self._batcher: Batcher | None = None
         self._embedder: _Embedder | None = None
-        self._embed_lock = threading.Lock()
+        # Embeddings run here, one request at a time: a queue of them waits for this
+        # thread, never in the shared pool that every other request needs.
+        self._embed_thread = ThreadPoolExecutor(1, thread_name_prefix=f"embed-{config.name}")
+        self._embedding_jobs = 0
         self.path: Path | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -62,6 +73,9 @@ class LlamaCppEngine(Engine):
         if not self._model:
             raise EngineLoadError(f"model '{cfg.name}': llama.cpp could not load {self.path}")
         self._vocab = llama.llama_model_get_vocab(self._model)
+        self._facts = vocab_facts(self._vocab)
+        self._bos_id = llama.llama_vocab_bos(self._vocab)
+        self._adds_bos = bool(llama.llama_vocab_get_add_bos(self._vocab)) and self._bos_id >= 0
         template = cfg.chat_template or (llama.llama_model_chat_template(self._model, None) or b"")
         if isinstance(template, bytes):
             template = template.decode("utf-8", errors="replace")
@@ -93,31 +107,29 @@ class LlamaCppEngine(Engine):
         await asyncio.to_thread(self._free_weights)
 
     def _free_weights(self) -> None:
-        # An embedding call may still be running in a worker thread: wait for it, and
-        # make any later one find the engine closed, before freeing what it uses.
-        with self._embed_lock:
-            if self._embedder:
-                self._embedder.close()
-                self._embedder = None
-            if self._model:
-                llama.llama_model_free(self._model)
-                self._model = None
+        # An embedding request may still be running on the engine's thread: wait for it
+        # (queued ones are dropped), then free what it used.
+        self._embed_thread.shutdown(wait=True, cancel_futures=True)
+        if self._embedder:
+            self._embedder.close()
+            self._embedder = None
+        if self._model:
+            llama.llama_model_free(self._model)
+            self._model = None
 
     async def healthy(self) -> bool:
         return self._batcher is not None and self._batcher.alive()
 
     def load(self) -> int:
-        return self._batcher.load() if self._batcher else 0
+        """Sequences queued or decoding, and embedding requests queued or running."""
+        return (self._batcher.load() if self._batcher else 0) + self._embedding_jobs
 
     # -- generation ---------------------------------------------------------------------
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
         is_chat = isinstance(request, ChatCompletionRequest)
         self._reject_unsupported(request)
-        prompt = self._chat_prompt(request) if is_chat else request.prompt_text()
-        tokens = self._tokenize(prompt)
-        if not tokens:
-            raise invalid_request("the prompt is empty", param="prompt")
+        tokens = await asyncio.to_thread(self._prompt_tokens, request)
         max_tokens = self._max_tokens(request, len(tokens), "messages" if is_chat else "prompt")
         sampling = self._sampling(request)
         loop = asyncio.get_running_loop()
@@ -149,8 +161,8 @@ class LlamaCppEngine(Engine):
             while running:
                 for seq, text, finish, error in await queue.get():
                     if error:
-                        raise APIError(500, f"model '{self.config.name}': {error}",
-                                       type="server_error", code="engine_error")
+                        raise APIError(502, f"model '{self.config.name}': {error}",
+                                       code="engine_error")
                     if text or finish:
                         yield TextDelta(seq.index, text, finish)
                     if finish:
@@ -181,19 +193,67 @@ class LlamaCppEngine(Engine):
             if extra.get(key):
                 raise unsupported("not implemented by the local engine", name, key)
 
-    def _chat_prompt(self, request: ChatCompletionRequest) -> str:
+    # -- prompts (run in a worker thread) ------------------------------------------------
+
+    def _prompt_tokens(self, request: GenerationRequest) -> list[int]:
+        if isinstance(request, CompletionRequest):
+            text = request.prompt_text()
+            self._check_fits(len(text), request.max_tokens, "prompt")
+            tokens = self._plain_tokens(text)
+        else:
+            tokens = self._chat_tokens(request)
+        if not tokens:
+            raise invalid_request("the prompt is empty", param="prompt")
+        return tokens
+
+    def _check_fits(self, characters: int, max_tokens: int | None, param: str) -> None:
+        """Refuse, before tokenizing, text that holds more tokens than the context can:
+        a token covers at most `longest_piece` bytes, so at least one per that many."""
+        at_least = math.ceil(characters / self._facts.longest_piece)
+        if at_least >= self.context_length:
+            raise context_length_exceeded(at_least, max_tokens, self.context_length, param,
+                                          lower_bound=True)
+
+    def _plain_tokens(self, text: str) -> list[int]:
+        head = [self._bos_id] if self._adds_bos else []
+        return head + tokenize(self._vocab, text, add_special=False, parse_special=False)
+
+    def _chat_tokens(self, request: ChatCompletionRequest) -> list[int]:
+        """The rendered chat's tokens, in which only the template's markup writes control
+        tokens: text that spells one inside a message stays plain text."""
         messages = [
             {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
             for m in request.messages
         ]
         if self.config.system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": self.config.system_prompt})
-        return self._template.render(messages)
+        self._check_fits(sum(len(m["content"]) for m in messages), request.max_tokens,
+                         "messages")
+        prompt, parts = self._template.render_parts(messages)
+        # A template that writes the BOS token itself must not get a second one.
+        head = [self._bos_id] if self._adds_bos and not (
+            self._bos and prompt.startswith(self._bos)) else []
+        tokens = self._special_tokens(prompt)
+        if parts is None:  # the template rewrites messages: they cannot be told apart
+            if any(self._controls(self._special_tokens(m["content"])) for m in messages):
+                raise invalid_request(
+                    f"Model '{self.config.name}' rewrites message text in its chat template, "
+                    "so text that spells one of its control tokens cannot be kept plain; "
+                    "remove such text from the messages.", param="messages",
+                    code="control_token_in_text")
+            return head + tokens
+        written = sum(self._controls(self._special_tokens(text))
+                      for text, markup in parts if markup)
+        if self._controls(tokens) == written:
+            return head + tokens  # as always: no message spells a control token
+        return head + [token for text, markup in parts for token in tokenize(
+            self._vocab, text, add_special=False, parse_special=markup)]
 
-    def _tokenize(self, text: str) -> list[int]:
-        # Templates that write the BOS token themselves must not get a second one.
-        add_bos = not (self._bos and text.startswith(self._bos))
-        return tokenize(self._vocab, text, add_special=add_bos)
+    def _special_tokens(self, text: str) -> list[int]:
+        return tokenize(self._vocab, text, add_special=False, parse_special=True)
+
+    def _controls(self, tokens: list[int]) -> int:
+        return sum(1 for token in tokens if token in self._facts.control)
 
     def _max_tokens(self, request: GenerationRequest, prompt_tokens: int, param: str) -> int:
         """Prompt and answer together must fit the context, as OpenAI counts it."""
@@ -239,31 +299,63 @@ class LlamaCppEngine(Engine):
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         if not self.config.embeddings:
             return await super().embed(request)
-        inputs = request.inputs()
-        encoded = [self._tokenize(text) for text in inputs]
+        if self._model is None:
+            raise APIError(503, "the model is shutting down", retryable=True)
         size = llama.llama_model_n_embd(self._model)
         if request.dimensions is not None and request.dimensions > size:
             raise invalid_request(f"dimensions must be at most {size} for this model",
                                   param="dimensions")
+        inputs = request.inputs()
+        limit = self.config.max_embedding_tokens
+        if math.ceil(sum(map(len, inputs)) / self._facts.longest_piece) > limit:
+            raise _too_many_embedding_tokens(limit, None)
+        stop = threading.Event()
+        job = self._embed_thread.submit(self._embed_all, inputs, stop)
+        self._embedding_jobs += 1
+        job.add_done_callback(self._embedding_done)
+        try:
+            vectors, count = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            stop.set()  # the client left: the thread stops before its next input
+            job.cancel()  # or never starts it
+            raise
+        if request.dimensions is not None:  # shortened vectors stay unit length
+            vectors = [_unit(v[: request.dimensions]) for v in vectors]
+        return Embeddings(vectors, count)
+
+    def _embedding_done(self, _job) -> None:
+        self._embedding_jobs -= 1
+
+    def _embed_all(self, inputs: list[str], stop: threading.Event
+                   ) -> tuple[list[list[float]], int]:
+        """On the engine's embedding thread: check every input, then embed them in turn
+        until done or `stop` is set."""
+        encoded = [self._plain_tokens(text) for text in inputs]
+        limit = self.config.max_embedding_tokens
+        total = sum(map(len, encoded))
+        if total > limit:
+            raise _too_many_embedding_tokens(limit, total)
         for i, tokens in enumerate(encoded):
             if len(tokens) > self.context_length:
                 raise invalid_request(
                     f"input {i} has {len(tokens)} tokens; this model embeds at most "
                     f"{self.context_length}", param="input", code="context_length_exceeded",
                 )
-        vectors = await asyncio.to_thread(self._embed_all, encoded)
-        if request.dimensions is not None:  # shortened vectors stay unit length
-            vectors = [_unit(v[: request.dimensions]) for v in vectors]
-        return Embeddings(vectors, sum(len(t) for t in encoded))
+        if self._embedder is None:
+            self._embedder = _Embedder(self._model, self.context_length, self._threads)
+        vectors = []
+        for tokens in encoded:
+            if stop.is_set():
+                break
+            vectors.append(self._embedder.embed(tokens))
+        return vectors, total
 
-    def _embed_all(self, encoded: list[list[int]]) -> list[list[float]]:
-        with self._embed_lock:
-            if self._model is None:
-                raise APIError(503, "the model is shutting down", type="server_error",
-                               retryable=True)
-            if self._embedder is None:
-                self._embedder = _Embedder(self._model, self.context_length, self._threads)
-            return [self._embedder.embed(tokens) for tokens in encoded]
+
+def _too_many_embedding_tokens(limit: int, total: int | None) -> APIError:
+    held = f"holds {total:,} tokens" if total is not None else "holds too many tokens"
+    return invalid_request(f"This request {held}; one embeddings request may hold at most "
+                           f"{limit:,} (max_embedding_tokens). Split the inputs over several "
+                           "requests.", param="input", code="too_many_tokens")
 
 
 def _with_seed(sampling: SamplerSettings, seed: int | None, index: int) -> SamplerSettings:

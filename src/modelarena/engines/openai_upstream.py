@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -154,6 +155,8 @@ class OpenAIUpstreamEngine(Engine):
                     async for data in response.content.iter_any():
                         for event in parser.feed(data):
                             yield event
+            for event in parser.end():
+                yield event
             yield parser.usage
         finally:
             self._in_flight -= 1
@@ -186,6 +189,8 @@ class _StreamParser:
         self._pending = b""
         self.done = False
         self.usage = Usage(0, 0)
+        self._open: set[int] = set()  # choices seen without their finish reason yet
+        self._seen = False
 
     def feed(self, data: bytes) -> list[TextDelta]:
         if self.done:
@@ -201,6 +206,7 @@ class _StreamParser:
                 break
             chunk = _json_object(self._name, payload)
             if chunk.get("error"):
+                log.warning("upstream for %s failed mid-stream: %r", self._name, payload[:2000])
                 raise APIError(502, f"upstream for '{self._name}' failed mid-stream: "
                                f"{_message(chunk)}", type="server_error")
             if chunk.get("usage"):
@@ -208,7 +214,25 @@ class _StreamParser:
                 self.usage = Usage(usage.get("prompt_tokens", 0),
                                    usage.get("completion_tokens", 0))
             events += _deltas(chunk, self._is_chat)
+        for event in events:
+            self._seen = True
+            if event.finish_reason:
+                self._open.discard(event.index)
+            else:
+                self._open.add(event.index)
         return _coalesce(events)
+
+    def end(self) -> list[TextDelta]:
+        """Called when the upstream closed the stream. Without `[DONE]` every choice must
+        have finished, or the answer was cut off: an error, not a complete answer. After
+        `[DONE]`, a choice the upstream left open is finished as `stop`."""
+        if self.done:
+            return [TextDelta(index, "", "stop") for index in sorted(self._open)]
+        if self._open or not self._seen:
+            raise APIError(502, f"the upstream for '{self._name}' ended the stream before "
+                           "the answer was complete", code="upstream_incomplete",
+                           retryable=not self._seen)
+        return []
 
 
 def _deltas(chunk: dict[str, Any], is_chat: bool) -> list[TextDelta]:
@@ -239,15 +263,40 @@ def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
 
 
 def _message(body: Any) -> str:
+    """The upstream's error message, redacted for our clients (the log keeps it whole)."""
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
+            return _redacted(str(error["message"]))
         if isinstance(error, str):
-            return error
+            return _redacted(error)
         if body.get("message"):
-            return str(body["message"])
-    return str(body)[:500]
+            return _redacted(str(body["message"]))
+    return _redacted(str(body)[:500])
+
+
+# What an upstream's error text may carry that our clients must not see: where the
+# upstream lives, and anything that looks like a credential.
+_SECRETS = [
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.I), "[address]"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "[address]"),
+    (re.compile(r"\[[0-9a-f:]*:[0-9a-f:]*\](?::\d+)?", re.I), "[address]"),
+    (re.compile(r"\b[\w-]+(?:\.[\w-]+)*:\d{1,5}\b"), "[address]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;]+"), r"\1 [redacted]"),
+    (re.compile(r"(?i)\b((?:api[_-]?)?key|token|secret|password|passwd|pwd|auth\w*)"
+                r"(\s*[:=]\s*)[^\s,;&]+"), r"\1\2[redacted]"),
+    (re.compile(r"\b(?:sk|pk|rk|hf|gh[pousr]|xox[bpas]|AKIA)[-_][A-Za-z0-9_-]{6,}"
+                r"|\bAKIA[A-Z0-9]{12,}"), "[redacted]"),
+    (re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b"),
+     "[redacted]"),
+]
+
+
+def _redacted(message: str) -> str:
+    """`message` without addresses (URLs, IPs, host:port) and credential-like strings."""
+    for pattern, replacement in _SECRETS:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 @contextlib.contextmanager
@@ -285,7 +334,9 @@ def _json_object(name: str, content: bytes) -> dict[str, Any]:
 
 
 def _upstream_error(name: str, status: int, content: bytes, retry_after: str | None) -> APIError:
-    """Map an upstream error status to ours, keeping its message and error fields."""
+    """Map an upstream error status to ours, keeping its error fields and its message
+    (redacted: the log has it in full)."""
+    log.warning("upstream for %s answered %d: %r", name, status, content[:2000])
     try:
         body: Any = orjson.loads(content)
     except orjson.JSONDecodeError:

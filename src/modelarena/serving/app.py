@@ -5,21 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelarena import __version__
+from modelarena.config import Settings
 from modelarena.errors import APIError
+from modelarena.serving import api_docs as docs
 from modelarena.serving import gateway, workers_api
+from modelarena.serving.http_guards import BodyLimit, HostCheck
 from modelarena.serving.openai_format import JSONResponse
 from modelarena.serving.services import Services
 from modelarena.serving.worker import Announcer
 
 log = logging.getLogger(__name__)
 ARENA_PATHS = ("/api/", "/side-by-side", "/chat", "/leaderboard", "/about")
+ARENA_BODY_BYTES = 1024 * 1024
 
 
 def create_app(services: Services, announcer: Announcer | None = None) -> FastAPI:
@@ -41,7 +48,8 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
         await services.close()
 
     app = FastAPI(title="modelarena", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None, responses=docs.errors(400, 413))
+    app.openapi = lambda: docs.openapi_schema(app)  # type: ignore[method-assign]
     app.state.services = services
     app.include_router(gateway.router)
     app.include_router(workers_api.router)
@@ -54,8 +62,47 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
         app.include_router(admin.router)
         app.include_router(pages.router)
         app.add_middleware(VisitorCookieMiddleware, prefixes=ARENA_PATHS)
+    settings = services.settings
+    app.add_middleware(BodyLimit, limit_for=_body_limits(settings))
+    if settings.host_names != ["*"]:
+        app.add_middleware(HostCheck, allowed=settings.host_names)
     add_error_handlers(app)
     return app
+
+
+def _body_limits(settings: Settings) -> Callable[[str], int]:
+    """The largest request body each path takes: an image and its form's overhead for
+    uploads, 1 MiB for the rest of the arena's API, `max_body_bytes` for /v1."""
+    images = settings.arena.image_max_bytes + 64 * 1024
+
+    def limit_for(path: str) -> int:
+        if path == "/api/images":
+            return images
+        if path.startswith("/api/"):
+            return ARENA_BODY_BYTES
+        return settings.max_body_bytes
+
+    return limit_for
+
+
+def _most_telling(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Of pydantic's errors, the one to report: for a value that may take several shapes
+    (`stop`: a string or a list), a broken limit says more than "not a string"."""
+    if not errors:
+        return {}
+    return min(errors, key=lambda e: str(e.get("type", "")).endswith("_type"))
+
+
+def _param(location: Sequence[Any]) -> str | None:
+    """A dotted parameter name from pydantic's location, without the body prefix and the
+    names of the shapes pydantic tried (`list[constrained-str]`, `TextPart`)."""
+    parts = [str(part) for part in location if part != "body"]
+    kept = [p for p in parts if not _SHAPE.search(p) and p not in _TYPE_NAMES]
+    return ".".join(kept) or None
+
+
+_SHAPE = re.compile(r"[\[\]-]|^[A-Z]")
+_TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict"}
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -65,12 +112,13 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        location = [str(part) for part in first.get("loc", ()) if part != "body"]
-        param = ".".join(location) or None
+        first = _most_telling(exc.errors())
+        param = _param(first.get("loc", ()))
         message = first.get("msg", "invalid request")
         if first.get("type") == "json_invalid":
-            message, param = "The request body is not valid JSON.", None
+            reason = (first.get("ctx") or {}).get("error")
+            message = "The request body is not valid JSON" + (f": {reason}." if reason else ".")
+            param = None
         elif param:
             message = f"Invalid value for '{param}': {message}"
         return JSONResponse(
@@ -80,12 +128,13 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        kind = "not_found_error" if exc.status_code == 404 else None
         message = str(exc.detail)
         if exc.status_code == 404:
             message = "No such route. The OpenAI API lives under /v1, the arena's under /api."
-        return JSONResponse(APIError(exc.status_code, message, type=kind).body(),
-                              status_code=exc.status_code, headers=exc.headers)
+        code = {413: "request_too_large", 405: "method_not_allowed"}.get(exc.status_code)
+        return JSONResponse(APIError(exc.status_code, message, type=kind, code=code).body(),
+                            status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -7,6 +7,7 @@ Keys are off by default on loopback; on any other address, or once a key exists,
 
 from __future__ import annotations
 
+import hmac
 import math
 import time
 from dataclasses import dataclass
@@ -14,13 +15,13 @@ from dataclasses import dataclass
 from anyio import to_thread
 from fastapi import Request
 
-from modelarena.config import Settings
+from modelarena.config import LOOPBACK, Settings
 from modelarena.errors import APIError
 from modelarena.serving.rate_limit import RateLimiter
+from modelarena.serving.shared_state import SharedStateUnavailable
 from modelarena.store import repo
 from modelarena.store.db import Database
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CACHE_S = 10.0
 
 
@@ -59,7 +60,15 @@ class Auth:
         """The caller of `request`, after the key check and the rate limit."""
         caller = await self._identify(request)
         if caller.rpm:
-            wait = await self._limiter.hit(caller.id, caller.rpm)
+            try:
+                wait = await self._limiter.hit(caller.id, caller.rpm)
+            except SharedStateUnavailable as exc:
+                # A key's limit may be a quota shared by every replica: without the
+                # shared count, refuse rather than let each replica grant it anew.
+                raise APIError(503, "Rate limits cannot be checked right now (their shared "
+                               "store is unreachable); retry shortly.",
+                               code="rate_limiter_unavailable",
+                               headers={"Retry-After": "5"}) from exc
             if wait is not None:
                 seconds = max(1, math.ceil(wait))
                 raise APIError(
@@ -106,6 +115,14 @@ class Auth:
             self._cache.clear()
         self._cache[digest] = (caller, time.monotonic() + CACHE_S)
         return caller
+
+
+def bearer_matches(request: Request, secret: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <secret>` (compared in constant
+    time; the scheme is required)."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              secret.encode())
 
 
 def _unauthorized(message: str) -> APIError:

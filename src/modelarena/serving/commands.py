@@ -166,7 +166,8 @@ def _database(config: Path | None, db: str | None):
 @keys.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who or what the key is for")],
-    rpm: Annotated[int | None, typer.Option(help="requests per minute for this key")] = None,
+    rpm: Annotated[int | None, typer.Option(help="requests per minute for this key",
+                                            min=0, max=2**31 - 1)] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:

@@ -15,7 +15,9 @@ from fastapi.responses import Response, StreamingResponse
 
 from modelarena.engines.base import Event, GenerationRequest, TextDelta, Usage
 from modelarena.errors import APIError
-from modelarena.serving.auth import Caller
+from modelarena.serving import api_docs as docs
+from modelarena.serving.auth import Caller, bearer_matches
+from modelarena.serving.json_body import StrictJSONRoute
 from modelarena.serving.openai_format import (
     SSE_DONE,
     ChunkWriter,
@@ -31,7 +33,8 @@ from modelarena.serving.protocol import (
 )
 from modelarena.serving.services import Services
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJSONRoute)
+V1_ERRORS = docs.errors(401, 404, 429, 502, 503, 504)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -44,14 +47,16 @@ async def caller(request: Request) -> Caller:
     return await services(request).auth.check(request)
 
 
-@router.get("/v1/models", dependencies=[Depends(caller)])
+@router.get("/v1/models", dependencies=[Depends(caller)],
+            responses={200: {"model": docs.ModelList}, **V1_ERRORS})
 async def list_models(request: Request) -> JSONResponse:
     svc = services(request)
     data = [_model_card(svc, name) for name in svc.router.model_names()]
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.get("/v1/models/{model:path}", dependencies=[Depends(caller)])
+@router.get("/v1/models/{model:path}", dependencies=[Depends(caller)],
+            responses={200: {"model": docs.ModelCard}, **V1_ERRORS})
 async def get_model(model: str, request: Request) -> JSONResponse:
     return JSONResponse(_model_card(services(request), model))
 
@@ -67,21 +72,23 @@ def _model_card(svc: Services, name: str) -> dict:
     }
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions",
+             responses={**docs.stream_of(docs.ChatCompletion, "the answer"), **V1_ERRORS})
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
     return await _generate(request, body, "chat")
 
 
-@router.post("/v1/completions")
+@router.post("/v1/completions",
+             responses={**docs.stream_of(docs.TextCompletion, "the completion"), **V1_ERRORS})
 async def completions(
     body: CompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
     return await _generate(request, body, "completions")
 
 
-@router.post("/v1/embeddings")
+@router.post("/v1/embeddings", responses={200: {"model": docs.EmbeddingList}, **V1_ERRORS})
 async def embeddings(
     body: EmbeddingRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
@@ -89,7 +96,7 @@ async def embeddings(
     label = svc.metrics.label(body.model)
     started = time.perf_counter()
     try:
-        result = await svc.router.embed(body.model, body)
+        result = await _unless_disconnected(request, svc.router.embed(body.model, body))
     except APIError as exc:
         svc.metrics.requests.labels(label, "embeddings", str(exc.status)).inc()
         raise
@@ -197,7 +204,7 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-@router.get("/health")
+@router.get("/health", responses={200: {"model": docs.Health}})
 async def health(request: Request) -> JSONResponse:
     """Liveness for load balancers: healthy backends per model; no details leak."""
     svc = services(request)
@@ -210,7 +217,16 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "degraded", "models": models})
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={**docs.content("text/plain", "Prometheus text format"),
+                                   **docs.errors(401)})
 async def metrics(request: Request) -> Response:
-    return Response(services(request).metrics.render(),
+    """Prometheus metrics. With `metrics_token` set they need it as a bearer token and
+    include the arena's traffic per model; without, they are public and do not."""
+    svc = services(request)
+    token = svc.settings.metrics_token
+    if token and not bearer_matches(request, token):
+        raise APIError(401, "/metrics needs the metrics token (Authorization: Bearer TOKEN).",
+                       type="authentication_error", code="invalid_metrics_token",
+                       headers={"WWW-Authenticate": "Bearer"})
+    return Response(svc.metrics.render(private=bool(token)),
                     media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,5 +1,10 @@
 """Prometheus metrics of the gateway: requests, tokens, latency, time to first token,
-and at scrape time the queue depth and healthy backends of every model.
+and at scrape time the requests in flight, engine queue depth and healthy backends.
+
+Blind battles must stay blind, so the public scrape never counts their requests per
+model: the moment a model's count falls would name the pane whose answer just ended.
+They appear as one total; per model only in a private scrape (behind `metrics_token`).
+The request counters and histograms are fed by the /v1 API alone.
 """
 
 from __future__ import annotations
@@ -7,11 +12,11 @@ from __future__ import annotations
 from prometheus_client import (
     CollectorRegistry,
     Counter,
-    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from modelarena.serving.router import Router
 
@@ -41,17 +46,10 @@ class Metrics:
             "modelarena_time_to_first_token_seconds", "Time from request to first text",
             ["model"], buckets=LATENCY_BUCKETS, registry=r,
         )
-        self.in_flight = Gauge(
-            "modelarena_requests_in_flight", "Requests being served, per model",
-            ["model"], registry=r,
-        )
-        self.queue_depth = Gauge(
-            "modelarena_engine_queue_depth", "Sequences queued or decoding inside engines",
-            ["model"], registry=r,
-        )
-        self.healthy = Gauge(
-            "modelarena_backends_healthy", "Healthy backends per model", ["model"], registry=r,
-        )
+        self._gauges: dict[bool, CollectorRegistry] = {}
+        for private in (False, True):
+            self._gauges[private] = CollectorRegistry()
+            self._gauges[private].register(_ScrapeGauges(router, private=private))
 
     def label(self, model: str) -> str:
         """Only served names become label values, so a flood of bad names adds no series."""
@@ -61,12 +59,45 @@ class Metrics:
         self.tokens.labels(model, "prompt").inc(prompt)
         self.tokens.labels(model, "completion").inc(completion)
 
-    def render(self) -> bytes:
-        for gauge in (self.in_flight, self.queue_depth, self.healthy):
-            gauge.clear()
+    def render(self, private: bool = False) -> bytes:
+        """The scrape; `private` adds per-model detail of blind battles."""
+        return generate_latest(self.registry) + generate_latest(self._gauges[private])
+
+
+class _ScrapeGauges:
+    """Gauges read from the router at scrape time."""
+
+    def __init__(self, router: Router, *, private: bool) -> None:
+        self._router = router
+        self._private = private
+
+    def collect(self):
+        in_flight = GaugeMetricFamily(
+            "modelarena_requests_in_flight", "Requests being served per model, blind battles "
+            "excluded", labels=["model"])
+        blind = GaugeMetricFamily(
+            "modelarena_blind_requests_in_flight", "Requests of blind battles being served"
+            + (" per model" if self._private else ", all models together"),
+            labels=["model"] if self._private else None)
+        queue = GaugeMetricFamily(
+            "modelarena_engine_queue_depth", "Sequences queued or decoding inside engines"
+            + (" per model" if self._private else ", all models together"),
+            labels=["model"] if self._private else None)
+        healthy = GaugeMetricFamily("modelarena_backends_healthy", "Healthy backends per model",
+                                    labels=["model"])
+        blind_total = queue_total = 0
         for model in self._router.model_names():
             backends = self._router.backends(model)
-            self.in_flight.labels(model).set(sum(b.outstanding for b in backends))
-            self.queue_depth.labels(model).set(sum(b.engine.load() for b in backends))
-            self.healthy.labels(model).set(sum(1 for b in backends if b.healthy))
-        return generate_latest(self.registry)
+            blind_count = sum(b.blind for b in backends)
+            depth = sum(b.engine.load() for b in backends)
+            in_flight.add_metric([model], sum(b.outstanding - b.blind for b in backends))
+            healthy.add_metric([model], sum(1 for b in backends if b.healthy))
+            if self._private:
+                blind.add_metric([model], blind_count)
+                queue.add_metric([model], depth)
+            blind_total += blind_count
+            queue_total += depth
+        if not self._private:
+            blind.add_metric([], blind_total)
+            queue.add_metric([], queue_total)
+        yield from (in_flight, blind, queue, healthy)

@@ -1,5 +1,9 @@
 """Requests-per-minute limits per caller: a token bucket in memory, or a one-minute
 window counter in Redis shared by every gateway replica.
+
+While Redis is unreachable a Redis limiter raises `SharedStateUnavailable`; its user
+decides: API keys refuse (503), the arena counts in this process meanwhile
+(`FallbackRateLimiter`).
 """
 
 from __future__ import annotations
@@ -7,6 +11,8 @@ from __future__ import annotations
 import math
 import time
 from typing import Protocol
+
+from modelarena.serving.shared_state import RedisConnection, SharedStateUnavailable
 
 
 class RateLimiter(Protocol):
@@ -47,23 +53,43 @@ class RedisRateLimiter:
     """A fixed one-minute window per caller, counted atomically in Redis."""
 
     def __init__(self, url: str, prefix: str = "modelarena") -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url)
+        self._redis = RedisConnection(url)
         self._prefix = f"{prefix}:rate:"
 
     async def hit(self, caller: str, rpm: int) -> float | None:
         now = time.time()
         window = math.floor(now / 60)
         key = f"{self._prefix}{caller}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            count, _ = await pipe.incr(key).expire(key, 120).execute()
-        if count > rpm:
+
+        async def count(client) -> int:
+            async with client.pipeline(transaction=True) as pipe:
+                total, _ = await pipe.incr(key).expire(key, 120).execute()
+            return total
+
+        if await self._redis.run(count) > rpm:
             return (window + 1) * 60 - now
         return None
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.close()
+
+
+class FallbackRateLimiter:
+    """`primary`, or while it is unavailable, a limiter in this process: the limit then
+    holds per gateway process instead of across all of them."""
+
+    def __init__(self, primary: RateLimiter) -> None:
+        self._primary = primary
+        self._fallback = MemoryRateLimiter()
+
+    async def hit(self, caller: str, rpm: int) -> float | None:
+        try:
+            return await self._primary.hit(caller, rpm)
+        except SharedStateUnavailable:
+            return await self._fallback.hit(caller, rpm)
+
+    async def close(self) -> None:
+        await self._fallback.close()
 
 
 def make_rate_limiter(redis_url: str | None, prefix: str = "modelarena") -> RateLimiter:

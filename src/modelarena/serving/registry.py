@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from modelarena.serving.shared_state import RedisConnection
+
 
 @dataclass(frozen=True)
 class WorkerRecord:
@@ -51,31 +53,30 @@ class MemoryRegistry:
 
 
 class RedisRegistry:
-    """Workers shared by every gateway replica; Redis expires silent ones by key TTL."""
+    """Workers shared by every gateway replica; Redis expires silent ones by key TTL.
+    Raises `SharedStateUnavailable` while Redis is unreachable."""
 
     def __init__(self, url: str, prefix: str = "modelarena") -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url)
+        self._redis = RedisConnection(url)
         self._prefix = f"{prefix}:worker:"
 
     async def upsert(self, record: WorkerRecord, ttl_s: float) -> None:
-        await self._redis.set(
-            self._prefix + record.id, orjson.dumps(asdict(record)), px=int(ttl_s * 1000)
-        )
+        await self._redis.run(lambda client: client.set(
+            self._prefix + record.id, orjson.dumps(asdict(record)), px=int(ttl_s * 1000)))
 
     async def remove(self, worker_id: str) -> None:
-        await self._redis.delete(self._prefix + worker_id)
+        await self._redis.run(lambda client: client.delete(self._prefix + worker_id))
 
     async def alive(self) -> list[WorkerRecord]:
-        keys = [key async for key in self._redis.scan_iter(match=self._prefix + "*", count=500)]
-        if not keys:
-            return []
-        values = await self._redis.mget(keys)
-        return [WorkerRecord(**orjson.loads(v)) for v in values if v is not None]
+        async def read(client) -> list[bytes | None]:
+            keys = [key async for key in client.scan_iter(match=self._prefix + "*", count=500)]
+            return await client.mget(keys) if keys else []
+
+        return [WorkerRecord(**orjson.loads(v)) for v in await self._redis.run(read)
+                if v is not None]
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.close()
 
 
 def make_registry(redis_url: str | None, prefix: str = "modelarena") -> Registry:

@@ -2,7 +2,8 @@
 
 It picks the healthy backend with the fewest outstanding requests, retries another
 replica when a backend fails before its first byte, and tracks health from failures and
-from a periodic check.
+from a periodic check. Only a transport failure (an engine's `backend_down` error) takes
+a backend out of service: a request that an engine cannot handle fails alone.
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ class Backend:
     source: str = "config"  # "config" or "worker"
     healthy: bool = True
     outstanding: int = 0
+    blind: int = 0  # of the outstanding requests, those of blind battles
     last_error: str | None = None
+
+    def begin(self, blind: bool) -> None:
+        self.outstanding += 1
+        self.blind += blind
+
+    def end(self, blind: bool) -> None:
+        self.outstanding -= 1
+        self.blind -= blind
 
 
 class Router:
@@ -82,20 +92,20 @@ class Router:
         fewest = min(b.outstanding for b in healthy)
         return random.choice([b for b in healthy if b.outstanding == fewest])
 
-    def _mark_failed(self, backend: Backend, error: BaseException) -> None:
+    def _mark_failed(self, backend: Backend, error: APIError) -> None:
         backend.healthy = False
-        backend.last_error = str(error)
+        backend.last_error = error.message
         log.warning("backend %s for %s failed: %s", backend.id, backend.model, error)
 
     async def _with_retry(
-        self, model: str, call: Callable[[Backend], Awaitable[T]]
+        self, model: str, call: Callable[[Backend], Awaitable[T]], blind: bool
     ) -> tuple[Backend, T]:
         """Run `call` on a backend; on a retryable failure, on the next one."""
         tried: set[str] = set()
         while True:
             backend = self.pick(model, tried)
             tried.add(backend.id)
-            backend.outstanding += 1
+            backend.begin(blind)
             done = False
             try:
                 result = await call(backend)
@@ -109,21 +119,25 @@ class Router:
                 if not self._has_untried(model, tried):
                     raise
             except Exception as exc:
-                self._mark_failed(backend, exc)
-                if not self._has_untried(model, tried):
-                    raise APIError(502, f"backend for '{model}' failed: {exc}",
-                                   type="server_error", code="backend_error") from exc
+                # A request the engine did not expect: it fails alone, and the backend,
+                # which may be serving everyone else well, stays in service.
+                log.exception("backend %s for %s raised on a request", backend.id, model)
+                raise APIError(500, f"The backend for '{model}' could not handle this request "
+                               f"({type(exc).__name__}); it has been logged.",
+                               code="internal_error") from exc
             finally:
                 if not done:
-                    backend.outstanding -= 1
+                    backend.end(blind)
 
     def _has_untried(self, model: str, tried: set[str]) -> bool:
         return any(b.healthy and b.id not in tried for b in self._backends.get(model, []))
 
     # -- serving ------------------------------------------------------------------------
 
-    async def stream(self, model: str, request: GenerationRequest) -> AsyncIterator[Event]:
-        """Events from one backend. Failures before the first event move to a replica."""
+    async def stream(self, model: str, request: GenerationRequest, *, blind: bool = False
+                     ) -> AsyncIterator[Event]:
+        """Events from one backend. Failures before the first event move to a replica.
+        `blind`: a battle's request, kept out of the public per-model metrics."""
 
         async def first_event(backend: Backend):
             events = backend.engine.stream(request)
@@ -133,23 +147,24 @@ class Router:
                 await events.aclose()
                 raise
 
-        backend, (events, first) = await self._with_retry(model, first_event)
+        backend, (events, first) = await self._with_retry(model, first_event, blind)
         try:
             yield first
             async for event in events:
                 yield event
         finally:
-            backend.outstanding -= 1
+            backend.end(blind)
             await events.aclose()
 
     async def complete(self, model: str, request: GenerationRequest) -> Completion:
-        backend, result = await self._with_retry(model, lambda b: b.engine.complete(request))
-        backend.outstanding -= 1
+        backend, result = await self._with_retry(
+            model, lambda b: b.engine.complete(request), False)
+        backend.end(False)
         return result
 
     async def embed(self, model: str, request: EmbeddingRequest) -> Embeddings:
-        backend, result = await self._with_retry(model, lambda b: b.engine.embed(request))
-        backend.outstanding -= 1
+        backend, result = await self._with_retry(model, lambda b: b.engine.embed(request), False)
+        backend.end(False)
         return result
 
     # -- health -------------------------------------------------------------------------
@@ -161,7 +176,9 @@ class Router:
             try:
                 ok = await asyncio.wait_for(backend.engine.healthy(), timeout)
             except Exception as exc:
-                ok, backend.last_error = False, f"health check failed: {exc}"
+                log.warning("health check of %s for %s failed: %r", backend.id, backend.model,
+                            exc)
+                ok, backend.last_error = False, "health check failed"
             if ok and not backend.healthy:
                 log.info("backend %s for %s is healthy again", backend.id, backend.model)
             if not ok and backend.healthy:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from modelarena.serving.metrics import Metrics
 from modelarena.serving.rate_limit import RateLimiter, make_rate_limiter
 from modelarena.serving.registry import Registry, WorkerRecord, make_registry
 from modelarena.serving.router import Backend, Router
+from modelarena.serving.shared_state import SharedStateUnavailable
 from modelarena.store.db import Database
 
 if TYPE_CHECKING:
@@ -138,12 +140,27 @@ class Services:
 
     @staticmethod
     async def _every(seconds: float, job) -> None:
-        """Run `job` now and then every `seconds`; a failure is logged, not fatal."""
+        """Run `job` now and then every `seconds`. A failure is not fatal, and a job that
+        keeps failing logs its first failure in full, then one line a minute."""
+        name = getattr(job, "__name__", job)
+        failures, next_report = 0, 0.0
         while True:
             try:
                 await job()
+                if failures:
+                    log.info("background job %s works again after %d failures", name, failures)
+                failures = 0
+            except SharedStateUnavailable:
+                pass  # the connection has logged the outage once
             except Exception:
-                log.exception("background job %s failed", getattr(job, "__name__", job))
+                failures += 1
+                now = time.monotonic()
+                if failures == 1:
+                    log.exception("background job %s failed", name)
+                    next_report = now + 60
+                elif now >= next_report:
+                    log.error("background job %s is still failing (%d times)", name, failures)
+                    next_report = now + 60
             await asyncio.sleep(seconds)
 
     async def sync_workers(self) -> None:

@@ -4,18 +4,24 @@ registering again) and leave. Guarded by the shared worker secret.
 
 from __future__ import annotations
 
-import hmac
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from modelarena.errors import APIError
+from modelarena.serving import api_docs as docs
+from modelarena.serving.auth import bearer_matches
+from modelarena.serving.json_body import StrictJSONRoute
 from modelarena.serving.openai_format import JSONResponse
 from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
+from modelarena.serving.shared_state import SharedStateUnavailable
 
-router = APIRouter(prefix="/internal/workers")
+router = APIRouter(prefix="/internal/workers", route_class=StrictJSONRoute,
+                   responses=docs.errors(401, 403, 503))
 
 
 class Announcement(BaseModel):
@@ -37,25 +43,46 @@ def _authorize(request: Request) -> Services:
         raise APIError(403, "Worker registration is disabled on this gateway: start it with "
                        "MODELARENA_WORKER_SECRET set, and give workers the same --secret.",
                        type="permission_error", code="workers_disabled")
-    header = request.headers.get("authorization", "")
-    if not hmac.compare_digest(header.encode(), f"Bearer {secret}".encode()):
+    if not bearer_matches(request, secret):
         raise APIError(401, "Wrong worker secret.", type="authentication_error",
                        code="invalid_worker_secret")
     return svc
 
 
-@router.post("")
+class Registered(BaseModel):
+    id: str
+    ttl_s: float
+
+
+class Removed(BaseModel):
+    id: str
+    removed: bool
+
+
+@contextlib.contextmanager
+def _registry_errors() -> Iterator[None]:
+    try:
+        yield
+    except SharedStateUnavailable as exc:
+        raise APIError(503, "The worker registry (Redis) is unreachable; the worker's next "
+                       "heartbeat will try again.", code="registry_unavailable",
+                       headers={"Retry-After": "5"}) from exc
+
+
+@router.post("", responses={200: {"model": Registered}})
 async def register(announcement: Announcement, request: Request) -> JSONResponse:
     svc = _authorize(request)
     ttl = svc.settings.worker_ttl_s
-    await svc.registry.upsert(WorkerRecord(**announcement.model_dump()), ttl)
-    await svc.sync_workers()
+    with _registry_errors():
+        await svc.registry.upsert(WorkerRecord(**announcement.model_dump()), ttl)
+        await svc.sync_workers()
     return JSONResponse({"id": announcement.id, "ttl_s": ttl})
 
 
-@router.delete("/{worker_id}")
+@router.delete("/{worker_id}", responses={200: {"model": Removed}})
 async def leave(worker_id: str, request: Request) -> JSONResponse:
     svc = _authorize(request)
-    await svc.registry.remove(worker_id)
-    await svc.sync_workers()
+    with _registry_errors():
+        await svc.registry.remove(worker_id)
+        await svc.sync_workers()
     return JSONResponse({"id": worker_id, "removed": True})

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from modelarena.store.db import Database
 from modelarena.store.models import (
+    MAX_INTEGER,
     Conversation,
     Feedback,
     Flag,
@@ -229,11 +230,17 @@ _SAVE_SIDE = {
 
 
 def save_side(db: Database, turn_id: int, side: str, result: SideResult) -> None:
+    """Store one side's answer. A model may write U+0000, which PostgreSQL cannot hold in
+    text: it is dropped from the stored answer rather than losing the answer."""
     if side not in SIDES:
         raise ValueError(f"unknown side {side!r}")
-    values = {f"new_{field}": getattr(result, field) for field in _RESULT_FIELDS}
+    values = {f"new_{field}": _storable(getattr(result, field)) for field in _RESULT_FIELDS}
     with db.session() as session:
         session.execute(_SAVE_SIDE[side], {"turn_id": turn_id, **values})
+
+
+def _storable(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str,
@@ -314,6 +321,8 @@ def list_flags(db: Database, unreviewed_only: bool = False,
 
 
 def review_flag(db: Database, flag_id: int, excluded: bool) -> bool:
+    if not 0 < flag_id <= MAX_INTEGER:
+        return False
     with db.session() as session:
         row = session.get(Flag, flag_id)
         if row is None:

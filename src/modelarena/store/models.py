@@ -17,6 +17,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Integer columns (ids included) are 32-bit on PostgreSQL: a larger number names no row.
+MAX_INTEGER = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

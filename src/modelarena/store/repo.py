@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from modelarena.store.db import Database
-from modelarena.store.models import ApiKey, Conversation, PromptLabel, Turn, utcnow
+from modelarena.store.models import MAX_INTEGER, ApiKey, Conversation, PromptLabel, Turn, utcnow
 
 KEY_PREFIX = "ma-"
 
@@ -61,6 +61,8 @@ def count_active_keys(db: Database) -> int:
 
 
 def revoke_api_key(db: Database, key_id: int) -> bool:
+    if not 0 < key_id <= MAX_INTEGER:
+        return False
     with db.session() as session:
         row = session.get(ApiKey, key_id)
         if row is None or row.revoked_at is not None:
