@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from modelarena import __version__
 from modelarena.config import Settings
@@ -105,6 +106,15 @@ _SHAPE = re.compile(r"[\[\]-]|^[A-Z]")
 _TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict"}
 
 
+def _methods_of(request: Request) -> list[str]:
+    """The methods some route of the request's path accepts."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
@@ -127,14 +137,19 @@ def add_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if exc.status_code == 404 else None
         message = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             message = "No such route. The OpenAI API lives under /v1, the arena's under /api."
+        if exc.status_code == 405:  # every route of the path, not just the first one's
+            allowed = _methods_of(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"This path takes {', '.join(allowed)} requests."
         code = {413: "request_too_large", 405: "method_not_allowed"}.get(exc.status_code)
         return JSONResponse(APIError(exc.status_code, message, type=kind, code=code).body(),
-                            status_code=exc.status_code, headers=exc.headers)
+                            status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
