@@ -9,7 +9,6 @@ import asyncio
 
 import httpx
 import pytest
-
 from test_gateway_live import GEMMA, SMOL, queue_depth, wait_until_idle
 
 pytestmark = pytest.mark.live
@@ -28,7 +27,7 @@ def chat(model: str, content: str, **fields) -> dict:
 
 @pytest.mark.parametrize("model", [SMOL, GEMMA])
 def test_bad_input_is_a_400_and_the_model_stays_in_service(default_server, model):
-    head = '{"model": "%s", "messages": [{"role": "user", "content": ' % model
+    head = '{"model": "' + model + '", "messages": [{"role": "user", "content": '
     bodies = [
         head + '"hi\\ud800"}]}',
         head + '[{"type": "text", "text": "\\udfff"}]}]}',
