@@ -11,7 +11,7 @@ PORT ?= 8000
 # The native build of ggml-cpu crashes on this CPU's AMX path; these flags are portable.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint fuzz bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test: install $(CHROMIUM)
 
 lint: install
 	$(BIN)/ruff check src tests bench
+
+# The API fuzzing of the test suite with 50 times its random cases (about 4 minutes here).
+fuzz: install
+	MODELARENA_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest tests/test_api_fuzz.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

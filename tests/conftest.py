@@ -123,9 +123,8 @@ def default_server(start_server) -> Server:
     return start_server()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session, dropped afterwards."""
+def _postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; skips when there is no server."""
     sqlalchemy = pytest.importorskip("sqlalchemy")
     admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -141,6 +140,18 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped afterwards."""
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def own_postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    yield from _postgres_database()
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,14 @@ class Visitor:
         self.http.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A new database for one test, on SQLite and on the machine's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'arena.db'}"
+    return request.getfixturevalue("own_postgres_url")
+
+
 @pytest.fixture
 def visitor_factory():
     made: list[Visitor] = []

@@ -9,7 +9,6 @@ import threading
 import time
 
 import httpx
-import pytest
 import sqlalchemy
 
 from .conftest import Visitor
@@ -19,12 +18,6 @@ from .test_api_live import arena_config
 VISITORS = 12
 KILL_AFTER_VOTES = 30
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'arena.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def battle_until_stopped(url: str, acknowledged: dict[str, str], stop: threading.Event,

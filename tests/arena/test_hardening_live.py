@@ -10,7 +10,6 @@ import threading
 import time
 
 import httpx
-import pytest
 import sqlalchemy
 
 from .scripted_models import model
@@ -18,12 +17,6 @@ from .test_api_live import ADMIN, arena_config
 
 JSON = {"Content-Type": "application/json"}
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'arena.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def error_code(response: httpx.Response) -> str:

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from .scripted_models import model
 
@@ -23,12 +22,6 @@ def cli(*args: str) -> str:
     assert done.returncode == 0, done.stderr
     return done.stdout
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'arena.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_factory,

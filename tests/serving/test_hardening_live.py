@@ -25,17 +25,25 @@ def chat(model: str, content: str, **fields) -> dict:
     return {"model": model, "messages": [{"role": "user", "content": content}], **fields}
 
 
+def raw_chat(model: str, content: str, extra: str = "") -> str:
+    """A chat body written by hand: `content` and `extra` are JSON text."""
+    return ('{"model": "' + model + '", "messages": [{"role": "user", "content": ' + content
+            + "}]" + extra + "}")
+
+
+DEEP = ', "x": ' + "[" * 300 + "]" * 300
+
+
 @pytest.mark.parametrize("model", [SMOL, GEMMA])
 def test_bad_input_is_a_400_and_the_model_stays_in_service(default_server, model):
-    head = '{"model": "' + model + '", "messages": [{"role": "user", "content": '
     bodies = [
-        head + '"hi\\ud800"}]}',
-        head + '[{"type": "text", "text": "\\udfff"}]}]}',
-        head + '"hi"}], "seed": 18446744073709551616}',
-        head + '"hi"}], "top_k": 9223372036854775808}',
-        head + '"hi"}], "max_tokens": 9223372036854775808}',
-        head + '"hi"}], "x": ' + "[" * 300 + "]" * 300 + "}",
-        head + '"hi"}], "stream": "yes"}',
+        raw_chat(model, '"hi\\ud800"'),
+        raw_chat(model, '[{"type": "text", "text": "\\udfff"}]'),
+        raw_chat(model, '"hi"', ', "seed": 18446744073709551616'),
+        raw_chat(model, '"hi"', ', "top_k": 9223372036854775808'),
+        raw_chat(model, '"hi"', ', "max_tokens": 9223372036854775808'),
+        raw_chat(model, '"hi"', DEEP),
+        raw_chat(model, '"hi"', ', "stream": "yes"'),
     ]
     for body in bodies:
         response = post(default_server, "/v1/chat/completions", body)
@@ -178,3 +186,51 @@ def test_the_openapi_document_describes_the_api(default_server):
     assert "/" not in document["paths"] and "/leaderboard" not in document["paths"]
     request = document["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert request["max_tokens"]["anyOf"][0]["maximum"] == 2**31 - 1
+
+
+def test_an_abuse_run_leaves_every_model_in_service(default_server):
+    """Bad unicode, huge and deep bodies, oversized embeddings, clients that leave in the
+    middle of a stream and 30 streams at once: afterwards /health is ok, no engine holds
+    a leftover sequence, and both models answer. (bench/abuse.py times the same run.)"""
+    url = default_server.url
+
+    async def abuse() -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+            async def send(body: str | dict, path: str = "/v1/chat/completions") -> int:
+                if isinstance(body, dict):
+                    return (await client.post(path, json=body)).status_code
+                return (await client.post(path, content=body, headers=JSON)).status_code
+
+            async def leave_mid_stream(model: str) -> int:
+                body = chat(model, "Write a long essay.", max_tokens=400, stream=True)
+                async with client.stream("POST", "/v1/chat/completions", json=body) as r:
+                    async for _ in r.aiter_lines():
+                        break  # gone after the first chunk
+                return 499
+
+            async def stream(model: str) -> int:
+                body = chat(model, "Tell me about rivers.", max_tokens=16, stream=True)
+                async with client.stream("POST", "/v1/chat/completions", json=body) as r:
+                    text = "".join([line async for line in r.aiter_lines()])
+                assert '"finish_reason":"' in text and "[DONE]" in text, text[-300:]
+                return r.status_code
+
+            bad = []
+            for model in (SMOL, GEMMA):
+                bad += [send(raw_chat(model, '"hi"', DEEP)),
+                        send(raw_chat(model, '"\\ud800"')),
+                        send(chat(model, "word " * 2_000_000)),
+                        send(chat(model, "word " * 1_400_000)),
+                        send({"model": model, "input": [SENTENCE * 100] * 10}, "/v1/embeddings"),
+                        leave_mid_stream(model)]
+            busy = [stream((SMOL, GEMMA)[i % 2]) for i in range(30)]
+            return await asyncio.gather(*bad, *busy)
+
+    statuses = asyncio.run(abuse())
+    assert statuses[-30:] == [200] * 30
+    assert set(statuses[:-30]) == {400, 413, 499}
+    wait_until_idle(default_server, seconds=30)
+    assert httpx.get(url + "/health").json()["status"] == "ok"
+    for model in (SMOL, GEMMA):
+        answer = post(default_server, "/v1/chat/completions", chat(model, "Hi", max_tokens=4))
+        assert answer.status_code == 200, answer.text

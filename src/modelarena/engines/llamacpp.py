@@ -19,7 +19,7 @@ import math
 import os
 import threading
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import llama_cpp as llama
@@ -52,7 +52,7 @@ class LlamaCppEngine(Engine):
         # Embeddings run here, one request at a time: a queue of them waits for this
         # thread, never in the shared pool that every other request needs.
         self._embed_thread = ThreadPoolExecutor(1, thread_name_prefix=f"embed-{config.name}")
-        self._embedding_jobs = 0
+        self._embedding_jobs: set[Future] = set()  # queued or running
         self.path: Path | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -122,7 +122,7 @@ class LlamaCppEngine(Engine):
 
     def load(self) -> int:
         """Sequences queued or decoding, and embedding requests queued or running."""
-        return (self._batcher.load() if self._batcher else 0) + self._embedding_jobs
+        return (self._batcher.load() if self._batcher else 0) + len(self._embedding_jobs)
 
     # -- generation ---------------------------------------------------------------------
 
@@ -311,8 +311,8 @@ class LlamaCppEngine(Engine):
             raise _too_many_embedding_tokens(limit, None)
         stop = threading.Event()
         job = self._embed_thread.submit(self._embed_all, inputs, stop)
-        self._embedding_jobs += 1
-        job.add_done_callback(self._embedding_done)
+        self._embedding_jobs.add(job)
+        job.add_done_callback(self._embedding_jobs.discard)
         try:
             vectors, count = await asyncio.wrap_future(job)
         except asyncio.CancelledError:
@@ -322,9 +322,6 @@ class LlamaCppEngine(Engine):
         if request.dimensions is not None:  # shortened vectors stay unit length
             vectors = [_unit(v[: request.dimensions]) for v in vectors]
         return Embeddings(vectors, count)
-
-    def _embedding_done(self, _job) -> None:
-        self._embedding_jobs -= 1
 
     def _embed_all(self, inputs: list[str], stop: threading.Event
                    ) -> tuple[list[list[float]], int]:
