@@ -139,6 +139,8 @@ class ArenaService:
         return accepted
 
     def accept_terms(self, visitor_id: str, ip_hash: str) -> None:
+        if visitor_id in self._accepted:
+            return  # nothing to write again
         store.ensure_visitor(self.db, visitor_id, ip_hash)
         store.accept_terms(self.db, visitor_id)
         self._remember(visitor_id)
