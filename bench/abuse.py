@@ -39,8 +39,15 @@ def chat(model: str, content: str, **fields) -> dict:
 
 
 def raw_chat(model: str, content: str, extra: str = "") -> str:
-    return ('{"model": "' + model + '", "messages": [{"role": "user", "content": ' + content
-            + "}]" + extra + "}")
+    return (
+        '{"model": "'
+        + model
+        + '", "messages": [{"role": "user", "content": '
+        + content
+        + "}]"
+        + extra
+        + "}"
+    )
 
 
 async def answer_latency(client: httpx.AsyncClient, model: str, rounds: int) -> float:
@@ -48,15 +55,16 @@ async def answer_latency(client: httpx.AsyncClient, model: str, rounds: int) -> 
     times = []
     for _ in range(rounds):
         started = time.perf_counter()
-        response = await client.post("/v1/chat/completions", json=chat(
-            model, "Name three rivers.", max_tokens=16, temperature=0, ignore_eos=True))
+        response = await client.post(
+            "/v1/chat/completions",
+            json=chat(model, "Name three rivers.", max_tokens=16, temperature=0, ignore_eos=True),
+        )
         response.raise_for_status()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-async def probe_health(client: httpx.AsyncClient, stop: asyncio.Event
-                       ) -> tuple[list[float], int]:
+async def probe_health(client: httpx.AsyncClient, stop: asyncio.Event) -> tuple[list[float], int]:
     """/health latencies every 50 ms until `stop`; and how many probes were not "ok"."""
     latencies, degraded = [], 0
     while not stop.is_set():
@@ -72,8 +80,9 @@ async def abuse(client: httpx.AsyncClient) -> dict[int, int]:
     async def send(body: str | dict, path: str = "/v1/chat/completions") -> int:
         if isinstance(body, dict):
             return (await client.post(path, json=body)).status_code
-        return (await client.post(path, content=body,
-                                  headers={"content-type": "application/json"})).status_code
+        return (
+            await client.post(path, content=body, headers={"content-type": "application/json"})
+        ).status_code
 
     async def leave_mid_stream(model: str) -> int:
         body = chat(model, "Write a long essay.", max_tokens=400, stream=True)
@@ -90,10 +99,14 @@ async def abuse(client: httpx.AsyncClient) -> dict[int, int]:
 
     work = []
     for model in MODELS:
-        work += [send(raw_chat(model, '"hi"', DEEP)), send(raw_chat(model, '"\\ud800"')),
-                 send(chat(model, "word " * 2_000_000)), send(chat(model, "word " * 1_400_000)),
-                 send({"model": model, "input": [SENTENCE * 100] * 10}, "/v1/embeddings"),
-                 *(leave_mid_stream(model) for _ in range(3))]
+        work += [
+            send(raw_chat(model, '"hi"', DEEP)),
+            send(raw_chat(model, '"\\ud800"')),
+            send(chat(model, "word " * 2_000_000)),
+            send(chat(model, "word " * 1_400_000)),
+            send({"model": model, "input": [SENTENCE * 100] * 10}, "/v1/embeddings"),
+            *(leave_mid_stream(model) for _ in range(3)),
+        ]
     work += [stream(MODELS[i % 2]) for i in range(30)]
     counts: dict[int, int] = {}
     for status in await asyncio.gather(*work):
@@ -123,9 +136,16 @@ async def measure(url: str, rounds: int) -> dict:
         busy_health, degraded = await prober
         after = {m: await answer_latency(client, m, rounds) for m in MODELS}
         health = (await client.get("/health")).json()
-    return {"before": before, "after": after, "statuses": statuses, "abuse_s": abuse_s,
-            "quiet_health": quiet_health, "busy_health": busy_health, "degraded": degraded,
-            "health": health}
+    return {
+        "before": before,
+        "after": after,
+        "statuses": statuses,
+        "abuse_s": abuse_s,
+        "quiet_health": quiet_health,
+        "busy_health": busy_health,
+        "degraded": degraded,
+        "health": health,
+    }
 
 
 def main() -> None:
@@ -137,7 +157,10 @@ def main() -> None:
         env = {**os.environ, "MODELARENA_DATA_DIR": str(Path(home) / "data")}
         server = subprocess.Popen(
             [sys.executable, "-m", "modelarena.cli", "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url + "/health", server, timeout=180)
@@ -145,20 +168,25 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"# abuse run, {time.strftime('%Y-%m-%d')}, {platform.machine()}, "
-          f"{os.cpu_count()} cores")
+    print(f"# abuse run, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores")
     print(f"abuse run: {result['abuse_s']:.1f} s; answers by status: {result['statuses']}")
     for model in MODELS:
         before, after = result["before"][model], result["after"][model]
-        print(f"{model}: 16-token answer {before * 1000:.0f} ms before, {after * 1000:.0f} ms "
-              f"after (after/before {after / before:.2f})")
+        print(
+            f"{model}: 16-token answer {before * 1000:.0f} ms before, {after * 1000:.0f} ms "
+            f"after (after/before {after / before:.2f})"
+        )
     quiet, busy = result["quiet_health"], result["busy_health"]
-    print(f"/health p50 {statistics.median(quiet) * 1000:.1f} ms quiet, "
-          f"{statistics.median(busy) * 1000:.1f} ms during the run; p99 during/quiet "
-          f"{percentile(busy, 0.99) / percentile(quiet, 0.99):.1f}x; longest wait "
-          f"{max(busy) * 1000:.0f} ms over {len(busy)} probes")
-    print(f"probes not ok during the run: {result['degraded']}; afterwards: "
-          f"{result['health']['status']}")
+    print(
+        f"/health p50 {statistics.median(quiet) * 1000:.1f} ms quiet, "
+        f"{statistics.median(busy) * 1000:.1f} ms during the run; p99 during/quiet "
+        f"{percentile(busy, 0.99) / percentile(quiet, 0.99):.1f}x; longest wait "
+        f"{max(busy) * 1000:.0f} ms over {len(busy)} probes"
+    )
+    print(
+        f"probes not ok during the run: {result['degraded']}; afterwards: "
+        f"{result['health']['status']}"
+    )
 
 
 if __name__ == "__main__":

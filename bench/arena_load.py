@@ -68,24 +68,36 @@ TARGET_P99_S = 0.050
 SERVER = [sys.executable, "-m", "modelarena.cli"]  # how the server starts (a profiler may wrap it)
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 MODELS = [
-    {"name": f"synth-{i}", "engine": "openai", "display_name": f"Synthetic {name}",
-     "organization": "Synthetic Lab", "context_length": 4096}
+    {
+        "name": f"synth-{i}",
+        "engine": "openai",
+        "display_name": f"Synthetic {name}",
+        "organization": "Synthetic Lab",
+        "context_length": 4096,
+    }
     for i, name in enumerate(("Alpha", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot"), 1)
 ]
-PROMPTS = ("Write a haiku about databases.", "What is 17 * 23?",
-           "Explain write-ahead logging in two sentences.", "Name three sorting algorithms.")
+PROMPTS = (
+    "Write a haiku about databases.",
+    "What is 17 * 23?",
+    "Explain write-ahead logging in two sentences.",
+    "Name three sorting algorithms.",
+)
 
 
 # -- processes --------------------------------------------------------------------------
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path | None = None,
-               timeout: float = 90) -> float:
+
+def wait_ready(
+    url: str, process: subprocess.Popen, log: Path | None = None, timeout: float = 90
+) -> float:
     """Seconds until `url` answers below 500."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise SystemExit(f"{url}: process exited early\n"
-                             + (log.read_text()[-4000:] if log else ""))
+            raise SystemExit(
+                f"{url}: process exited early\n" + (log.read_text()[-4000:] if log else "")
+            )
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return time.monotonic() - started
@@ -110,15 +122,21 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> float:
-        env = {**os.environ, "MODELARENA_DATA_DIR": str(self.data_dir),
-               "MODELARENA_ARENA__VISITOR_RPM": "0", "MODELARENA_ARENA__IP_RPM": "0"}
+        env = {
+            **os.environ,
+            "MODELARENA_DATA_DIR": str(self.data_dir),
+            "MODELARENA_ARENA__VISITOR_RPM": "0",
+            "MODELARENA_ARENA__IP_RPM": "0",
+        }
         with self.log.open("a") as log:
             log.write(f"\n--- start {time.strftime('%H:%M:%S')}\n")
             log.flush()
             self.process = subprocess.Popen(
-                [*SERVER, "serve", "--port", str(self.port),
-                 "--config", str(self.config)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                [*SERVER, "serve", "--port", str(self.port), "--config", str(self.config)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         return wait_ready(self.url + "/health", self.process, self.log)
 
@@ -138,6 +156,7 @@ class Server:
 
 
 # -- the visitors -----------------------------------------------------------------------
+
 
 @dataclass
 class Ledger:
@@ -183,8 +202,9 @@ class Lost(Exception):
     """A request got no HTTP response (the server is gone)."""
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: dict,
-                headers: dict) -> tuple[int, bytes]:
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: dict, headers: dict
+) -> tuple[int, bytes]:
     try:
         async with session.post(url, data=orjson.dumps(body), headers=headers) as response:
             return response.status, await response.read()
@@ -192,8 +212,15 @@ async def _post(session: aiohttp.ClientSession, url: str, body: dict,
         raise Lost(f"{url.rsplit('/', 1)[-1]}: {type(exc).__name__}") from exc
 
 
-async def run_visitor(visitor: Visitor, base: str, battles: int, think: float,
-                      ledger: Ledger, stats: PhaseStats, ramp: float) -> None:
+async def run_visitor(
+    visitor: Visitor,
+    base: str,
+    battles: int,
+    think: float,
+    ledger: Ledger,
+    stats: PhaseStats,
+    ramp: float,
+) -> None:
     headers = {"Origin": base, "Content-Type": "application/json"}
     timeout = aiohttp.ClientTimeout(total=60)
     # One request at a time; idle connections are dropped before the server's own
@@ -201,8 +228,9 @@ async def run_visitor(visitor: Visitor, base: str, battles: int, think: float,
     connector = aiohttp.TCPConnector(limit=2, keepalive_timeout=2)
     if ramp:  # visitors arrive spread over the ramp, not all in the same millisecond
         await asyncio.sleep(visitor.rng.uniform(0, ramp))
-    async with aiohttp.ClientSession(base, cookie_jar=visitor.jar, connector=connector,
-                                     timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        base, cookie_jar=visitor.jar, connector=connector, timeout=timeout
+    ) as session:
         try:
             if not visitor.accepted:
                 status, data = await _post(session, "/api/terms", {}, headers)
@@ -224,8 +252,14 @@ class _Failed(Exception):
     """The server answered with an error, or a battle cannot be voted."""
 
 
-async def battle(visitor: Visitor, session: aiohttp.ClientSession, headers: dict,
-                 think: float, ledger: Ledger, stats: PhaseStats) -> None:
+async def battle(
+    visitor: Visitor,
+    session: aiohttp.ClientSession,
+    headers: dict,
+    think: float,
+    ledger: Ledger,
+    stats: PhaseStats,
+) -> None:
     started = time.perf_counter()
     status, data = await _post(session, "/api/conversations", {"mode": "battle"}, headers)
     if status != 201:
@@ -234,9 +268,11 @@ async def battle(visitor: Visitor, session: aiohttp.ClientSession, headers: dict
     prompt = visitor.rng.choice(PROMPTS) + f" (visitor {visitor.index})"
     done = None
     try:
-        async with session.post(f"/api/conversations/{conversation}/messages",
-                                data=orjson.dumps({"prompt": prompt}),
-                                headers=headers) as response:
+        async with session.post(
+            f"/api/conversations/{conversation}/messages",
+            data=orjson.dumps({"prompt": prompt}),
+            headers=headers,
+        ) as response:
             if response.status != 200:
                 raise _Failed(f"messages {response.status} {(await response.read())[:200]!r}")
             async for line in response.content:
@@ -261,8 +297,9 @@ async def battle(visitor: Visitor, session: aiohttp.ClientSession, headers: dict
     started = time.perf_counter()
     stats.voting += 1
     try:
-        status, data = await _post(session, f"/api/conversations/{conversation}/vote",
-                                   {"winner": winner}, headers)
+        status, data = await _post(
+            session, f"/api/conversations/{conversation}/vote", {"winner": winner}, headers
+        )
     except Lost:
         ledger.unknown.add(conversation)
         raise
@@ -287,9 +324,16 @@ async def watch_loop(stats: PhaseStats, stop: asyncio.Event) -> None:
         stats.loop_lag.append(time.perf_counter() - started - 0.01)
 
 
-async def run_phase(visitors: list[Visitor], base: str, battles: int, think: float,
-                    ledger: Ledger, server: Server, ramp: float = 0.0,
-                    kill_at_votes: int | None = None) -> PhaseStats:
+async def run_phase(
+    visitors: list[Visitor],
+    base: str,
+    battles: int,
+    think: float,
+    ledger: Ledger,
+    server: Server,
+    ramp: float = 0.0,
+    kill_at_votes: int | None = None,
+) -> PhaseStats:
     """Run every visitor's battles; with `kill_at_votes`, SIGKILL the server once that
     many votes of this phase have been acknowledged, at a moment when votes are in flight
     (a few, or whatever there are after 5 s more)."""
@@ -300,12 +344,17 @@ async def run_phase(visitors: list[Visitor], base: str, battles: int, think: flo
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_loop(stats, stop))
     started = time.perf_counter()
-    tasks = [asyncio.create_task(run_visitor(v, base, battles, think, ledger, stats, ramp))
-             for v in visitors]
+    tasks = [
+        asyncio.create_task(run_visitor(v, base, battles, think, ledger, stats, ramp))
+        for v in visitors
+    ]
     if kill_at_votes is not None:
         deadline = started + 120
-        while (stats.votes < kill_at_votes and time.perf_counter() < deadline
-               and not all(t.done() for t in tasks)):
+        while (
+            stats.votes < kill_at_votes
+            and time.perf_counter() < deadline
+            and not all(t.done() for t in tasks)
+        ):
             await asyncio.sleep(0.002)
         deadline = time.perf_counter() + 5
         while stats.voting < max(1, len(visitors) // 20) and time.perf_counter() < deadline:
@@ -324,13 +373,15 @@ async def run_phase(visitors: list[Visitor], base: str, battles: int, think: flo
 
 # -- the checks -------------------------------------------------------------------------
 
+
 def stored_votes(url: str) -> tuple[dict[str, tuple[str, str]], int]:
     """conversation id -> (winner, visitor id) from the votes table, and its row count."""
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                text("SELECT conversation_id, winner, visitor_id FROM votes")).all()
+                text("SELECT conversation_id, winner, visitor_id FROM votes")
+            ).all()
     finally:
         engine.dispose()
     return {r[0]: (r[1], r[2]) for r in rows}, len(rows)
@@ -355,30 +406,52 @@ def check_votes(url: str, ledger: Ledger, exact: bool, label: str) -> list[Check
     extra = stored.keys() - ledger.acked
     unknown_present = stored.keys() & ledger.unknown
     checks = [
-        Check(f"{label}: acknowledged votes all stored", not acked_missing,
-              f"{len(ledger.acked) - len(acked_missing)}/{len(ledger.acked)} stored"
-              + (f"; missing e.g. {sorted(acked_missing)[:3]}" if acked_missing else "")),
-        Check(f"{label}: stored votes all sent, winner and visitor as sent",
-              not unsent and not wrong,
-              f"{len(unsent)} never sent, {len(wrong)} differ"),
-        Check(f"{label}: no refused vote stored", not refused_present,
-              f"{len(ledger.refused)} refused, {len(refused_present)} of them stored"),
-        Check(f"{label}: no duplicate rows", rows == len(stored),
-              f"{rows} rows, {len(stored)} conversations"),
+        Check(
+            f"{label}: acknowledged votes all stored",
+            not acked_missing,
+            f"{len(ledger.acked) - len(acked_missing)}/{len(ledger.acked)} stored"
+            + (f"; missing e.g. {sorted(acked_missing)[:3]}" if acked_missing else ""),
+        ),
+        Check(
+            f"{label}: stored votes all sent, winner and visitor as sent",
+            not unsent and not wrong,
+            f"{len(unsent)} never sent, {len(wrong)} differ",
+        ),
+        Check(
+            f"{label}: no refused vote stored",
+            not refused_present,
+            f"{len(ledger.refused)} refused, {len(refused_present)} of them stored",
+        ),
+        Check(
+            f"{label}: no duplicate rows",
+            rows == len(stored),
+            f"{rows} rows, {len(stored)} conversations",
+        ),
     ]
     if exact:
-        checks.append(Check(f"{label}: nothing stored beyond the acknowledged", not extra,
-                            f"{len(stored)} stored = {len(ledger.acked)} acknowledged"
-                            if not extra else f"{len(extra)} extra"))
+        checks.append(
+            Check(
+                f"{label}: nothing stored beyond the acknowledged",
+                not extra,
+                f"{len(stored)} stored = {len(ledger.acked)} acknowledged"
+                if not extra
+                else f"{len(extra)} extra",
+            )
+        )
     else:
-        checks.append(Check(
-            f"{label}: stored = acknowledged + some unknown", extra <= ledger.unknown,
-            f"{len(stored)} stored = {len(ledger.acked)} acknowledged + "
-            f"{len(unknown_present)} of {len(ledger.unknown)} unknown (no response)"))
+        checks.append(
+            Check(
+                f"{label}: stored = acknowledged + some unknown",
+                extra <= ledger.unknown,
+                f"{len(stored)} stored = {len(ledger.acked)} acknowledged + "
+                f"{len(unknown_present)} of {len(ledger.unknown)} unknown (no response)",
+            )
+        )
     return checks
 
 
 # -- one database -----------------------------------------------------------------------
+
 
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
@@ -392,14 +465,19 @@ def ms(value: float) -> str:
     return f"{value * 1e3:.1f} ms"
 
 
-async def bench_database(kind: str, db_url: str, home: Path, backend_url: str,
-                         args: argparse.Namespace) -> tuple[dict, list[Check]]:
+async def bench_database(
+    kind: str, db_url: str, home: Path, backend_url: str, args: argparse.Namespace
+) -> tuple[dict, list[Check]]:
     config = home / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "include_default_models": False,
-        "db_url": db_url,
-        "models": [{**m, "base_url": backend_url + "/v1"} for m in MODELS],
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "include_default_models": False,
+                "db_url": db_url,
+                "models": [{**m, "base_url": backend_url + "/v1"} for m in MODELS],
+            }
+        )
+    )
     server = Server(config, free_port(), home / "data", home / "server.log")
     ledger = Ledger()
     checks: list[Check] = []
@@ -409,57 +487,93 @@ async def bench_database(kind: str, db_url: str, home: Path, backend_url: str,
     try:
         result["start_s"] = server.start()
         visitors = [Visitor(i, args.seed) for i in range(args.visitors)]
-        print(f"[{kind}] steady: {args.visitors} visitors x {args.battles} battles, "
-              f"reading {args.think:g} s on average before voting", flush=True)
-        steady = await run_phase(visitors, base, args.battles, args.think, ledger, server,
-                                 ramp=ramp)
+        print(
+            f"[{kind}] steady: {args.visitors} visitors x {args.battles} battles, "
+            f"reading {args.think:g} s on average before voting",
+            flush=True,
+        )
+        steady = await run_phase(
+            visitors, base, args.battles, args.think, ledger, server, ramp=ramp
+        )
         result["steady"] = steady
         checks += check_votes(db_url, ledger, exact=True, label="steady")
-        checks.append(Check("steady: no errors", not steady.errors and not steady.lost,
-                            f"{len(steady.errors)} errors, {len(steady.lost)} without response"
-                            + (f"; e.g. {steady.errors[0]}" if steady.errors else "")
-                            + (f"; e.g. {steady.lost[0]}" if steady.lost else "")))
+        checks.append(
+            Check(
+                "steady: no errors",
+                not steady.errors and not steady.lost,
+                f"{len(steady.errors)} errors, {len(steady.lost)} without response"
+                + (f"; e.g. {steady.errors[0]}" if steady.errors else "")
+                + (f"; e.g. {steady.lost[0]}" if steady.lost else ""),
+            )
+        )
 
         # The crash: new visitors without pauses; SIGKILL once enough votes are in.
         crashers = [Visitor(args.visitors + i, args.seed) for i in range(args.visitors)]
-        print(f"[{kind}] crash: {args.visitors} new visitors without pauses, kill -9 at "
-              f"{args.kill_at_votes} acknowledged votes", flush=True)
-        crash = await run_phase(crashers, base, 1_000_000, 0.0, ledger, server,
-                                kill_at_votes=args.kill_at_votes)
+        print(
+            f"[{kind}] crash: {args.visitors} new visitors without pauses, kill -9 at "
+            f"{args.kill_at_votes} acknowledged votes",
+            flush=True,
+        )
+        crash = await run_phase(
+            crashers, base, 1_000_000, 0.0, ledger, server, kill_at_votes=args.kill_at_votes
+        )
         result["crash"] = crash
         result["in_flight"] = len(ledger.unknown)
-        checks.append(Check("crash: killed mid-run", crash.votes >= args.kill_at_votes,
-                            f"kill -9 at {crash.killed_at:.1f} s, {crash.votes} votes "
-                            f"acknowledged, {len(ledger.unknown)} in flight"))
+        checks.append(
+            Check(
+                "crash: killed mid-run",
+                crash.votes >= args.kill_at_votes,
+                f"kill -9 at {crash.killed_at:.1f} s, {crash.votes} votes "
+                f"acknowledged, {len(ledger.unknown)} in flight",
+            )
+        )
         checks += check_votes(db_url, ledger, exact=not ledger.unknown, label="after kill -9")
 
         result["restart_s"] = server.start()
         response = httpx.get(base + "/api/models", timeout=10)  # nothing else runs now
         served = response.status_code == 200 and len(response.json()["models"])
-        checks.append(Check("restart: serves the arena's models", served == len(MODELS),
-                            f"/api/models lists {served} models"))
+        checks.append(
+            Check(
+                "restart: serves the arena's models",
+                served == len(MODELS),
+                f"/api/models lists {served} models",
+            )
+        )
         checks += check_votes(db_url, ledger, exact=not ledger.unknown, label="restarted")
         survivors = [v for v in crashers if v.accepted]
-        print(f"[{kind}] restarted in {result['restart_s']:.1f} s; the crash run's "
-              f"{len(survivors)} visitors go on with their cookies, 1 battle each", flush=True)
+        print(
+            f"[{kind}] restarted in {result['restart_s']:.1f} s; the crash run's "
+            f"{len(survivors)} visitors go on with their cookies, 1 battle each",
+            flush=True,
+        )
         after = await run_phase(survivors, base, 1, args.think, ledger, server, ramp=ramp)
         result["after"] = after
-        checks.append(Check("restart: the visitors' battles all voted",
-                            after.votes == len(survivors) and not after.errors
-                            and not after.lost,
-                            f"{after.votes}/{len(survivors)} voted, {len(after.errors)} errors, "
-                            f"{len(after.lost)} without response"
-                            + (f"; e.g. {after.errors[0]}" if after.errors else "")))
+        checks.append(
+            Check(
+                "restart: the visitors' battles all voted",
+                after.votes == len(survivors) and not after.errors and not after.lost,
+                f"{after.votes}/{len(survivors)} voted, {len(after.errors)} errors, "
+                f"{len(after.lost)} without response"
+                + (f"; e.g. {after.errors[0]}" if after.errors else ""),
+            )
+        )
         server.stop()
         checks += check_votes(db_url, ledger, exact=not ledger.unknown, label="final")
         stored, _ = stored_votes(db_url)
-        result.update(stored=len(stored), acked=len(ledger.acked), unknown=len(ledger.unknown),
-                      unknown_stored=len(stored.keys() & ledger.unknown))
+        result.update(
+            stored=len(stored),
+            acked=len(ledger.acked),
+            unknown=len(ledger.unknown),
+            unknown_stored=len(stored.keys() & ledger.unknown),
+        )
     finally:
         server.stop()
         if server.log.exists():
-            result["log_errors"] = [line for line in server.log.read_text().splitlines()
-                                    if "ERROR" in line or "Traceback" in line]
+            result["log_errors"] = [
+                line
+                for line in server.log.read_text().splitlines()
+                if "ERROR" in line or "Traceback" in line
+            ]
     return result, checks
 
 
@@ -468,48 +582,79 @@ def report(result: dict, checks: list[Check], args: argparse.Namespace) -> None:
     p50, p99 = percentile(steady.vote_latency, 0.5), percentile(steady.vote_latency, 0.99)
     print(f"\n== {result['db']} ==  server start {result['start_s']:.1f} s")
     rows = [
-        ("steady: visitors (concurrent)", f"{args.visitors}, reading {args.think:g} s on "
-                                          "average before each vote"),
-        ("steady: battles / votes acknowledged", f"{steady.battles} / {steady.votes} in "
-                                                 f"{steady.seconds:.1f} s"),
+        (
+            "steady: visitors (concurrent)",
+            f"{args.visitors}, reading {args.think:g} s on average before each vote",
+        ),
+        (
+            "steady: battles / votes acknowledged",
+            f"{steady.battles} / {steady.votes} in {steady.seconds:.1f} s",
+        ),
         ("steady: votes/s", f"{steady.votes / steady.seconds:.1f}"),
         ("steady: vote latency p50", ms(p50)),
-        ("steady: vote latency p99", f"{ms(p99)} (target 50 ms: {TARGET_P99_S / p99:.2f}x, "
-                                     f"{'met' if p99 <= TARGET_P99_S else 'MISSED'})"),
+        (
+            "steady: vote latency p99",
+            f"{ms(p99)} (target 50 ms: {TARGET_P99_S / p99:.2f}x, "
+            f"{'met' if p99 <= TARGET_P99_S else 'MISSED'})",
+        ),
         ("steady: vote latency max", ms(max(steady.vote_latency, default=float("nan")))),
-        ("steady: battle round trip p50 / p99",
-         f"{ms(percentile(steady.battle_latency, 0.5))} / "
-         f"{ms(percentile(steady.battle_latency, 0.99))}"),
-        ("steady: server CPU", f"{steady.server_cpu_s / steady.seconds:.0%} of a core, "
-                               f"{steady.server_cpu_s / max(1, steady.battles) * 1e3:.1f} ms "
-                               "per battle"),
+        (
+            "steady: battle round trip p50 / p99",
+            f"{ms(percentile(steady.battle_latency, 0.5))} / "
+            f"{ms(percentile(steady.battle_latency, 0.99))}",
+        ),
+        (
+            "steady: server CPU",
+            f"{steady.server_cpu_s / steady.seconds:.0%} of a core, "
+            f"{steady.server_cpu_s / max(1, steady.battles) * 1e3:.1f} ms "
+            "per battle",
+        ),
         ("steady: client event-loop lag p99", ms(percentile(steady.loop_lag, 0.99))),
     ]
     if "crash" in result:
         crash: PhaseStats = result["crash"]
         rows += [
-            ("unpaced: votes/s, start to kill -9", f"{crash.votes / crash.killed_at:.1f}; vote p50 "
-             f"{ms(percentile(crash.vote_latency, 0.5))}, p99 "
-             f"{ms(percentile(crash.vote_latency, 0.99))}; server CPU "
-             f"{crash.server_cpu_s / max(1, crash.battles) * 1e3:.1f} ms per battle"),
-            ("kill -9", f"at {crash.killed_at:.1f} s: {crash.votes} votes acknowledged, "
-                        f"{result['in_flight']} in flight"),
+            (
+                "unpaced: votes/s, start to kill -9",
+                f"{crash.votes / crash.killed_at:.1f}; vote p50 "
+                f"{ms(percentile(crash.vote_latency, 0.5))}, p99 "
+                f"{ms(percentile(crash.vote_latency, 0.99))}; server CPU "
+                f"{crash.server_cpu_s / max(1, crash.battles) * 1e3:.1f} ms per battle",
+            ),
+            (
+                "kill -9",
+                f"at {crash.killed_at:.1f} s: {crash.votes} votes acknowledged, "
+                f"{result['in_flight']} in flight",
+            ),
         ]
     if "restart_s" in result:
         rows.append(("restart after kill -9", f"{result['restart_s']:.1f} s to /health"))
     if "after" in result:
         after: PhaseStats = result["after"]
-        rows.append(("after restart: votes", f"{after.votes}, p50 "
-                     f"{ms(percentile(after.vote_latency, 0.5))}, p99 "
-                     f"{ms(percentile(after.vote_latency, 0.99))}"))
+        rows.append(
+            (
+                "after restart: votes",
+                f"{after.votes}, p50 "
+                f"{ms(percentile(after.vote_latency, 0.5))}, p99 "
+                f"{ms(percentile(after.vote_latency, 0.99))}",
+            )
+        )
     if "stored" in result:
-        rows.append(("final: stored / acknowledged / no response (of them stored)",
-                     f"{result['stored']} / {result['acked']} / {result['unknown']} "
-                     f"({result['unknown_stored']})"))
+        rows.append(
+            (
+                "final: stored / acknowledged / no response (of them stored)",
+                f"{result['stored']} / {result['acked']} / {result['unknown']} "
+                f"({result['unknown_stored']})",
+            )
+        )
     if "log_errors" in result:
         errors = result["log_errors"]
-        rows.append(("server log: ERROR / Traceback lines", f"{len(errors)}"
-                     + (f"; first: {errors[0][:160]}" if errors else "")))
+        rows.append(
+            (
+                "server log: ERROR / Traceback lines",
+                f"{len(errors)}" + (f"; first: {errors[0][:160]}" if errors else ""),
+            )
+        )
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
@@ -540,9 +685,25 @@ async def main_async(args: argparse.Namespace) -> int:
     backend_port = free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
     backend = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
-         "--port", str(backend_port), "--log-level", "warning", "--no-access-log",
-         "--loop", "uvloop", "--http", "httptools"], cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            "bench",
+            "gateway:synthetic_app",
+            "--port",
+            str(backend_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        cwd=ROOT,
+    )
     failed = False
     skipped = []
     started = time.monotonic()
@@ -562,8 +723,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 else:
                     raise SystemExit(f"unknown database {kind!r}; use sqlite and/or postgres")
                 try:
-                    result, checks = await bench_database(kind, url, Path(home), backend_url,
-                                                          args)
+                    result, checks = await bench_database(kind, url, Path(home), backend_url, args)
                     report(result, checks, args)
                     failed |= not all(c.ok for c in checks)
                 except BaseException:
@@ -575,10 +735,12 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         backend.terminate()
         backend.wait()
-    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores · synthetic upstream · "
-          f"total {time.monotonic() - started:.0f} s · integrity "
-          f"{'FAILED' if failed else 'passed'}"
-          + (f" · SKIPPED: {', '.join(skipped)}" if skipped else ""))
+    print(
+        f"\nmachine: {platform.machine()}, {os.cpu_count()} cores · synthetic upstream · "
+        f"total {time.monotonic() - started:.0f} s · integrity "
+        f"{'FAILED' if failed else 'passed'}"
+        + (f" · SKIPPED: {', '.join(skipped)}" if skipped else "")
+    )
     return 1 if failed else 0
 
 
@@ -586,12 +748,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=200)
     parser.add_argument("--battles", type=int, default=3, help="per visitor, steady phase")
-    parser.add_argument("--think", type=float, default=8.0,
-                        help="mean seconds a visitor reads both answers before voting "
-                             "(uniform 0.5-1.5x), and half that before the next battle")
-    parser.add_argument("--kill-at-votes", type=int, default=None,
-                        help="kill -9 the server once the crash run has this many votes "
-                             "(default: twice the visitors)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=8.0,
+        help="mean seconds a visitor reads both answers before voting "
+        "(uniform 0.5-1.5x), and half that before the next battle",
+    )
+    parser.add_argument(
+        "--kill-at-votes",
+        type=int,
+        default=None,
+        help="kill -9 the server once the crash run has this many votes "
+        "(default: twice the visitors)",
+    )
     parser.add_argument("--db", default="sqlite,postgres")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -599,6 +769,7 @@ def main() -> None:
         args.kill_at_votes = 2 * args.visitors
     try:
         import uvloop
+
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run

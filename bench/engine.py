@@ -47,9 +47,19 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     config.write_text(yaml.safe_dump(CONFIG))
     env = {**os.environ, "MODELARENA_DATA_DIR": str(home / "data")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "modelarena.cli", "serve", "--port", str(port),
-         "--config", str(config)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "modelarena.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--config",
+            str(config),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -66,9 +76,14 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
 async def one_stream(client: httpx.AsyncClient, tokens: int, seed: int) -> tuple[int, float]:
     """Stream one answer; returns (completion tokens, seconds to first text)."""
     body = {
-        "model": "smollm2", "messages": [{"role": "user", "content": PROMPT}],
-        "max_tokens": tokens, "stream": True, "stream_options": {"include_usage": True},
-        "temperature": 0.8, "seed": seed, "ignore_eos": True,
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.8,
+        "seed": seed,
+        "ignore_eos": True,
     }
     started = time.perf_counter()
     first = None
@@ -131,10 +146,14 @@ def main() -> None:
             process.terminate()
             process.wait()
     single = statistics.median(rates[1])
-    speedups = {c: statistics.median(a / b for a, b in zip(values, rates[1], strict=True))
-                for c, values in rates.items()}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.rounds} rounds, "
-          f"{args.tokens}-token answers; medians over rounds")
+    speedups = {
+        c: statistics.median(a / b for a, b in zip(values, rates[1], strict=True))
+        for c, values in rates.items()
+    }
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.rounds} rounds, "
+        f"{args.tokens}-token answers; medians over rounds"
+    )
     print(f"{'concurrency':>11} {'agg tok/s':>10} {'vs 1 stream':>12} {'per stream':>11}")
     for c, values in rates.items():
         rate = statistics.median(values)
@@ -143,8 +162,10 @@ def main() -> None:
     p90 = statistics.quantiles(ttfts, n=10)[-1] * 1000
     print(f"TTFT at concurrency 1: p50 {p50:.0f} ms, p90 {p90:.0f} ms (20 requests)")
     print(f"server peak RSS: {rss:.0f} MiB")
-    print(f"targets: single >= 75 tok/s -> {single / 75:.2f}x of target; "
-          f"8 streams >= 1.8x -> {speedups[8]:.2f}x; TTFT p50 <= 100 ms -> {p50:.0f} ms")
+    print(
+        f"targets: single >= 75 tok/s -> {single / 75:.2f}x of target; "
+        f"8 streams >= 1.8x -> {speedups[8]:.2f}x; TTFT p50 <= 100 ms -> {p50:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

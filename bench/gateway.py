@@ -33,22 +33,35 @@ CHUNKS = 16  # streamed replies carry this many content chunks
 
 # -- the synthetic backend (runs in its own process) --------------------------------------
 
+
 def _reply() -> bytes:
-    return orjson.dumps({
-        "id": "chatcmpl-synthetic", "object": "chat.completion", "created": 0,
-        "model": "synthetic",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok " * CHUNKS},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 8, "completion_tokens": CHUNKS, "total_tokens": 8 + CHUNKS},
-    })
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-synthetic",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "synthetic",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "ok " * CHUNKS},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 8, "completion_tokens": CHUNKS, "total_tokens": 8 + CHUNKS},
+        }
+    )
 
 
 def _stream() -> bytes:
     def chunk(delta: dict, finish=None, usage=None, choices=True) -> bytes:
-        body = {"id": "chatcmpl-synthetic", "object": "chat.completion.chunk", "created": 0,
-                "model": "synthetic",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
-                if choices else []}
+        body = {
+            "id": "chatcmpl-synthetic",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "synthetic",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices else [],
+        }
         if usage:
             body["usage"] = usage
         return b"data: " + orjson.dumps(body) + b"\n\n"
@@ -56,8 +69,13 @@ def _stream() -> bytes:
     parts = [chunk({"role": "assistant", "content": "ok "})]
     parts += [chunk({"content": "ok "}) for _ in range(CHUNKS - 1)]
     parts.append(chunk({}, "stop"))
-    parts.append(chunk({}, usage={"prompt_tokens": 8, "completion_tokens": CHUNKS,
-                                  "total_tokens": 8 + CHUNKS}, choices=False))
+    parts.append(
+        chunk(
+            {},
+            usage={"prompt_tokens": 8, "completion_tokens": CHUNKS, "total_tokens": 8 + CHUNKS},
+            choices=False,
+        )
+    )
     return b"".join(parts) + b"data: [DONE]\n\n"
 
 
@@ -81,26 +99,34 @@ async def synthetic_app(scope, receive, send):
         payload, kind = STREAM, b"text/event-stream"
     else:
         payload, kind = REPLY, b"application/json"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", kind)]})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]})
     await send({"type": "http.response.body", "body": payload})
 
 
 # -- the measurement --------------------------------------------------------------------
 
+
 def body(stream: bool) -> bytes:
-    return orjson.dumps({"model": "synthetic", "stream": stream,
-                         "messages": [{"role": "user", "content": "ping"}]})
+    return orjson.dumps(
+        {"model": "synthetic", "stream": stream, "messages": [{"role": "user", "content": "ping"}]}
+    )
 
 
 async def call(client: httpx.AsyncClient, stream: bool) -> None:
     if not stream:
-        response = await client.post("/v1/chat/completions", content=body(False),
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions",
+            content=body(False),
+            headers={"content-type": "application/json"},
+        )
         assert response.status_code == 200, response.text
         return
-    async with client.stream("POST", "/v1/chat/completions", content=body(True),
-                             headers={"content-type": "application/json"}) as response:
+    async with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        content=body(True),
+        headers={"content-type": "application/json"},
+    ) as response:
         assert response.status_code == 200
         async for _ in response.aiter_raw():
             pass
@@ -152,22 +178,50 @@ def main() -> None:
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     with tempfile.TemporaryDirectory() as home:
         config = Path(home) / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "include_default_models": False,
-            "models": [{"name": "synthetic", "engine": "openai",
-                        "base_url": backend_url + "/v1"}],
-        }))
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "include_default_models": False,
+                    "models": [
+                        {"name": "synthetic", "engine": "openai", "base_url": backend_url + "/v1"}
+                    ],
+                }
+            )
+        )
         backend = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
-             "--port", str(backend_port), "--log-level", "warning", "--no-access-log", "--loop",
-             "uvloop", "--http", "httptools"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                "bench",
+                "gateway:synthetic_app",
+                "--port",
+                str(backend_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+            ],
             cwd=Path(__file__).resolve().parents[1],
         )
         gateway = subprocess.Popen(
-            [sys.executable, "-m", "modelarena.cli", "serve", "--port", str(gateway_port),
-             "--config", str(config)],
+            [
+                sys.executable,
+                "-m",
+                "modelarena.cli",
+                "serve",
+                "--port",
+                str(gateway_port),
+                "--config",
+                str(config),
+            ],
             env={**os.environ, "MODELARENA_DATA_DIR": str(Path(home) / "data")},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_ready(backend_url + "/v1/models", backend)
@@ -175,15 +229,22 @@ def main() -> None:
             rows = []
             targets = (("direct", backend_url), ("gateway", gateway_url))
             for stream in (False, True):
-                lat = {name: asyncio.run(latencies(url, stream, args.requests))
-                       for name, url in targets}
+                lat = {
+                    name: asyncio.run(latencies(url, stream, args.requests))
+                    for name, url in targets
+                }
                 # Short alternating windows, so that the machine's slow drifts in
                 # background load hit both sides alike.
                 rps = {"direct": [], "gateway": []}
                 for _ in range(args.rounds):
                     for name, url in targets:
-                        rps[name].append(asyncio.run(throughput(
-                            url, stream, args.concurrency, args.seconds / args.rounds)))
+                        rps[name].append(
+                            asyncio.run(
+                                throughput(
+                                    url, stream, args.concurrency, args.seconds / args.rounds
+                                )
+                            )
+                        )
                 rps = {name: statistics.mean(values) for name, values in rps.items()}
                 rows.append((stream, lat, rps))
         finally:
@@ -191,18 +252,24 @@ def main() -> None:
                 process.terminate()
                 process.wait()
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; synthetic backend, "
-          f"{args.requests} sequential requests, then {args.concurrency} concurrent in "
-          f"{args.rounds} alternating windows of {args.seconds / args.rounds:.1f} s per side")
-    print(f"{'mode':<10} {'direct p50':>10} {'gw p50':>8} {'added p50':>10} {'added p99':>10} "
-          f"{'direct r/s':>10} {'gw r/s':>8} {'gw/direct':>9}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores; synthetic backend, "
+        f"{args.requests} sequential requests, then {args.concurrency} concurrent in "
+        f"{args.rounds} alternating windows of {args.seconds / args.rounds:.1f} s per side"
+    )
+    print(
+        f"{'mode':<10} {'direct p50':>10} {'gw p50':>8} {'added p50':>10} {'added p99':>10} "
+        f"{'direct r/s':>10} {'gw r/s':>8} {'gw/direct':>9}"
+    )
     for stream, lat, rps in rows:
         d50, g50 = statistics.median(lat["direct"]), statistics.median(lat["gateway"])
         d99, g99 = percentile(lat["direct"], 0.99), percentile(lat["gateway"], 0.99)
-        print(f"{'stream' if stream else 'json':<10} {d50 * 1e3:>8.2f}ms {g50 * 1e3:>6.2f}ms "
-              f"{(g50 - d50) * 1e3:>8.2f}ms {(g99 - d99) * 1e3:>8.2f}ms "
-              f"{rps['direct']:>10.0f} {rps['gateway']:>8.0f} "
-              f"{rps['gateway'] / rps['direct']:>8.0%}")
+        print(
+            f"{'stream' if stream else 'json':<10} {d50 * 1e3:>8.2f}ms {g50 * 1e3:>6.2f}ms "
+            f"{(g50 - d50) * 1e3:>8.2f}ms {(g99 - d99) * 1e3:>8.2f}ms "
+            f"{rps['direct']:>10.0f} {rps['gateway']:>8.0f} "
+            f"{rps['gateway'] / rps['direct']:>8.0%}"
+        )
     print("targets: added p50 <= 3 ms; gateway throughput >= 60% of direct")
 
 

@@ -29,13 +29,22 @@ from processes import free_port, wait_ready
 
 TARGET_S = 20.0
 VERDICT = "Both replies address the request; A is more precise. [[A>B]]"
-REPLY = orjson.dumps({
-    "id": "chatcmpl-synthetic", "object": "chat.completion", "created": 0,
-    "model": "synthetic",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": VERDICT},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 400, "completion_tokens": 16, "total_tokens": 416},
-})
+REPLY = orjson.dumps(
+    {
+        "id": "chatcmpl-synthetic",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "synthetic",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": VERDICT},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 400, "completion_tokens": 16, "total_tokens": 416},
+    }
+)
 
 
 async def synthetic_judge(scope, receive, send):
@@ -46,33 +55,74 @@ async def synthetic_judge(scope, receive, send):
     while more:
         message = await receive()
         more = message.get("more_body", False)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": REPLY})
 
 
 def write_data(root: Path, questions: int) -> Path:
     """question.jsonl and model_answer/{baseline,candidate}.jsonl with ~150-word answers."""
-    words = ["the", "river", "carries", "light", "stone", "over", "a", "slow", "bend",
-             "where", "old", "trees", "lean", "and", "birds", "rest", "before", "the",
-             "evening", "wind", "returns"]
+    words = [
+        "the",
+        "river",
+        "carries",
+        "light",
+        "stone",
+        "over",
+        "a",
+        "slow",
+        "bend",
+        "where",
+        "old",
+        "trees",
+        "lean",
+        "and",
+        "birds",
+        "rest",
+        "before",
+        "the",
+        "evening",
+        "wind",
+        "returns",
+    ]
     with (root / "question.jsonl").open("w") as handle:
         for index in range(questions):
-            handle.write(json.dumps({
-                "question_id": index, "category": ("writing", "math", "coding")[index % 3],
-                "turns": [f"Question {index}: explain the idea in detail.",
-                          "Now make it shorter and add an example."],
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "question_id": index,
+                        "category": ("writing", "math", "coding")[index % 3],
+                        "turns": [
+                            f"Question {index}: explain the idea in detail.",
+                            "Now make it shorter and add an example.",
+                        ],
+                    }
+                )
+                + "\n"
+            )
     answers = root / "model_answer"
     answers.mkdir()
     for model in ("baseline", "candidate"):
         with (answers / f"{model}.jsonl").open("w") as handle:
             for index in range(questions):
                 text = " ".join(words[(index + k) % len(words)] for k in range(150))
-                handle.write(json.dumps({
-                    "question_id": index, "model_id": model,
-                    "choices": [{"index": 0, "turns": [f"{model}: {text}", f"{model}: {text}"]}],
-                }) + "\n")
+                handle.write(
+                    json.dumps(
+                        {
+                            "question_id": index,
+                            "model_id": model,
+                            "choices": [
+                                {"index": 0, "turns": [f"{model}: {text}", f"{model}: {text}"]}
+                            ],
+                        }
+                    )
+                    + "\n"
+                )
     return answers
 
 
@@ -95,10 +145,25 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     project = Path(__file__).resolve().parents[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "judge:synthetic_judge",
-         "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http",
-         "httptools", "--backlog", "4096"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--app-dir",
+            "bench",
+            "judge:synthetic_judge",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--backlog",
+            "4096",
+        ],
         cwd=project,
     )
     try:
@@ -106,10 +171,27 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             answers = write_data(Path(home), args.questions)
             out = Path(home) / "judgments.jsonl"
-            command = [sys.executable, "-m", "modelarena.cli", "judge", "run", "--mode",
-                       "pairwise-baseline", "--baseline", "baseline", "--judge-model",
-                       "synthetic", "--judge-endpoint", url + "/v1", "--answers", str(answers),
-                       "--concurrency", str(args.concurrency), "--out", str(out)]
+            command = [
+                sys.executable,
+                "-m",
+                "modelarena.cli",
+                "judge",
+                "run",
+                "--mode",
+                "pairwise-baseline",
+                "--baseline",
+                "baseline",
+                "--judge-model",
+                "synthetic",
+                "--judge-endpoint",
+                url + "/v1",
+                "--answers",
+                str(answers),
+                "--concurrency",
+                str(args.concurrency),
+                "--out",
+                str(out),
+            ]
             first, output = timed(command)
             records = [json.loads(line) for line in out.read_text().splitlines()]
             assert len(records) == calls, output
@@ -117,19 +199,37 @@ def main() -> None:
             rerun, output = timed(command)
             assert "0 judgments written" in output and f"{calls} already done" in output
             startup, _ = timed([sys.executable, "-m", "modelarena.cli", "judge", "--help"])
-            show, _ = timed([sys.executable, "-m", "modelarena.cli", "judge", "show",
-                             str(out), "--format", "json", "--bootstrap-rounds", "100"])
+            show, _ = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "modelarena.cli",
+                    "judge",
+                    "show",
+                    str(out),
+                    "--format",
+                    "json",
+                    "--bootstrap-rounds",
+                    "100",
+                ]
+            )
             size = out.stat().st_size
     finally:
         server.terminate()
         server.wait()
-    print(f"machine: {platform.machine()}, {platform.python_version()}, "
-          f"{sys.platform}; synthetic instant endpoint at {url}")
-    print(f"judge run, {calls} calls at concurrency {args.concurrency}: {first:.2f} s "
-          f"({calls / first:.0f} judgments/s; {first / TARGET_S:.0%} of the {TARGET_S:.0f} s "
-          f"target) · judgment file {size / 1e6:.1f} MB")
-    print(f"  of which CLI start-up (`judge --help`): {startup:.2f} s; "
-          f"judging alone ≈ {calls / (first - startup):.0f} judgments/s")
+    print(
+        f"machine: {platform.machine()}, {platform.python_version()}, "
+        f"{sys.platform}; synthetic instant endpoint at {url}"
+    )
+    print(
+        f"judge run, {calls} calls at concurrency {args.concurrency}: {first:.2f} s "
+        f"({calls / first:.0f} judgments/s; {first / TARGET_S:.0%} of the {TARGET_S:.0f} s "
+        f"target) · judgment file {size / 1e6:.1f} MB"
+    )
+    print(
+        f"  of which CLI start-up (`judge --help`): {startup:.2f} s; "
+        f"judging alone ≈ {calls / (first - startup):.0f} judgments/s"
+    )
     print(f"re-run, everything done: {rerun:.2f} s")
     print(f"judge show (win rates + BT with 100 bootstrap rounds): {show:.2f} s")
 

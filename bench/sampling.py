@@ -49,8 +49,13 @@ def scenarios(spread: float) -> tuple[Scenario, ...]:
     elo = np.linspace(-spread / 2.0, spread / 2.0, 20)
     return (
         Scenario("cold start: 20 models, no votes", elo, 0, 0, ("mean", "max")),
-        Scenario("2 new models join 20 with 10,000 votes",
-                 np.r_[elo, 0.375 * spread, -0.125 * spread], 20, 10_000, ("max",)),
+        Scenario(
+            "2 new models join 20 with 10,000 votes",
+            np.r_[elo, 0.375 * spread, -0.125 * spread],
+            20,
+            10_000,
+            ("max",),
+        ),
     )
 
 
@@ -71,9 +76,7 @@ class Arena:
         win = 1.0 / (1.0 + np.exp(self.strength[b] - self.strength[a]))
         outcome = 1 if self.rng.random() < TIE_RATE else (2 if self.rng.random() < win else 0)
         self.a[n], self.b[n], self.outcome[n] = a, b, outcome
-        self.history.append(
-            (self.names[a], self.names[b], ("model_b", "tie", "model_a")[outcome])
-        )
+        self.history.append((self.names[a], self.names[b], ("model_b", "tie", "model_a")[outcome]))
 
     def widths(self) -> dict[str, float]:
         """Mean and largest 95% interval width (Elo) of the leaderboard's sandwich fit."""
@@ -82,8 +85,9 @@ class Arena:
         if len(used) < len(self.names):
             return {"mean": np.inf, "max": np.inf}
         try:
-            board = rate(Battles(self.names, self.a[:n], self.b[:n], self.outcome[:n]),
-                         RatingConfig())
+            board = rate(
+                Battles(self.names, self.a[:n], self.b[:n], self.outcome[:n]), RatingConfig()
+            )
         except RatingError:  # some model still won (or lost) every vote
             return {"mean": np.inf, "max": np.inf}
         width = board.ci_upper - board.ci_lower
@@ -117,8 +121,9 @@ def votes_to_target(
         for key in scenario.statistics:
             if key not in reached and widths[key] <= target:
                 before = previous[key]
-                share = 1.0 if not np.isfinite(before) else (before - target) / (
-                    before - widths[key])
+                share = (
+                    1.0 if not np.isfinite(before) else (before - target) / (before - widths[key])
+                )
                 reached[key] = new - CHECK_EVERY * (1.0 - share)
         previous = widths
     return {key: reached.get(key, np.nan) for key in scenario.statistics}
@@ -163,24 +168,37 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--target", type=float, default=50.0, help="95%% width, Elo points")
     parser.add_argument("--refit", type=int, default=250, help="votes between observe() calls")
-    parser.add_argument("--explore", type=float, default=SamplingPolicy().explore,
-                        help="active mode's weighted share")
-    parser.add_argument("--spread", type=float, default=400.0,
-                        help="true ratings span this many Elo points")
+    parser.add_argument(
+        "--explore",
+        type=float,
+        default=SamplingPolicy().explore,
+        help="active mode's weighted share",
+    )
+    parser.add_argument(
+        "--spread", type=float, default=400.0, help="true ratings span this many Elo points"
+    )
     args = parser.parse_args()
-    policies = {"uniform": SamplingPolicy(),
-                "active": SamplingPolicy(mode="active", explore=args.explore)}
-    print(f"# bench/sampling.py · {date.today()} · {platform.machine()}, {os.cpu_count()} cores"
-          f" · Python {platform.python_version()}")
-    print(f"target: 95% interval width ≤ {args.target:g} Elo points (rate(): BT, ties ½, "
-          f"sandwich); true ratings over {args.spread:g} Elo; ties {TIE_RATE:.0%}; "
-          f"{args.seeds} seeds; active (explore {args.explore:g}) "
-          f"refits every {args.refit} votes; widths checked every {CHECK_EVERY} votes\n")
+    policies = {
+        "uniform": SamplingPolicy(),
+        "active": SamplingPolicy(mode="active", explore=args.explore),
+    }
+    print(
+        f"# bench/sampling.py · {date.today()} · {platform.machine()}, {os.cpu_count()} cores"
+        f" · Python {platform.python_version()}"
+    )
+    print(
+        f"target: 95% interval width ≤ {args.target:g} Elo points (rate(): BT, ties ½, "
+        f"sandwich); true ratings over {args.spread:g} Elo; ties {TIE_RATE:.0%}; "
+        f"{args.seeds} seeds; active (explore {args.explore:g}) "
+        f"refits every {args.refit} votes; widths checked every {CHECK_EVERY} votes\n"
+    )
     started = time.perf_counter()
     for scenario in scenarios(args.spread):
         results = {
-            name: [votes_to_target(scenario, policy, seed, args.target, args.refit)
-                   for seed in range(args.seeds)]
+            name: [
+                votes_to_target(scenario, policy, seed, args.target, args.refit)
+                for seed in range(args.seeds)
+            ]
             for name, policy in policies.items()
         }
         print(f"## {scenario.name}")
@@ -190,17 +208,21 @@ def main() -> None:
             uniform = [r[key] for r in results["uniform"]]
             active = [r[key] for r in results["active"]]
             ratios = [x / y for x, y in zip(active, uniform, strict=True)]
-            print(f"| {key} | {np.mean(uniform):,.0f} ± {np.std(uniform):,.0f} | "
-                  f"{np.mean(active):,.0f} ± {np.std(active):,.0f} | "
-                  f"**{np.mean(active) / np.mean(uniform):.2f}** (per seed "
-                  f"{min(ratios):.2f}–{max(ratios):.2f}) |")
+            print(
+                f"| {key} | {np.mean(uniform):,.0f} ± {np.std(uniform):,.0f} | "
+                f"{np.mean(active):,.0f} ± {np.std(active):,.0f} | "
+                f"**{np.mean(active) / np.mean(uniform):.2f}** (per seed "
+                f"{min(ratios):.2f}–{max(ratios):.2f}) |"
+            )
         print()
     simulated = time.perf_counter() - started
     timing = time_observe_and_pick()
     print("## speed (50 models)")
-    print(f"observe(100,000 battles): {timing['observe_s'] * 1e3:.0f} ms (median of 5) · "
-          f"first pick after observe: {timing['first_pick_ms']:.1f} ms · "
-          f"pick: {timing['pick_us']:.1f} µs")
+    print(
+        f"observe(100,000 battles): {timing['observe_s'] * 1e3:.0f} ms (median of 5) · "
+        f"first pick after observe: {timing['first_pick_ms']:.1f} ms · "
+        f"pick: {timing['pick_us']:.1f} µs"
+    )
     print(f"\nsimulations took {simulated:.0f} s")
 
 

@@ -39,7 +39,9 @@ class Server:
         self._log_file = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "modelarena.cli", *args],
-            env={**os.environ, **env}, stdout=self._log_file, stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, path: str = "/health", timeout: float = 120.0) -> Server:
@@ -133,8 +135,10 @@ def _postgres_database() -> Iterator[str]:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except Exception as exc:
         admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}); start it or "
-                    "set MODELARENA_TEST_POSTGRES to a server URL to run these tests")
+        pytest.skip(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({exc}); start it or "
+            "set MODELARENA_TEST_POSTGRES to a server URL to run these tests"
+        )
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     yield url
     with admin.connect() as connection:
@@ -160,6 +164,8 @@ def redis_url() -> str:
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except Exception as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL} ({exc}); start it or set "
-                    "MODELARENA_TEST_REDIS to a server URL to run these tests")
+        pytest.skip(
+            f"Redis is not reachable at {REDIS_URL} ({exc}); start it or set "
+            "MODELARENA_TEST_REDIS to a server URL to run these tests"
+        )
     return REDIS_URL

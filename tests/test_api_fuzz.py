@@ -28,8 +28,17 @@ BACKEND_STATUSES = {502, 503, 504}
 
 @pytest.fixture(scope="module")
 def fuzz_server(start_server):
-    return start_server({"arena": {"admin_token": ADMIN, "max_tokens": 8,
-                                   "max_prompt_chars": 400, "visitor_rpm": 0, "ip_rpm": 0}})
+    return start_server(
+        {
+            "arena": {
+                "admin_token": ADMIN,
+                "max_tokens": 8,
+                "max_prompt_chars": 400,
+                "visitor_rpm": 0,
+                "ip_rpm": 0,
+            }
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +53,29 @@ def visitor(fuzz_server) -> dict[str, str]:
 @pytest.fixture
 def api_schema(fuzz_server, visitor):
     schema = schemathesis.openapi.from_url(fuzz_server.url + "/openapi.json")
-    schema.config.update(request_timeout=120, headers={
-        "Origin": fuzz_server.url, "Cookie": visitor["cookie"],
-        "Authorization": f"Bearer {ADMIN}"})
+    schema.config.update(
+        request_timeout=120,
+        headers={
+            "Origin": fuzz_server.url,
+            "Cookie": visitor["cookie"],
+            "Authorization": f"Bearer {ADMIN}",
+        },
+    )
     schema.config.generation.update(max_examples=EXAMPLES)
     # Valid input may still be refused with 400 when a model cannot honour it (a context
     # too small, a feature the local engine lacks); that is documented, not a lie.
     schema.config.checks.positive_data_acceptance.expected_statuses = [
-        "2xx", "400", "401", "403", "404", "409", "429", "502", "503", "504"]
+        "2xx",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "429",
+        "502",
+        "503",
+        "504",
+    ]
     return schema
 
 
@@ -64,17 +88,22 @@ def test_every_operation_answers_as_documented(case, visitor):
     # Every 5xx fails but the documented ones of backends and of an empty lineup.
     response = case.call_and_validate(excluded_checks=[ignored_auth, not_a_server_error])
     if response.status_code >= 500:
-        assert response.status_code in BACKEND_STATUSES, (case.method, case.path,
-                                                          response.text)
+        assert response.status_code in BACKEND_STATUSES, (case.method, case.path, response.text)
 
 
 def test_after_the_fuzzing_every_model_is_healthy_and_answers(fuzz_server):
     health = httpx.get(fuzz_server.url + "/health").json()
     assert health["status"] == "ok", health
     for model in MODELS:
-        answer = httpx.post(fuzz_server.url + "/v1/chat/completions", timeout=60, json={
-            "model": model, "max_tokens": 4,
-            "messages": [{"role": "user", "content": "Hello"}]})
+        answer = httpx.post(
+            fuzz_server.url + "/v1/chat/completions",
+            timeout=60,
+            json={
+                "model": model,
+                "max_tokens": 4,
+                "messages": [{"role": "user", "content": "Hello"}],
+            },
+        )
         assert answer.status_code == 200, answer.text
 
 
@@ -92,7 +121,8 @@ def shorten(case, battle: str) -> None:
             if isinstance(value, int | float) and not isinstance(value, bool) and value > cap:
                 body[field] = cap
         if case.path in ("/v1/chat/completions", "/v1/completions") and (
-                body.get("max_tokens") is None and body.get("max_completion_tokens") is None):
+            body.get("max_tokens") is None and body.get("max_completion_tokens") is None
+        ):
             body["max_tokens"] = 8
         inputs = body.get("input")
         if isinstance(inputs, list):

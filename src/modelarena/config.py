@@ -73,8 +73,9 @@ class ModelConfig(BaseModel):
     batch_size: int = Field(512, ge=16, description="tokens per decode step at most")
     threads: int | None = Field(None, ge=1)
     embeddings: bool = True
-    max_embedding_tokens: int = Field(8192, ge=1, description="tokens one embeddings "
-                                      "request may hold in all its inputs")
+    max_embedding_tokens: int = Field(
+        8192, ge=1, description="tokens one embeddings request may hold in all its inputs"
+    )
 
     # openai: any OpenAI-compatible upstream.
     base_url: str | None = None
@@ -91,8 +92,10 @@ class ModelConfig(BaseModel):
         if self.engine == "openai" and not self.base_url:
             raise ValueError(f"model '{self.name}': engine openai needs `base_url`")
         if self.batch_size < self.parallel:
-            raise ValueError(f"model '{self.name}': batch_size ({self.batch_size}) must be at "
-                             f"least parallel ({self.parallel}), one token per sequence a step")
+            raise ValueError(
+                f"model '{self.name}': batch_size ({self.batch_size}) must be at "
+                f"least parallel ({self.parallel}), one token per sequence a step"
+            )
         return self
 
     def public_metadata(self) -> dict[str, Any]:
@@ -122,8 +125,9 @@ class ArenaSettings(BaseModel):
         default_factory=dict, description="a model here battles only these opponents"
     )
     disabled: list[str] = Field(default_factory=list, description="models out of service")
-    explore: float = Field(0.1, ge=0, le=1, description="active sampling: share of pairs "
-                           "drawn by weight alone")
+    explore: float = Field(
+        0.1, ge=0, le=1, description="active sampling: share of pairs drawn by weight alone"
+    )
     max_tokens: int = Field(512, ge=1, description="answer length in battles")
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -136,13 +140,16 @@ class ArenaSettings(BaseModel):
     blocked_keywords: list[str] = Field(default_factory=list)
     moderation: str | None = Field(None, description="module:function replacing the keywords")
     admin_token: str | None = Field(None, description="bearer token for /api/admin")
-    ip_salt: str | None = Field(None, description="salt of IP hashes; default: a random "
-                                "one kept in data_dir")
+    ip_salt: str | None = Field(
+        None, description="salt of IP hashes; default: a random one kept in data_dir"
+    )
     leaderboard_interval_s: float = Field(60.0, gt=0, description="refit at least this often")
-    leaderboard_every_votes: int = Field(10, ge=1, description="refit early after this many "
-                                         "new votes")
-    leaderboard_min_gap_s: float = Field(5.0, ge=0, description="but never sooner than this "
-                                         "after the last fit began")
+    leaderboard_every_votes: int = Field(
+        10, ge=1, description="refit early after this many new votes"
+    )
+    leaderboard_min_gap_s: float = Field(
+        5.0, ge=0, description="but never sooner than this after the last fit began"
+    )
 
     @field_validator("weights", "boost")
     @classmethod
@@ -184,16 +191,24 @@ class Settings(BaseSettings):
     health_interval_s: float = Field(10.0, gt=0)
 
     allowed_hosts: Annotated[list[str] | None, NoDecode] = Field(
-        None, description="names a request's Host may give (`*.example.org` allowed); "
-        "None: the loopback names when bound to loopback, any name otherwise")
+        None,
+        description="names a request's Host may give (`*.example.org` allowed); "
+        "None: the loopback names when bound to loopback, any name otherwise",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="addresses of reverse proxies whose "
-        "X-Forwarded-For/-Proto are believed; none: the headers are ignored")
-    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request "
-                                "body of the /v1 API")
-    metrics_token: str | None = Field(None, description="bearer token /metrics requires; "
-                                      "with none, /metrics is public and shows no arena "
-                                      "traffic per model")
+        default_factory=list,
+        description="addresses of reverse proxies whose "
+        "X-Forwarded-For/-Proto are believed; none: the headers are ignored",
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="largest request body of the /v1 API"
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="bearer token /metrics requires; "
+        "with none, /metrics is public and shows no arena "
+        "traffic per model",
+    )
     arena: ArenaSettings = Field(default_factory=ArenaSettings)
 
     @field_validator("api_keys", "allowed_hosts", "trusted_proxies", mode="before")

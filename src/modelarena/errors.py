@@ -59,7 +59,10 @@ def invalid_request(message: str, *, param: str | None = None, code: str | None 
 
 
 def context_length_exceeded(
-    prompt_tokens: int, max_tokens: int | None, limit: int, param: str = "messages",
+    prompt_tokens: int,
+    max_tokens: int | None,
+    limit: int,
+    param: str = "messages",
     lower_bound: bool = False,
 ) -> APIError:
     """`lower_bound`: `prompt_tokens` is a floor counted without tokenizing (the text is

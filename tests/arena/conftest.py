@@ -41,12 +41,12 @@ class Visitor:
         assert response.status_code == 201, response.text
         return response.json()
 
-    def send(self, conversation: str, prompt: str, path: str = "messages", **body
-             ) -> list[dict]:
+    def send(self, conversation: str, prompt: str, path: str = "messages", **body) -> list[dict]:
         """Send a prompt (or regenerate) and return the stream's events."""
         payload = None if path == "regenerate" else {"prompt": prompt, **body}
-        with self.http.stream("POST", f"/api/conversations/{conversation}/{path}",
-                              json=payload) as response:
+        with self.http.stream(
+            "POST", f"/api/conversations/{conversation}/{path}", json=payload
+        ) as response:
             text = response.read().decode()
             self.payloads.append(json.dumps(dict(response.headers)))
             self.payloads.append(text)
@@ -55,8 +55,9 @@ class Visitor:
         return [json.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: ")]
 
     def vote(self, conversation: str, winner: str = "model_a") -> httpx.Response:
-        return self.request("POST", f"/api/conversations/{conversation}/vote",
-                            json={"winner": winner})
+        return self.request(
+            "POST", f"/api/conversations/{conversation}/vote", json={"winner": winner}
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -18,7 +18,7 @@ ANSWERS = {
     "other": "Another answer, in `code`.",
     "leaky": "Hello! I am LeakyLM, made by Acme Research.",
     "xss": (
-        "<script>window.pwned = 1</script>\n\n<img src=x onerror=\"window.pwned = 2\">\n\n"
+        '<script>window.pwned = 1</script>\n\n<img src=x onerror="window.pwned = 2">\n\n'
         "[click me](javascript:window.pwned=3)\n\n```html\n<script>window.pwned = 4</script>\n```"
     ),
     "slow": "Slowly, two words at a time, this answer arrives over a few seconds.",
@@ -43,16 +43,23 @@ class ScriptedModels(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        self._json(200, {"object": "list", "data": [{"id": m, "object": "model"}
-                                                    for m in [*ANSWERS, "broken", "vision"]]})
+        self._json(
+            200,
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model"} for m in [*ANSWERS, "broken", "vision"]],
+            },
+        )
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(body)
         model = body["model"]
         if model == "broken":
-            self._json(500, {"error": {"message": "scripted failure of model broken",
-                                       "type": "server_error"}})
+            self._json(
+                500,
+                {"error": {"message": "scripted failure of model broken", "type": "server_error"}},
+            )
             return
         text = ANSWERS.get(model) or _describe_image(body)
         self.send_response(200)
@@ -60,22 +67,29 @@ class ScriptedModels(BaseHTTPRequestHandler):
         self.end_headers()
         if model == "slow":
             words = text.split(" ")
-            pieces = [" ".join(words[i:i + 2]) + " " for i in range(0, len(words), 2)]
+            pieces = [" ".join(words[i : i + 2]) + " " for i in range(0, len(words), 2)]
         else:
-            pieces = [text[: len(text) // 2], text[len(text) // 2:]]
+            pieces = [text[: len(text) // 2], text[len(text) // 2 :]]
         for piece in pieces:
-            chunk = {"id": "x", "object": "chat.completion.chunk", "model": model,
-                     "choices": [{"index": 0, "delta": {"content": piece},
-                                  "finish_reason": None}]}
+            chunk = {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "model": model,
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             if model == "slow":
                 time.sleep(SLOW_PAUSE_S)
             if model == "cutoff":
                 self.close_connection = True
                 return
-        last = {"id": "x", "object": "chat.completion.chunk", "model": model,
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}}
+        last = {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
+        }
         self.wfile.write(b"data: " + json.dumps(last).encode() + b"\n\ndata: [DONE]\n\n")
 
 
@@ -98,5 +112,10 @@ def start() -> tuple[ThreadingHTTPServer, str]:
 
 def model(name: str, base_url: str, upstream: str, **metadata) -> dict:
     """A config entry for one scripted model."""
-    return {"name": name, "engine": "openai", "base_url": base_url, "upstream_model": upstream,
-            **metadata}
+    return {
+        "name": name,
+        "engine": "openai",
+        "base_url": base_url,
+        "upstream_model": upstream,
+        **metadata,
+    }

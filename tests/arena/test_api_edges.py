@@ -14,12 +14,12 @@ import pytest
 from .scripted_models import model
 from .test_api_live import ADMIN, arena_config, png
 
-HOOK = '''
+HOOK = """
 def check(prompt):
     if "explode" in prompt:
         raise RuntimeError("the moderation service is down")
     return None
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,16 @@ def server(start_server, scripted, tmp_path_factory):
     hooks = tmp_path_factory.mktemp("hooks")
     (hooks / "broken_hook.py").write_text(HOOK)
     return start_server(
-        arena_config(scripted, [model("m-one", scripted, "plain", vision=True),
-                                model("m-two", scripted, "other", vision=True)],
-                     moderation="broken_hook:check"),
-        env={"PYTHONPATH": str(hooks)})
+        arena_config(
+            scripted,
+            [
+                model("m-one", scripted, "plain", vision=True),
+                model("m-two", scripted, "other", vision=True),
+            ],
+            moderation="broken_hook:check",
+        ),
+        env={"PYTHONPATH": str(hooks)},
+    )
 
 
 def error(response: httpx.Response, status: int, code: str) -> None:
@@ -42,18 +48,28 @@ def test_numbers_out_of_range_are_refused(server, visitor_factory):
     visitor = visitor_factory(server.url).accept_terms()
     body = '{"mode": "side_by_side", "models": ["m-one", "m-two"], "sampling": %s}'
     for sampling in ('{"temperature": "hot"}', '{"top_p": 0}'):
-        answer = visitor.request("POST", "/api/conversations", content=body % sampling,
-                                 headers={"Content-Type": "application/json"})
+        answer = visitor.request(
+            "POST",
+            "/api/conversations",
+            content=body % sampling,
+            headers={"Content-Type": "application/json"},
+        )
         error(answer, 400, "invalid_sampling")
-    infinite = visitor.request("POST", "/api/conversations",  # no JSON number is infinite
-                               content=body % '{"max_tokens": 1e999}',
-                               headers={"Content-Type": "application/json"})
+    infinite = visitor.request(
+        "POST",
+        "/api/conversations",  # no JSON number is infinite
+        content=body % '{"max_tokens": 1e999}',
+        headers={"Content-Type": "application/json"},
+    )
     error(infinite, 400, "invalid_request")
     assert "infinity" in infinite.json()["error"]["message"]
     admin = {"Authorization": f"Bearer {ADMIN}", "Content-Type": "application/json"}
     for weight in ("1e999", "NaN", "0"):
-        answer = httpx.patch(server.url + "/api/admin/models/m-one", headers=admin,
-                             content='{"weight": ' + weight + "}")
+        answer = httpx.patch(
+            server.url + "/api/admin/models/m-one",
+            headers=admin,
+            content='{"weight": ' + weight + "}",
+        )
         assert answer.status_code == 400, (weight, answer.text)
     assert len(visitor.request("GET", "/api/models").json()["models"]) == 2
 
@@ -75,8 +91,9 @@ def test_unknown_images_and_uploads_before_the_terms(server, visitor_factory):
     battle = visitor.start(vision=True)
     with pytest.raises(AssertionError, match="image_not_found"):
         visitor.send(battle["id"], "what is this?", image="ab" * 32 + ".png")
-    uploaded = visitor.request("POST", "/api/images",
-                               files={"image": ("a.png", png(), "image/png")}).json()["id"]
+    uploaded = visitor.request(
+        "POST", "/api/images", files={"image": ("a.png", png(), "image/png")}
+    ).json()["id"]
     events = visitor.send(battle["id"], "what is this?", image=uploaded)
     assert events[-1]["votable"]
 
@@ -85,10 +102,17 @@ def test_cross_site_requests_are_refused(server, visitor_factory):
     visitor = visitor_factory(server.url).accept_terms()
     battle = visitor.start()
     visitor.send(battle["id"], "hello")
-    for headers in ({"Origin": "https://elsewhere.example"}, {"Origin": "null"},
-                    {"Origin": "", "Sec-Fetch-Site": "cross-site"}):
-        answer = visitor.request("POST", f"/api/conversations/{battle['id']}/vote",
-                                 json={"winner": "tie"}, headers=headers)
+    for headers in (
+        {"Origin": "https://elsewhere.example"},
+        {"Origin": "null"},
+        {"Origin": "", "Sec-Fetch-Site": "cross-site"},
+    ):
+        answer = visitor.request(
+            "POST",
+            f"/api/conversations/{battle['id']}/vote",
+            json={"winner": "tie"},
+            headers=headers,
+        )
         error(answer, 403, "cross_origin")
     assert visitor.vote(battle["id"], "tie").status_code == 200
 
@@ -112,8 +136,9 @@ def test_unknown_leaderboard_categories(server):
 
 @pytest.fixture(scope="module")
 def slow_server(start_server, scripted):
-    return start_server(arena_config(scripted, [model("s-one", scripted, "slow"),
-                                                model("s-two", scripted, "slow")]))
+    return start_server(
+        arena_config(scripted, [model("s-one", scripted, "slow"), model("s-two", scripted, "slow")])
+    )
 
 
 def test_nothing_else_happens_to_a_battle_while_it_streams(slow_server, visitor_factory):
@@ -125,16 +150,18 @@ def test_nothing_else_happens_to_a_battle_while_it_streams(slow_server, visitor_
         assert next(lines).startswith("data: ")  # answers are arriving now
         error(visitor.vote(battle["id"]), 409, "conversation_busy")
         error(visitor.request("POST", path + "/regenerate"), 409, "conversation_busy")
-        error(visitor.request("POST", path + "/messages", json={"prompt": "more"}), 409,
-              "turn_incomplete")
+        error(
+            visitor.request("POST", path + "/messages", json={"prompt": "more"}),
+            409,
+            "turn_incomplete",
+        )
         events = [json.loads(line[6:]) for line in lines if line.startswith("data: ")]
     assert events[-1]["type"] == "done" and events[-1]["votable"]
     assert visitor.vote(battle["id"]).status_code == 200
     error(visitor.request("POST", path + "/regenerate"), 409, "already_voted")
 
 
-def test_a_client_that_leaves_mid_answer_does_not_lock_the_battle(slow_server,
-                                                                  visitor_factory):
+def test_a_client_that_leaves_mid_answer_does_not_lock_the_battle(slow_server, visitor_factory):
     visitor = visitor_factory(slow_server.url).accept_terms()
     battle = visitor.start()
     path = f"/api/conversations/{battle['id']}"
@@ -149,7 +176,8 @@ def test_a_client_that_leaves_mid_answer_does_not_lock_the_battle(slow_server,
             break
         time.sleep(0.3)
     assert answer.status_code == 200, answer.text
-    events = [json.loads(line[6:]) for line in answer.text.split("\n\n")
-              if line.startswith("data: ")]
+    events = [
+        json.loads(line[6:]) for line in answer.text.split("\n\n") if line.startswith("data: ")
+    ]
     assert events[-1] == {"type": "done", "votable": True, "can_continue": True}
     assert visitor.vote(battle["id"]).status_code == 200

@@ -23,8 +23,14 @@ PROMPTS = [
 ]
 
 
-def battle(db: Database, number: int, prompts: list[str], models=("m-a", "m-b"),
-           mode: str = "battle", winner: str = "model_a") -> str:
+def battle(
+    db: Database,
+    number: int,
+    prompts: list[str],
+    models=("m-a", "m-b"),
+    mode: str = "battle",
+    winner: str = "model_a",
+) -> str:
     conversation = f"c{number:04d}"
     store.ensure_visitor(db, "v" * 32, "ip")
     store.create_conversation(db, conversation, "v" * 32, mode, list(models), {})
@@ -38,8 +44,7 @@ def battle(db: Database, number: int, prompts: list[str], models=("m-a", "m-b"),
 
 def count_queries(db: Database) -> list[str]:
     seen: list[str] = []
-    event.listen(db.engine, "before_cursor_execute",
-                 lambda *args: seen.append(args[2].split()[0]))
+    event.listen(db.engine, "before_cursor_execute", lambda *args: seen.append(args[2].split()[0]))
     return seen
 
 

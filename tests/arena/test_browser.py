@@ -21,14 +21,22 @@ from .scripted_models import model
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                 reason="Debian's chromium is missing (make test installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +49,9 @@ def browser():
 
 @pytest.fixture(scope="module")
 def real_server(start_server):
-    return start_server({"arena": {"leaderboard_every_votes": 1, "leaderboard_min_gap_s": 0,
-                                    "max_tokens": 48}})
+    return start_server(
+        {"arena": {"leaderboard_every_votes": 1, "leaderboard_min_gap_s": 0, "max_tokens": 48}}
+    )
 
 
 def shot(page, name: str) -> None:
@@ -65,8 +74,9 @@ def open_page(browser, url: str, viewport=DESKTOP):
 
 def wait_for_answers(page) -> None:
     # Locator assertions, not wait_for_function: the page's CSP forbids eval.
-    expect(page.locator("#status")).not_to_have_text(re.compile("^(|Generating…)$"),
-                                                      timeout=120_000)
+    expect(page.locator("#status")).not_to_have_text(
+        re.compile("^(|Generating…)$"), timeout=120_000
+    )
 
 
 def send(page, text: str) -> None:
@@ -137,8 +147,7 @@ def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
         page.wait_for_selector(".pane-title.revealed")
     shot(page, "battle-phone")
     # The page reloads the snapshot every 5 s; each vote triggers a fit.
-    expect(summary).to_contain_text(re.compile(rf"^{before + len(choices)} votes "),
-                                    timeout=60_000)
+    expect(summary).to_contain_text(re.compile(rf"^{before + len(choices)} votes "), timeout=60_000)
     expect(board.locator("#board tbody tr")).to_have_count(2)
     board.wait_for_selector("#chart-ratings .main-svg")  # Plotly drew the chart
     shot(board, "leaderboard-phone")
@@ -152,14 +161,21 @@ def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
 
 
 def test_image_upload_and_script_in_answers(browser, start_server, scripted):
-    server = start_server({"include_default_models": False, "models": [
-        model("seer", scripted, "vision", vision=True),
-        model("trickster", scripted, "xss", vision=True)]})
+    server = start_server(
+        {
+            "include_default_models": False,
+            "models": [
+                model("seer", scripted, "vision", vision=True),
+                model("trickster", scripted, "xss", vision=True),
+            ],
+        }
+    )
     page, errors = open_page(browser, server.url + "/")
     image = io.BytesIO()
     Image.new("RGB", (24, 24), (20, 120, 220)).save(image, "PNG")
-    page.locator("#image").set_input_files({"name": "blue.png", "mimeType": "image/png",
-                                            "buffer": image.getvalue()})
+    page.locator("#image").set_input_files(
+        {"name": "blue.png", "mimeType": "image/png", "buffer": image.getvalue()}
+    )
     page.wait_for_selector("text=blue.png")
     send(page, "What is in the picture, and show me some HTML")
     assert page.locator(".user img").count() == 2
@@ -175,9 +191,13 @@ def test_image_upload_and_script_in_answers(browser, start_server, scripted):
 
 
 def test_refused_prompt_leaves_no_turn_and_keeps_the_text(browser, start_server, scripted):
-    server = start_server({"include_default_models": False, "arena": {"max_prompt_chars": 40},
-                           "models": [model("plain-lm", scripted, "plain"),
-                                      model("other-lm", scripted, "other")]})
+    server = start_server(
+        {
+            "include_default_models": False,
+            "arena": {"max_prompt_chars": 40},
+            "models": [model("plain-lm", scripted, "plain"), model("other-lm", scripted, "other")],
+        }
+    )
     page, errors = open_page(browser, server.url + "/")
     too_long = "Please explain, at length, " + "why cats purr " * 4
     status, box = page.locator("#status"), page.locator("#prompt")
@@ -210,8 +230,12 @@ def test_refused_prompt_leaves_no_turn_and_keeps_the_text(browser, start_server,
 
 
 def test_new_round_while_answers_stream(browser, start_server, scripted):
-    server = start_server({"include_default_models": False, "models": [
-        model("slow-lm", scripted, "slow"), model("slower-lm", scripted, "slow")]})
+    server = start_server(
+        {
+            "include_default_models": False,
+            "models": [model("slow-lm", scripted, "slow"), model("slower-lm", scripted, "slow")],
+        }
+    )
     page, errors = open_page(browser, server.url + "/")
     page.locator("#prompt").fill("Take your time.")
     page.locator("#send").click()
@@ -230,20 +254,33 @@ def test_new_round_while_answers_stream(browser, start_server, scripted):
         expect(turns).to_have_count(1)
         expect(turns.locator(".user")).to_have_text("A new question.")
         expect(turns.locator(".answer")).to_have_text(
-            "Slowly, two words at a time, this answer arrives over a few seconds.")
+            "Slowly, two words at a time, this answer arrives over a few seconds."
+        )
     shot(page, "new-round-during-stream-desktop")
     page.get_by_role("button", name="Tie").click()
     expect(page.locator(".pane-title.revealed")).to_have_count(2)
     assert not errors
 
 
-def test_admin_page_reviews_a_flag_and_takes_a_model_out(browser, start_server, scripted,
-                                                          visitor_factory):
-    server = start_server({"include_default_models": False,
-                           "arena": {"admin_token": "browser-admin"}, "models": [
-                               model("leaky-lm", scripted, "leaky", display_name="LeakyLM",
-                                     organization="Acme Research"),
-                               model("trickster", scripted, "xss")]})
+def test_admin_page_reviews_a_flag_and_takes_a_model_out(
+    browser, start_server, scripted, visitor_factory
+):
+    server = start_server(
+        {
+            "include_default_models": False,
+            "arena": {"admin_token": "browser-admin"},
+            "models": [
+                model(
+                    "leaky-lm",
+                    scripted,
+                    "leaky",
+                    display_name="LeakyLM",
+                    organization="Acme Research",
+                ),
+                model("trickster", scripted, "xss"),
+            ],
+        }
+    )
     visitor = visitor_factory(server.url).accept_terms()
     battle = visitor.start()
     visitor.send(battle["id"], "Who are you?")
@@ -275,6 +312,7 @@ def test_admin_page_reviews_a_flag_and_takes_a_model_out(browser, start_server, 
     names = [m["name"] for m in visitor.request("GET", "/api/models").json()["models"]]
     assert names == ["leaky-lm"]
     page.reload()  # the token is kept for the browser tab
-    expect(page.locator('#models tr[data-model="trickster"]').get_by_role("checkbox")
-           ).not_to_be_checked()
+    expect(
+        page.locator('#models tr[data-model="trickster"]').get_by_role("checkbox")
+    ).not_to_be_checked()
     assert not errors

@@ -19,9 +19,9 @@ VISITORS = 12
 KILL_AFTER_VOTES = 30
 
 
-
-def battle_until_stopped(url: str, acknowledged: dict[str, str], stop: threading.Event,
-                         lock: threading.Lock) -> None:
+def battle_until_stopped(
+    url: str, acknowledged: dict[str, str], stop: threading.Event, lock: threading.Lock
+) -> None:
     visitor = Visitor(url)
     try:
         visitor.accept_terms()
@@ -39,15 +39,22 @@ def battle_until_stopped(url: str, acknowledged: dict[str, str], stop: threading
 
 
 def test_every_acknowledged_vote_survives_kill_9(db_url, start_server, scripted):
-    config = {**arena_config(scripted, [model("north-1", scripted, "plain"),
-                                        model("south-1", scripted, "other")],
-                             visitor_rpm=0, ip_rpm=0), "db_url": db_url}
+    config = {
+        **arena_config(
+            scripted,
+            [model("north-1", scripted, "plain"), model("south-1", scripted, "other")],
+            visitor_rpm=0,
+            ip_rpm=0,
+        ),
+        "db_url": db_url,
+    }
     server = start_server(config)
     acknowledged: dict[str, str] = {}
     stop, lock = threading.Event(), threading.Lock()
-    threads = [threading.Thread(target=battle_until_stopped,
-                                args=(server.url, acknowledged, stop, lock))
-               for _ in range(VISITORS)]
+    threads = [
+        threading.Thread(target=battle_until_stopped, args=(server.url, acknowledged, stop, lock))
+        for _ in range(VISITORS)
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 120
@@ -61,8 +68,7 @@ def test_every_acknowledged_vote_survives_kill_9(db_url, start_server, scripted)
 
     engine = sqlalchemy.create_engine(db_url)
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "select conversation_id, winner from votes").fetchall()
+        rows = connection.exec_driver_sql("select conversation_id, winner from votes").fetchall()
     engine.dispose()
     stored = dict(rows)
     assert len(stored) == len(rows)  # one vote per battle

@@ -24,8 +24,11 @@ MODELS = [Candidate("a", 1.0), Candidate("b", 2.0), Candidate("c", 3.0), Candida
 
 def weighted_by_hand(weights: dict[str, float], allowed=lambda x, y: True) -> dict:
     """P(pair) = w_x·w_y / Σ over allowed unordered pairs, written out pair by pair."""
-    pairs = {(x, y): weights[x] * weights[y]
-             for x, y in itertools.combinations(weights, 2) if allowed(x, y)}
+    pairs = {
+        (x, y): weights[x] * weights[y]
+        for x, y in itertools.combinations(weights, 2)
+        if allowed(x, y)
+    }
     total = sum(pairs.values())
     return {pair: value / total for pair, value in pairs.items()}
 
@@ -102,8 +105,13 @@ def test_targets_that_exclude_every_pair_raise_no_pair_error():
 
 
 def test_vision_battles_use_only_models_that_accept_images():
-    candidates = [Candidate("a"), Candidate("v1", 2.0, vision=True), Candidate("b"),
-                  Candidate("v2", vision=True), Candidate("v3", vision=True)]
+    candidates = [
+        Candidate("a"),
+        Candidate("v1", 2.0, vision=True),
+        Candidate("b"),
+        Candidate("v2", vision=True),
+        Candidate("v3", vision=True),
+    ]
     sampler = PairSampler(SamplingPolicy(), seed=4)
     expected = weighted_by_hand({"v1": 2.0, "v2": 1.0, "v3": 1.0})
     assert_distribution(sampler.probabilities(candidates, vision=True), expected)
@@ -117,8 +125,11 @@ def test_vision_battles_use_only_models_that_accept_images():
     [
         ([], False, "two models in service; there are 0"),
         ([Candidate("a")], False, "two models in service; there is 1: a"),
-        ([Candidate("a"), Candidate("v", vision=True)], True,
-         "two models that accept images in service; there is 1: v"),
+        (
+            [Candidate("a"), Candidate("v", vision=True)],
+            True,
+            "two models that accept images in service; there is 1: v",
+        ),
     ],
 )
 def test_too_few_qualifying_models_raise_no_pair_error(candidates, vision, message):
@@ -163,8 +174,11 @@ def test_invalid_settings_are_refused_with_the_reason():
 
 
 def votes(a: str, b: str, wins_a: int, ties: int, wins_b: int) -> list[tuple[str, str, str]]:
-    return [(a, b, "model_a")] * wins_a + [(b, a, "tie (bothbad)")] * ties + [
-        (b, a, "model_a")] * wins_b
+    return (
+        [(a, b, "model_a")] * wins_a
+        + [(b, a, "tie (bothbad)")] * ties
+        + [(b, a, "model_a")] * wins_b
+    )
 
 
 def test_active_mode_without_history_is_weighted_mode():
@@ -205,8 +219,13 @@ def test_active_mode_prefers_the_pair_whose_score_is_less_certain():
 
 def test_active_mode_multiplies_eq9_by_weights_and_mixes_in_the_explore_share():
     history = votes("a", "b", 30, 10, 20) + votes("b", "c", 5, 5, 10) + votes("c", "d", 60, 0, 2)
-    candidates = [Candidate("a", 2.0), Candidate("b"), Candidate("c", 0.5, vision=True),
-                  Candidate("d", vision=True), Candidate("e", 3.0, vision=True)]
+    candidates = [
+        Candidate("a", 2.0),
+        Candidate("b"),
+        Candidate("c", 0.5, vision=True),
+        Candidate("d", vision=True),
+        Candidate("e", 3.0, vision=True),
+    ]
     policy = SamplingPolicy(mode="active", explore=0.25, boost={"e": 2.0}, targets={"d": ["c"]})
     sampler = PairSampler(policy)
     sampler.observe(history)
@@ -214,8 +233,9 @@ def test_active_mode_multiplies_eq9_by_weights_and_mixes_in_the_explore_share():
     gain = RatingState.fit(history).pair_gain(names)
     weights = {"a": 2.0, "b": 1.0, "c": 0.5, "d": 1.0, "e": 6.0}
     base = weighted_by_hand(weights, lambda x, y: "d" not in (x, y) or {x, y} == {"c", "d"})
-    active = {pair: p * gain[names.index(pair[0]), names.index(pair[1])]
-              for pair, p in base.items()}
+    active = {
+        pair: p * gain[names.index(pair[0]), names.index(pair[1])] for pair, p in base.items()
+    }
     total = sum(active.values())
     expected = {pair: 0.25 * base[pair] + 0.75 * active[pair] / total for pair in base}
     assert_distribution(sampler.probabilities(candidates), expected)
@@ -243,13 +263,21 @@ def penalised_negative_log_likelihood(theta, pairs):
 
 
 def test_fit_and_eq9_match_an_independent_computation():
-    history = (votes("a", "b", 7, 3, 2) + votes("b", "c", 4, 0, 6) + votes("c", "a", 1, 1, 5)
-               + votes("c", "d", 3, 0, 0) + [("d", "d", "model_a")])  # self-battle: skipped
+    history = (
+        votes("a", "b", 7, 3, 2)
+        + votes("b", "c", 4, 0, 6)
+        + votes("c", "a", 1, 1, 5)
+        + votes("c", "d", 3, 0, 0)
+        + [("d", "d", "model_a")]
+    )  # self-battle: skipped
     state = RatingState.fit(history)
     order = [state.index[name] for name in "abcd"]
     pairs = {(0, 1): (8.5, 12), (1, 2): (4.0, 10), (0, 2): (5.5, 7), (2, 3): (3.0, 3)}
     result = optimize.minimize(
-        penalised_negative_log_likelihood, np.zeros(4), args=(pairs,), method="BFGS",
+        penalised_negative_log_likelihood,
+        np.zeros(4),
+        args=(pairs,),
+        method="BFGS",
         options={"gtol": 1e-10},
     )
     np.testing.assert_allclose(state.strength[order], result.x, atol=1e-6)
@@ -257,11 +285,13 @@ def test_fit_and_eq9_match_an_independent_computation():
     h = 1e-4
     hessian = np.empty((4, 4))
     for r, c in itertools.product(range(4), repeat=2):
+
         def f(dr, dc, r=r, c=c):
             x = result.x.copy()
             x[r] += dr
             x[c] += dc
             return penalised_negative_log_likelihood(x, pairs)
+
         hessian[r, c] = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4 * h * h)
     covariance = np.linalg.inv(hessian)
     np.testing.assert_allclose(state.covariance[np.ix_(order, order)], covariance, atol=1e-5)
@@ -284,8 +314,10 @@ def test_fit_recovers_known_strengths():
     b = (a + rng.integers(1, 5, 20_000)) % 5
     win = rng.random(20_000) < 1.0 / (1.0 + np.exp(truth[b] - truth[a]))
     state = RatingState.fit(
-        [(f"m{x}", f"m{y}", "model_a" if w else "model_b")
-         for x, y, w in zip(a, b, win, strict=True)]
+        [
+            (f"m{x}", f"m{y}", "model_a" if w else "model_b")
+            for x, y, w in zip(a, b, win, strict=True)
+        ]
     )
     order = [state.index[f"m{k}"] for k in range(5)]
     centre = np.eye(5) - 1.0 / 5  # truth sums to 0; the prior sets only the common level

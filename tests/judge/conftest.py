@@ -31,8 +31,10 @@ def scripted_judge(free_port):
 def mt_bench() -> Path:
     path = SHARED_DATA / "mt_bench"
     if not (path / "question.jsonl").is_file():
-        pytest.skip(f"MT-Bench data not found at {path}; these tests read the real files from "
-                    "../shared/data/mt_bench beside the project")
+        pytest.skip(
+            f"MT-Bench data not found at {path}; these tests read the real files from "
+            "../shared/data/mt_bench beside the project"
+        )
     return path
 
 
@@ -40,8 +42,10 @@ def mt_bench() -> Path:
 def arena_hard() -> Path:
     path = SHARED_DATA / "arena_hard_v0.1"
     if not (path / "question.jsonl").is_file():
-        pytest.skip(f"Arena-Hard data not found at {path}; these tests read the real files "
-                    "from ../shared/data/arena_hard_v0.1 beside the project")
+        pytest.skip(
+            f"Arena-Hard data not found at {path}; these tests read the real files "
+            "from ../shared/data/arena_hard_v0.1 beside the project"
+        )
     return path
 
 

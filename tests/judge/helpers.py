@@ -30,10 +30,16 @@ def write_set(root: Path, models: tuple[str, ...] = MODELS, questions: int = 4) 
     root.mkdir(parents=True, exist_ok=True)
     with (root / "question.jsonl").open("w") as handle:
         for index in range(questions):
-            handle.write(json.dumps({
-                "question_id": f"q{index}", "category": CATEGORIES[index % len(CATEGORIES)],
-                "turns": [f"Question {index}, part one?", f"Question {index}, part two?"],
-            }) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "question_id": f"q{index}",
+                        "category": CATEGORIES[index % len(CATEGORIES)],
+                        "turns": [f"Question {index}, part one?", f"Question {index}, part two?"],
+                    }
+                )
+                + "\n"
+            )
     answers = root / "model_answer"
     answers.mkdir(exist_ok=True)
     for model in models:
@@ -41,8 +47,16 @@ def write_set(root: Path, models: tuple[str, ...] = MODELS, questions: int = 4) 
             for index in range(questions):
                 padding = "word " * (3 + 2 * MODELS.index(model))
                 turns = [f"{marker(model, f'q{index}', t)} {padding}" for t in (1, 2)]
-                handle.write(json.dumps({"question_id": f"q{index}", "model_id": model,
-                                         "choices": [{"index": 0, "turns": turns}]}) + "\n")
+                handle.write(
+                    json.dumps(
+                        {
+                            "question_id": f"q{index}",
+                            "model_id": model,
+                            "choices": [{"index": 0, "turns": turns}],
+                        }
+                    )
+                    + "\n"
+                )
     return answers
 
 
@@ -53,11 +67,13 @@ def shown_models(body: dict[str, Any]) -> list[str]:
 
 def prefer_in_order(ranking: tuple[str, ...] = MODELS, strong: int = 2):
     """A pairwise script: the better-ranked model wins; by `strong` or more places, strongly."""
+
     def script(body: dict[str, Any]) -> str:
         a, b = shown_models(body)[:2]
         gap = ranking.index(b) - ranking.index(a)
         sign = ">>" if abs(gap) >= strong else ">"
         return f"Reasoning... [[A{sign}B]]" if gap > 0 else f"Reasoning... [[B{sign}A]]"
+
     return script
 
 

@@ -61,15 +61,25 @@ class ScriptedJudge:
         if isinstance(reply, tuple):
             status, message = reply
             return web.json_response(
-                {"error": {"message": message, "type": "scripted", "param": None,
-                           "code": None}}, status=status)
-        response = web.json_response({
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
-            "created": int(time.time()), "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": reply}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        })
+                {"error": {"message": message, "type": "scripted", "param": None, "code": None}},
+                status=status,
+            )
+        response = web.json_response(
+            {
+                "id": f"chatcmpl-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": reply},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
         if self.compress:
             response.enable_compression(web.ContentCoding.gzip)
         return response

@@ -34,8 +34,19 @@ def _questions(tmp_path, questions=QUESTIONS):
 
 
 def _answers(path, judge, *extra):
-    return invoke("judge", "answers", "--questions", path, "--model", "m",
-                  "--endpoint", judge.url, "--retries", "0", *extra)
+    return invoke(
+        "judge",
+        "answers",
+        "--questions",
+        path,
+        "--model",
+        "m",
+        "--endpoint",
+        judge.url,
+        "--retries",
+        "0",
+        *extra,
+    )
 
 
 def test_every_turn_is_answered_in_one_dialogue(tmp_path, scripted_judge):
@@ -45,8 +56,7 @@ def test_every_turn_is_answered_in_one_dialogue(tmp_path, scripted_judge):
     assert "m: 3 answered, 0 already done" in result.output
     assert "answers of m" in result.stderr and "3/3" in result.stderr  # the Rich progress bar
     answers = {a["question_id"]: a for a in read_lines(tmp_path / "model_answer" / "m.jsonl")}
-    assert answers[3]["choices"][0]["turns"] == ["1:Define entropy.", "3:Shorter.",
-                                                 "5:Shortest."]
+    assert answers[3]["choices"][0]["turns"] == ["1:Define entropy.", "3:Shorter.", "5:Shortest."]
     assert answers[1]["model_id"] == "m"
     last = max((b for b in judge.requests if len(b["messages"]) == 5), key=len)
     assert [m["role"] for m in last["messages"]] == ["user", "assistant"] * 2 + ["user"]
@@ -61,20 +71,22 @@ def test_temperatures_from_a_file_or_one_for_all(tmp_path, scripted_judge):
     table = tmp_path / "temperatures.yaml"
     table.write_text("math: 0.3\ndefault: 0.5\n")
     assert _answers(_questions(tmp_path), judge, "--temperatures", table).exit_code == 0
-    assert {b["messages"][-1]["content"]: b["temperature"] for b in judge.requests
-            if len(b["messages"]) == 1} == {
-        "Write a haiku.": 0.5, "What is 2+2?": 0.3, "Define entropy.": 0.5}
+    assert {
+        b["messages"][-1]["content"]: b["temperature"]
+        for b in judge.requests
+        if len(b["messages"]) == 1
+    } == {"Write a haiku.": 0.5, "What is 2+2?": 0.3, "Define entropy.": 0.5}
     judge.requests.clear()
     out = tmp_path / "elsewhere"
-    assert _answers(_questions(tmp_path), judge, "--temperature", "0.9", "--out",
-                    out).exit_code == 0
+    assert (
+        _answers(_questions(tmp_path), judge, "--temperature", "0.9", "--out", out).exit_code == 0
+    )
     assert {b["temperature"] for b in judge.requests} == {0.9}
     assert (out / "m.jsonl").is_file()
 
 
 def test_answers_resume_and_failures_are_retried_later(tmp_path, scripted_judge):
-    judge = scripted_judge(lambda b: (503, "busy") if "Shorter" in str(b["messages"])
-                           else _echo(b))
+    judge = scripted_judge(lambda b: (503, "busy") if "Shorter" in str(b["messages"]) else _echo(b))
     path = _questions(tmp_path)
     failed = _answers(path, judge)
     assert failed.exit_code == 1
@@ -93,8 +105,10 @@ def test_answers_resume_and_failures_are_retried_later(tmp_path, scripted_judge)
 
 def test_arena_hard_questions_get_arena_hard_answers(tmp_path, scripted_judge):
     judge = scripted_judge(_echo)
-    path = _questions(tmp_path, [{"uid": "abc", "category": "arena-hard-v0.1",
-                                  "cluster": "x", "prompt": "Explain SCIM."}])
+    path = _questions(
+        tmp_path,
+        [{"uid": "abc", "category": "arena-hard-v0.1", "cluster": "x", "prompt": "Explain SCIM."}],
+    )
     assert _answers(path, judge).exit_code == 0
     (answer,) = read_lines(tmp_path / "model_answer" / "m.jsonl")
     assert answer["question_id"] == "abc"
@@ -119,14 +133,19 @@ def test_real_mt_bench_and_arena_hard_files(mt_bench, arena_hard):
     assert all(text for text in hard_answers["gpt-4-0314"][hard[0].key])
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"question_id": 1}', "needs `turns` (MT-Bench) or `prompt` (Arena-Hard)"),
-    ('{"turns": ["a"]}', "needs `question_id` (MT-Bench) or `uid` (Arena-Hard)"),
-    ('{"question_id": 1, "turns": []}', "one or more non-empty text turns"),
-    ('{"question_id": 1, "turns": ["a"]}\n{"question_id": 1, "turns": ["b"]}',
-     "question id 1 appears more than once"),
-    ('{"question_id": 1, "turns": ["a"]}\nnot json', "line 2: not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"question_id": 1}', "needs `turns` (MT-Bench) or `prompt` (Arena-Hard)"),
+        ('{"turns": ["a"]}', "needs `question_id` (MT-Bench) or `uid` (Arena-Hard)"),
+        ('{"question_id": 1, "turns": []}', "one or more non-empty text turns"),
+        (
+            '{"question_id": 1, "turns": ["a"]}\n{"question_id": 1, "turns": ["b"]}',
+            "question id 1 appears more than once",
+        ),
+        ('{"question_id": 1, "turns": ["a"]}\nnot json', "line 2: not valid JSON"),
+    ],
+)
 def test_bad_question_files_are_explained(tmp_path, content, message):
     path = tmp_path / "q.jsonl"
     path.write_text(content + "\n")

@@ -19,6 +19,7 @@ def _failing_first(count: int, status: int, reply: str = "done"):
     def script(body):
         calls["n"] += 1
         return (status, f"scripted failure {calls['n']}") if calls["n"] <= count else reply
+
     return script
 
 

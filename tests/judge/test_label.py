@@ -18,10 +18,12 @@ from .arena_db import add_battle
 from .helpers import invoke
 from .scripted import user_text
 
-SIX = dict.fromkeys(CATEGORIES, False) | dict.fromkeys(list(CRITERIA)[:6], True) | {
-    "coding": True}
-FIVE = dict.fromkeys(CATEGORIES, False) | dict.fromkeys(list(CRITERIA)[:5], True) | {
-    "creative_writing": "yes"}
+SIX = dict.fromkeys(CATEGORIES, False) | dict.fromkeys(list(CRITERIA)[:6], True) | {"coding": True}
+FIVE = (
+    dict.fromkeys(CATEGORIES, False)
+    | dict.fromkeys(list(CRITERIA)[:5], True)
+    | {"creative_writing": "yes"}
+)
 
 
 def script(body):
@@ -46,8 +48,9 @@ def labelled_db(arena_url):
 
 def test_label_stores_categories_and_derives_hard_prompt(labelled_db, scripted_judge):
     judge = scripted_judge(script)
-    result = invoke("label", "--judge-model", "labeller", "--judge-endpoint", judge.url,
-                    "--db", labelled_db)
+    result = invoke(
+        "label", "--judge-model", "labeller", "--judge-endpoint", judge.url, "--db", labelled_db
+    )
     assert result.exit_code == 0, result.output
     assert "2 prompts labelled" in result.stdout
     assert "unparseable labels for vague" in result.stderr
@@ -63,8 +66,9 @@ def test_label_stores_categories_and_derives_hard_prompt(labelled_db, scripted_j
         db.close()
     # Only the prompt left unlabelled is asked again.
     judge.requests.clear()
-    again = invoke("label", "--judge-model", "labeller", "--judge-endpoint", judge.url,
-                   "--db", labelled_db)
+    again = invoke(
+        "label", "--judge-model", "labeller", "--judge-endpoint", judge.url, "--db", labelled_db
+    )
     assert again.exit_code == 0 and "0 prompts labelled" in again.stdout
     assert len(judge.requests) == 1 and "Hello there" in user_text(judge.requests[0])
 
@@ -78,8 +82,9 @@ def test_label_limit_and_the_configured_database(tmp_path, scripted_judge, monke
     db.close()
     monkeypatch.setenv("MODELARENA_DB_URL", url)
     judge = scripted_judge(script)
-    result = invoke("label", "--judge-model", "labeller", "--judge-endpoint", judge.url,
-                    "--limit", "2")
+    result = invoke(
+        "label", "--judge-model", "labeller", "--judge-endpoint", judge.url, "--limit", "2"
+    )
     assert result.exit_code == 0, result.output
     assert "2 prompts labelled" in result.stdout and len(judge.requests) == 2
     db = Database(url)
@@ -101,8 +106,19 @@ def test_unlabellable_prompts_do_not_hold_back_the_limit(tmp_path, scripted_judg
     # The two oldest prompts never get a usable answer; --limit 2 still labels two.
     url = _prompts_db(tmp_path, ["Hello there", "Hello again", "Write a sort", "A poem"])
     judge = scripted_judge(script)
-    result = invoke("label", "--judge-model", "labeller", "--judge-endpoint", judge.url,
-                    "--db", url, "--limit", "2", "--concurrency", "1")
+    result = invoke(
+        "label",
+        "--judge-model",
+        "labeller",
+        "--judge-endpoint",
+        judge.url,
+        "--db",
+        url,
+        "--limit",
+        "2",
+        "--concurrency",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert "2 prompts labelled" in result.stdout
     assert result.stderr.count("unparseable labels for") == 2
@@ -117,10 +133,21 @@ def test_unlabellable_prompts_do_not_hold_back_the_limit(tmp_path, scripted_judg
 def test_a_labeller_that_never_answers_in_form_is_stopped(tmp_path, scripted_judge):
     url = _prompts_db(tmp_path, [f"Hello number {i}" for i in range(3 * GIVE_UP_AFTER)])
     judge = scripted_judge(lambda body: "I like this prompt.")
-    result = invoke("label", "--judge-model", "labeller", "--judge-endpoint", judge.url,
-                    "--db", url, "--concurrency", "1")
+    result = invoke(
+        "label",
+        "--judge-model",
+        "labeller",
+        "--judge-endpoint",
+        judge.url,
+        "--db",
+        url,
+        "--concurrency",
+        "1",
+    )
     assert result.exit_code == 1
-    assert (f"Error: labeller gave no usable labels in {GIVE_UP_AFTER} answers (the first: "
-            "'I like this prompt.')") in result.stderr
+    assert (
+        f"Error: labeller gave no usable labels in {GIVE_UP_AFTER} answers (the first: "
+        "'I like this prompt.')"
+    ) in result.stderr
     assert "Traceback" not in result.output
     assert GIVE_UP_AFTER <= len(judge.requests) <= GIVE_UP_AFTER + 1

@@ -42,21 +42,25 @@ def test_the_arena_hard_style_set_is_pairwise_and_has_the_judge_answer_first():
         assert prompts.pick("pairwise", True, turn).name == f"{stem}-dialogue-reference"
     system = prompts.pick("pairwise", False, 1).system
     assert "write your own short answer" in system
-    assert all(verdict in system for verdict in
-               ("[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]"))
+    assert all(
+        verdict in system for verdict in ("[[A>>B]]", "[[A>B]]", "[[A=B]]", "[[B>A]]", "[[B>>A]]")
+    )
     with pytest.raises(JudgeError, match="has no single template for turn 1$"):
         prompts.pick("single", False, 1)
 
 
 def test_an_unknown_prompt_set_names_the_shipped_ones(tmp_path):
-    with pytest.raises(JudgeError, match="no such prompt file: arena-hard; the shipped "
-                                         "prompt sets are arena-hard-style, default"):
+    with pytest.raises(
+        JudgeError,
+        match="no such prompt file: arena-hard; the shipped "
+        "prompt sets are arena-hard-style, default",
+    ):
         load_prompts("arena-hard")
 
 
 def _runs_of_words(text: str, length: int) -> set[tuple[str, ...]]:
     words = re.findall(r"[a-z0-9']+", text.lower())
-    return {tuple(words[i:i + length]) for i in range(len(words) - length + 1)}
+    return {tuple(words[i : i + length]) for i in range(len(words) - length + 1)}
 
 
 def test_shipped_prompts_are_our_own_words(mt_bench):
@@ -74,9 +78,12 @@ def test_shipped_prompts_are_our_own_words(mt_bench):
 
 def test_a_dialogue_template_shows_every_turn_up_to_the_judged_one():
     template = load_prompts().pick("pairwise", True, 3)
-    values = fields(("q1", "q2", "q3", "q4"), 3,
-                    {"a": ("a1", "a2", "a3", "a4"), "b": ("b1", "b2", "b3", "b4")},
-                    ("r1", "r2", "r3", "r4"))
+    values = fields(
+        ("q1", "q2", "q3", "q4"),
+        3,
+        {"a": ("a1", "a2", "a3", "a4"), "b": ("b1", "b2", "b3", "b4")},
+        ("r1", "r2", "r3", "r4"),
+    )
     system, user = (m["content"] for m in template.messages(values))
     assert "turn 3" in system
     for text in ("q1", "q2", "q3", "a1", "a2", "a3", "b1", "b2", "b3", "r1", "r2", "r3"):
@@ -95,32 +102,55 @@ def test_mt_bench_prompts_judge_turns_one_and_two_only(mt_bench):
 
 
 def test_a_single_template_file_judges_what_its_fields_allow(tmp_path):
-    prompts = load_prompts(_file(tmp_path, {
-        "name": "mine", "type": "pairwise", "system_prompt": "Judge.",
-        "prompt_template": "<Q>{question}</Q><A>{answer_a}</A><B>{answer_b}</B>"}))
+    prompts = load_prompts(
+        _file(
+            tmp_path,
+            {
+                "name": "mine",
+                "type": "pairwise",
+                "system_prompt": "Judge.",
+                "prompt_template": "<Q>{question}</Q><A>{answer_a}</A><B>{answer_b}</B>",
+            },
+        )
+    )
     template = prompts.pick("pairwise", False, 1)
     values = fields(("hello",), 1, {"a": ("x",), "b": ("y",)})
     assert template.messages(values) == [
         {"role": "system", "content": "Judge."},
-        {"role": "user", "content": "<Q>hello</Q><A>x</A><B>y</B>"}]
+        {"role": "user", "content": "<Q>hello</Q><A>x</A><B>y</B>"},
+    ]
     with pytest.raises(JudgeError, match="no pairwise reference-guided template for turn 1"):
         prompts.pick("pairwise", True, 1)
     with pytest.raises(JudgeError, match="no single template"):
         prompts.pick("single", False, 1)
 
 
-@pytest.mark.parametrize(("template", "message"), [
-    ({"name": "x", "type": "single", "prompt_template": "{answer_a}"},
-     "unknown field(s) answer_a in a single template"),
-    ({"name": "x", "type": "pairwise", "prompt_template": "{answer}"},
-     "unknown field(s) answer in a pairwise template"),
-    ({"name": "x", "type": "single", "prompt_template": "{qestion}"}, "unknown field(s) qestion"),
-    ({"name": "x", "type": "ranking", "prompt_template": "{question}"},
-     "`type` must be 'single' or 'pairwise'"),
-    ({"name": "x", "type": "single", "prompt_template": "{question"},
-     "not a valid str.format template"),
-    ({"type": "single", "prompt_template": "{question}"}, "`name` must be non-empty text"),
-])
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            {"name": "x", "type": "single", "prompt_template": "{answer_a}"},
+            "unknown field(s) answer_a in a single template",
+        ),
+        (
+            {"name": "x", "type": "pairwise", "prompt_template": "{answer}"},
+            "unknown field(s) answer in a pairwise template",
+        ),
+        (
+            {"name": "x", "type": "single", "prompt_template": "{qestion}"},
+            "unknown field(s) qestion",
+        ),
+        (
+            {"name": "x", "type": "ranking", "prompt_template": "{question}"},
+            "`type` must be 'single' or 'pairwise'",
+        ),
+        (
+            {"name": "x", "type": "single", "prompt_template": "{question"},
+            "not a valid str.format template",
+        ),
+        ({"type": "single", "prompt_template": "{question}"}, "`name` must be non-empty text"),
+    ],
+)
 def test_bad_templates_are_refused_when_read(tmp_path, template, message):
     with pytest.raises(JudgeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_prompts(_file(tmp_path, template))

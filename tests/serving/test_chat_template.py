@@ -19,12 +19,14 @@ def test_chatml_template_renders_roles_and_generation_prompt():
 
 def test_default_gemma_transcript_template():
     gemma = next(m for m in load_default_models() if m.name == "gemma-3-270m")
-    text = ChatTemplate(gemma.chat_template).render([
-        {"role": "system", "content": "A conversation."},
-        {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello."},
-        {"role": "user", "content": "Capital of France?"},
-    ])
+    text = ChatTemplate(gemma.chat_template).render(
+        [
+            {"role": "system", "content": "A conversation."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "Capital of France?"},
+        ]
+    )
     assert text == (
         "A conversation.\n\nUser: Hi\nAssistant: Hello.\nUser: Capital of France?\nAssistant:"
     )

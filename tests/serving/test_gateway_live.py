@@ -55,15 +55,19 @@ def test_greedy_smollm2_knows_the_capital_of_france(client):
 
 def test_stream_sends_deltas_then_usage(client):
     stream = client.chat.completions.create(
-        model=SMOL, messages=QUESTION, max_tokens=16, stream=True,
+        model=SMOL,
+        messages=QUESTION,
+        max_tokens=16,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
     content = [c for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(content) >= 2  # text arrives token by token
     assert chunks[0].choices[0].delta.role == "assistant"
-    finals = [c.choices[0].finish_reason for c in chunks
-              if c.choices and c.choices[0].finish_reason]
+    finals = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finals and finals[-1] in {"stop", "length"}
     assert chunks[-1].choices == []
     assert chunks[-1].usage.completion_tokens >= len(content)
@@ -72,8 +76,9 @@ def test_stream_sends_deltas_then_usage(client):
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(client):
-    chunks = list(client.chat.completions.create(
-        model=GEMMA, messages=QUESTION, max_tokens=8, stream=True))
+    chunks = list(
+        client.chat.completions.create(model=GEMMA, messages=QUESTION, max_tokens=8, stream=True)
+    )
     assert all(c.choices for c in chunks)
     assert all(getattr(c, "usage", None) is None for c in chunks)
 
@@ -84,14 +89,21 @@ def test_n_two_gives_two_choices(client):
     )
     assert [c.index for c in reply.choices] == [0, 1]
     assert all(c.message.content for c in reply.choices)
-    streamed = list(client.chat.completions.create(
-        model=SMOL, messages=QUESTION, max_tokens=6, n=2, stream=True))
+    streamed = list(
+        client.chat.completions.create(
+            model=SMOL, messages=QUESTION, max_tokens=6, n=2, stream=True
+        )
+    )
     assert {c.choices[0].index for c in streamed if c.choices} == {0, 1}
 
 
 def test_stop_sequence_ends_the_answer_without_sending_it(client):
-    kwargs = dict(model=SMOL, messages=[{"role": "user", "content": "Describe a forest."}],
-                  max_tokens=40, temperature=0)
+    kwargs = dict(
+        model=SMOL,
+        messages=[{"role": "user", "content": "Describe a forest."}],
+        max_tokens=40,
+        temperature=0,
+    )
     full = client.chat.completions.create(**kwargs).choices[0].message.content
     words = full.split()
     assert len(words) > 6
@@ -105,8 +117,13 @@ def test_stop_sequence_ends_the_answer_without_sending_it(client):
 
 
 def test_same_seed_same_answer(client):
-    kwargs = dict(model=SMOL, messages=[{"role": "user", "content": "Tell me a story."}],
-                  max_tokens=30, temperature=1.0, seed=1234)
+    kwargs = dict(
+        model=SMOL,
+        messages=[{"role": "user", "content": "Tell me a story."}],
+        max_tokens=30,
+        temperature=1.0,
+        seed=1234,
+    )
     first = client.chat.completions.create(**kwargs).choices[0].message.content
     second = client.chat.completions.create(**kwargs).choices[0].message.content
     third = client.chat.completions.create(**{**kwargs, "seed": 99}).choices[0].message.content
@@ -115,26 +132,30 @@ def test_same_seed_same_answer(client):
 
 
 def test_ignore_eos_generates_exactly_max_tokens(client):
-    reply = client.chat.completions.create(model=SMOL, messages=QUESTION, max_tokens=80,
-                                           temperature=0, extra_body={"ignore_eos": True})
+    reply = client.chat.completions.create(
+        model=SMOL, messages=QUESTION, max_tokens=80, temperature=0, extra_body={"ignore_eos": True}
+    )
     assert reply.usage.completion_tokens == 80
     assert reply.choices[0].finish_reason == "length"
 
 
 def test_max_tokens_limit_gives_length(client):
     reply = client.chat.completions.create(
-        model=SMOL, messages=[{"role": "user", "content": "Write a long essay on rivers."}],
+        model=SMOL,
+        messages=[{"role": "user", "content": "Write a long essay on rivers."}],
         max_tokens=5,
     )
     assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 5
 
 
 def test_text_completion(client):
-    reply = client.completions.create(model=SMOL, prompt="The capital of France is", max_tokens=8,
-                                      temperature=0)
+    reply = client.completions.create(
+        model=SMOL, prompt="The capital of France is", max_tokens=8, temperature=0
+    )
     assert reply.object == "text_completion" and reply.choices[0].text
-    chunks = list(client.completions.create(model=GEMMA, prompt="Once upon a time",
-                                            max_tokens=8, stream=True))
+    chunks = list(
+        client.completions.create(model=GEMMA, prompt="Once upon a time", max_tokens=8, stream=True)
+    )
     assert "".join(c.choices[0].text for c in chunks if c.choices)
 
 
@@ -160,12 +181,17 @@ def test_async_clients_share_decode_steps(default_server):
 
     async def scenario():
         client = openai.AsyncOpenAI(base_url=default_server.url + "/v1", api_key="x")
-        replies = await asyncio.gather(*[
-            client.chat.completions.create(
-                model=SMOL, messages=[{"role": "user", "content": f"Say the number {i}."}],
-                max_tokens=12, temperature=0)
-            for i in range(6)
-        ])
+        replies = await asyncio.gather(
+            *[
+                client.chat.completions.create(
+                    model=SMOL,
+                    messages=[{"role": "user", "content": f"Say the number {i}."}],
+                    max_tokens=12,
+                    temperature=0,
+                )
+                for i in range(6)
+            ]
+        )
         await client.close()
         return replies
 
@@ -205,16 +231,20 @@ def test_invalid_values_are_400_naming_the_parameter(default_server, changes, pa
 
 
 def test_malformed_json_is_400(default_server):
-    response = httpx.post(default_server.url + "/v1/chat/completions", content=b"{nope",
-                          headers={"content-type": "application/json"})
+    response = httpx.post(
+        default_server.url + "/v1/chat/completions",
+        content=b"{nope",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
 
 
 def test_prompt_longer_than_context_is_400_with_the_numbers(client):
     long_text = "word " * 5000
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model=SMOL,
-                                       messages=[{"role": "user", "content": long_text}])
+        client.chat.completions.create(
+            model=SMOL, messages=[{"role": "user", "content": long_text}]
+        )
     error = info.value.body
     assert error["code"] == "context_length_exceeded"
     assert "4096" in error["message"]
@@ -229,8 +259,9 @@ def test_local_engine_refuses_tools_clearly(client):
         client.chat.completions.create(model=SMOL, messages=QUESTION, tools=[tool])
     assert info.value.body["param"] == "tools"
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model=SMOL, messages=QUESTION,
-                                       response_format={"type": "json_object"})
+        client.chat.completions.create(
+            model=SMOL, messages=QUESTION, response_format={"type": "json_object"}
+        )
     assert info.value.body["param"] == "response_format"
 
 
@@ -271,8 +302,13 @@ def wait_until_idle(server, seconds: float = 5.0) -> None:
 
 def test_client_disconnect_stops_generation(default_server):
     """A client that goes away frees its decode slot at once (3000 tokens would take ~25 s)."""
-    body = {"model": SMOL, "messages": [{"role": "user", "content": "Write a very long essay."}],
-            "max_tokens": 3000, "ignore_eos": True, "stream": True}
+    body = {
+        "model": SMOL,
+        "messages": [{"role": "user", "content": "Write a very long essay."}],
+        "max_tokens": 3000,
+        "ignore_eos": True,
+        "stream": True,
+    }
     with httpx.stream("POST", default_server.url + "/v1/chat/completions", json=body) as r:
         lines = r.iter_lines()
         assert sum(1 for _, line in zip(range(6), lines, strict=False) if line) >= 2
@@ -281,23 +317,31 @@ def test_client_disconnect_stops_generation(default_server):
 
 
 def test_client_disconnect_stops_a_non_streamed_answer(default_server):
-    body = {"model": SMOL, "messages": [{"role": "user", "content": "Write a very long essay."}],
-            "max_tokens": 3000, "ignore_eos": True}
+    body = {
+        "model": SMOL,
+        "messages": [{"role": "user", "content": "Write a very long essay."}],
+        "max_tokens": 3000,
+        "ignore_eos": True,
+    }
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(default_server.url + "/v1/chat/completions", json=body, timeout=1.0)
     wait_until_idle(default_server)
 
 
 def test_prompt_plus_max_tokens_may_fill_the_context_exactly(default_server):
-    probe = httpx.post(default_server.url + "/v1/chat/completions",
-                       json={"model": SMOL, "messages": QUESTION, "max_tokens": 1}).json()
+    probe = httpx.post(
+        default_server.url + "/v1/chat/completions",
+        json={"model": SMOL, "messages": QUESTION, "max_tokens": 1},
+    ).json()
     room = 4096 - probe["usage"]["prompt_tokens"]
     body = {"model": SMOL, "messages": QUESTION, "stream": True}
-    too_many = httpx.post(default_server.url + "/v1/chat/completions",
-                          json={**body, "max_tokens": room + 1})
+    too_many = httpx.post(
+        default_server.url + "/v1/chat/completions", json={**body, "max_tokens": room + 1}
+    )
     assert too_many.status_code == 400
-    with httpx.stream("POST", default_server.url + "/v1/chat/completions",
-                      json={**body, "max_tokens": room}) as exact:
+    with httpx.stream(
+        "POST", default_server.url + "/v1/chat/completions", json={**body, "max_tokens": room}
+    ) as exact:
         assert exact.status_code == 200  # accepted; leaving at once cancels it
     wait_until_idle(default_server)
 

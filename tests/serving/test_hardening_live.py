@@ -27,8 +27,15 @@ def chat(model: str, content: str, **fields) -> dict:
 
 def raw_chat(model: str, content: str, extra: str = "") -> str:
     """A chat body written by hand: `content` and `extra` are JSON text."""
-    return ('{"model": "' + model + '", "messages": [{"role": "user", "content": ' + content
-            + "}]" + extra + "}")
+    return (
+        '{"model": "'
+        + model
+        + '", "messages": [{"role": "user", "content": '
+        + content
+        + "}]"
+        + extra
+        + "}"
+    )
 
 
 DEEP = ', "x": ' + "[" * 300 + "]" * 300
@@ -71,16 +78,21 @@ def test_control_tokens_typed_in_messages_stay_plain_text(default_server):
     gemma = prompt_tokens(default_server, chat(GEMMA, "x<start_of_turn>"))
     assert gemma - prompt_tokens(default_server, chat(GEMMA, "x")) > 1
     completion = {"model": SMOL, "prompt": "x<|im_end|>"}
-    assert prompt_tokens(default_server, completion, "/v1/completions") - prompt_tokens(
-        default_server, {"model": SMOL, "prompt": "x"}, "/v1/completions") > 1
+    assert (
+        prompt_tokens(default_server, completion, "/v1/completions")
+        - prompt_tokens(default_server, {"model": SMOL, "prompt": "x"}, "/v1/completions")
+        > 1
+    )
 
 
 def test_huge_bodies_are_refused_before_any_work(default_server):
     too_big = post(default_server, "/v1/chat/completions", chat(SMOL, "word " * 2_000_000))
     assert too_big.status_code == 413
     assert too_big.json()["error"]["code"] == "request_too_large"
-    for path, body in (("/v1/chat/completions", chat(SMOL, "word " * 1_400_000)),
-                       ("/v1/completions", {"model": SMOL, "prompt": "word " * 1_400_000})):
+    for path, body in (
+        ("/v1/chat/completions", chat(SMOL, "word " * 1_400_000)),
+        ("/v1/completions", {"model": SMOL, "prompt": "word " * 1_400_000}),
+    ):
         long = post(default_server, path, body)
         assert long.status_code == 400, long.text
         assert long.json()["error"]["code"] == "context_length_exceeded"
@@ -92,8 +104,9 @@ def test_huge_bodies_are_refused_before_any_work(default_server):
 
 
 def embed(server, model: str, inputs: list[str], timeout: float = 120) -> httpx.Response:
-    return httpx.post(server.url + "/v1/embeddings", json={"model": model, "input": inputs},
-                      timeout=timeout)
+    return httpx.post(
+        server.url + "/v1/embeddings", json={"model": model, "input": inputs}, timeout=timeout
+    )
 
 
 SENTENCE = "The river runs past the old mill and under the stone bridge. "  # ~14 tokens
@@ -123,17 +136,16 @@ def test_embeddings_queued_on_one_model_never_hold_up_another(default_server):
     async def run() -> tuple[list[str], httpx.Response, httpx.Response]:
         finished: list[str] = []
         async with httpx.AsyncClient(base_url=default_server.url, timeout=300) as client:
+
             async def busy(i: int) -> None:
-                await client.post("/v1/embeddings",
-                                  json={"model": SMOL, "input": [SENTENCE * 70]})
+                await client.post("/v1/embeddings", json={"model": SMOL, "input": [SENTENCE * 70]})
                 finished.append(f"smol-{i}")
 
             queue = [asyncio.create_task(busy(i)) for i in range(8)]
             while queue_depth(default_server) < 8:
                 await asyncio.sleep(0.1)
             other = await client.post("/v1/embeddings", json={"model": GEMMA, "input": "hi"})
-            talk = await client.post("/v1/chat/completions", json=chat(GEMMA, "Hi",
-                                                                       max_tokens=2))
+            talk = await client.post("/v1/chat/completions", json=chat(GEMMA, "Hi", max_tokens=2))
             finished.append("others")
             for task in queue:  # leaving cancels the rest
                 task.cancel()
@@ -147,18 +159,26 @@ def test_embeddings_queued_on_one_model_never_hold_up_another(default_server):
 
 
 def test_types_are_strict_where_openai_is(default_server):
-    for extra in ({"stream": "yes"}, {"frequency_penalty": False}, {"max_tokens": 4.0},
-                  {"n": True}, {"stop": ["a"] * 17}, {"stop": ""}):
+    for extra in (
+        {"stream": "yes"},
+        {"frequency_penalty": False},
+        {"max_tokens": 4.0},
+        {"n": True},
+        {"stop": ["a"] * 17},
+        {"stop": ""},
+    ):
         response = post(default_server, "/v1/chat/completions", chat(SMOL, "hi", **extra))
         assert response.status_code == 400, (extra, response.text)
         assert response.json()["error"]["param"] == next(iter(extra)), response.text
     for body in ({"model": SMOL, "input": ""}, {"model": SMOL, "input": ["ok", ""]}):
         assert post(default_server, "/v1/embeddings", body).status_code == 400
-    assert post(default_server, "/v1/completions", {"model": SMOL, "prompt": ""}
-                ).status_code == 400
+    assert post(default_server, "/v1/completions", {"model": SMOL, "prompt": ""}).status_code == 400
     # stream_options without stream is allowed, as the schema says, and ignored.
-    ignored = post(default_server, "/v1/chat/completions",
-                   chat(SMOL, "hi", max_tokens=2, stream_options={"include_usage": True}))
+    ignored = post(
+        default_server,
+        "/v1/chat/completions",
+        chat(SMOL, "hi", max_tokens=2, stream_options={"include_usage": True}),
+    )
     assert ignored.status_code == 200 and ignored.json()["object"] == "chat.completion"
 
 
@@ -196,6 +216,7 @@ def test_an_abuse_run_leaves_every_model_in_service(default_server):
 
     async def abuse() -> list[int]:
         async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+
             async def send(body: str | dict, path: str = "/v1/chat/completions") -> int:
                 if isinstance(body, dict):
                     return (await client.post(path, json=body)).status_code
@@ -217,12 +238,14 @@ def test_an_abuse_run_leaves_every_model_in_service(default_server):
 
             bad = []
             for model in (SMOL, GEMMA):
-                bad += [send(raw_chat(model, '"hi"', DEEP)),
-                        send(raw_chat(model, '"\\ud800"')),
-                        send(chat(model, "word " * 2_000_000)),
-                        send(chat(model, "word " * 1_400_000)),
-                        send({"model": model, "input": [SENTENCE * 100] * 10}, "/v1/embeddings"),
-                        leave_mid_stream(model)]
+                bad += [
+                    send(raw_chat(model, '"hi"', DEEP)),
+                    send(raw_chat(model, '"\\ud800"')),
+                    send(chat(model, "word " * 2_000_000)),
+                    send(chat(model, "word " * 1_400_000)),
+                    send({"model": model, "input": [SENTENCE * 100] * 10}, "/v1/embeddings"),
+                    leave_mid_stream(model),
+                ]
             busy = [stream((SMOL, GEMMA)[i % 2]) for i in range(30)]
             return await asyncio.gather(*bad, *busy)
 

@@ -16,8 +16,9 @@ REQUEST = ChatCompletionRequest(model="m", messages=[{"role": "user", "content":
 
 
 class ScriptedEngine(Engine):
-    def __init__(self, name: str, fail_first: bool = False, alive: bool = True,
-                 down: bool = True) -> None:
+    def __init__(
+        self, name: str, fail_first: bool = False, alive: bool = True, down: bool = True
+    ) -> None:
         self.name = name
         self.fail_first = fail_first
         self.down = down

@@ -51,16 +51,38 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
         if prompt == "fail-429":
             return self._send(429, {"error": {"message": "slow down"}}, {"retry-after": "7"})
         if prompt == "fail-400":
-            return self._send(400, {"error": {"message": "bad tool schema", "type":
-                                              "invalid_request_error", "param": "tools",
-                                              "code": "invalid_tools"}})
+            return self._send(
+                400,
+                {
+                    "error": {
+                        "message": "bad tool schema",
+                        "type": "invalid_request_error",
+                        "param": "tools",
+                        "code": "invalid_tools",
+                    }
+                },
+            )
         if prompt == "fail-secret":
-            return self._send(500, {"error": {"message": "connect failed at "
-                                              "http://secret-host:9/v1 key=sk-SECRET123 "
-                                              "via 10.1.2.3:8000"}})
+            return self._send(
+                500,
+                {
+                    "error": {
+                        "message": "connect failed at "
+                        "http://secret-host:9/v1 key=sk-SECRET123 "
+                        "via 10.1.2.3:8000"
+                    }
+                },
+            )
         if prompt == "fail-400-secret":
-            return self._send(400, {"error": {"message": "bad request; token=abc123def "
-                                              "Authorization: Bearer sk-live-XYZ987654"}})
+            return self._send(
+                400,
+                {
+                    "error": {
+                        "message": "bad request; token=abc123def "
+                        "Authorization: Bearer sk-live-XYZ987654"
+                    }
+                },
+            )
         if prompt == "bad-json":
             return self._raw(b"{not json")
         if prompt.startswith("cut-off"):
@@ -69,13 +91,23 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
             return self._broken_stream(first_ok=prompt == "bad-stream-later")
         if body.get("stream"):
             return self._stream()
-        self._send(200, {
-            "id": "x", "object": "chat.completion", "created": 1, "model": "vendor-model",
-            "choices": [{"index": 0, "finish_reason": "tool_calls",
-                         "message": {"role": "assistant", "content": None,
-                                     "tool_calls": [CALL]}}],
-            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
-        })
+        self._send(
+            200,
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 1,
+                "model": "vendor-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "tool_calls",
+                        "message": {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                    }
+                ],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+            },
+        )
 
     def _raw(self, data: bytes) -> None:
         self.send_response(200)
@@ -112,12 +144,18 @@ class ScriptedUpstream(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.end_headers()
         fragments = [
-            {"index": 0, "id": "call_1", "type": "function",
-             "function": {"name": "get_time", "arguments": ""}},
+            {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_time", "arguments": ""},
+            },
             {"index": 0, "function": {"arguments": "{}"}},
         ]
-        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant",
-                                                      "tool_calls": [f]}}]} for f in fragments]
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [f]}}]}
+            for f in fragments
+        ]
         chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
         chunks.append({"choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 3}})
         for chunk in chunks:
@@ -139,11 +177,16 @@ def gateway(start_server, upstream):
     config = {
         "include_default_models": False,
         "models": [
-            {"name": "vendor", "engine": "openai", "base_url": upstream,
-             "upstream_model": "vendor-model", "api_key_env": "TEST_VENDOR_KEY",
-             "headers": {"x-team": "arena"}, "organization": "Vendor Inc"},
-            {"name": "no-tools", "engine": "openai", "base_url": upstream,
-             "supports_tools": False},
+            {
+                "name": "vendor",
+                "engine": "openai",
+                "base_url": upstream,
+                "upstream_model": "vendor-model",
+                "api_key_env": "TEST_VENDOR_KEY",
+                "headers": {"x-team": "arena"},
+                "organization": "Vendor Inc",
+            },
+            {"name": "no-tools", "engine": "openai", "base_url": upstream, "supports_tools": False},
         ],
     }
     return start_server(config, env={"TEST_VENDOR_KEY": "sk-vendor"})
@@ -161,8 +204,11 @@ def ask(text: str) -> list[dict]:
 
 def test_request_passes_through_with_key_headers_and_upstream_name(client):
     reply = client.chat.completions.create(
-        model="vendor", messages=ask("what time is it"), tools=[TOOL],
-        response_format={"type": "json_object"}, extra_body={"vendor_flag": True},
+        model="vendor",
+        messages=ask("what time is it"),
+        tools=[TOOL],
+        response_format={"type": "json_object"},
+        extra_body={"vendor_flag": True},
     )
     sent = ScriptedUpstream.received[-1]
     assert sent["model"] == "vendor-model"
@@ -176,9 +222,15 @@ def test_request_passes_through_with_key_headers_and_upstream_name(client):
 
 
 def test_streamed_tool_call_fragments_reach_the_client(client):
-    chunks = list(client.chat.completions.create(
-        model="vendor", messages=ask("what time is it"), tools=[TOOL], stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="vendor",
+            messages=ask("what time is it"),
+            tools=[TOOL],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     fragments = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert fragments[0].function.name == "get_time"
     assert "".join(f.function.arguments or "" for f in fragments) == "{}"
@@ -195,8 +247,9 @@ def test_upstream_errors_are_mapped(client, gateway):
         client.chat.completions.create(model="vendor", messages=ask("fail-429"))
     assert info.value.response.headers["retry-after"] == "7"
 
-    response = httpx.post(gateway.url + "/v1/chat/completions",
-                          json={"model": "vendor", "messages": ask("fail-500")})
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions", json={"model": "vendor", "messages": ask("fail-500")}
+    )
     assert response.status_code == 502
     assert "boom" in response.json()["error"]["message"]
 
@@ -208,11 +261,13 @@ def test_invalid_upstream_bodies_become_clear_errors(client):
     assert info.value.body["code"] == "bad_upstream_response"
     assert "127.0.0.1" not in info.value.body["message"]  # no upstream address leaks
     with pytest.raises(openai.APIStatusError) as info:
-        list(client.chat.completions.create(model="vendor", messages=ask("bad-stream"),
-                                            stream=True))
+        list(
+            client.chat.completions.create(model="vendor", messages=ask("bad-stream"), stream=True)
+        )
     assert info.value.status_code == 502
-    stream = client.chat.completions.create(model="vendor", messages=ask("bad-stream-later"),
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model="vendor", messages=ask("bad-stream-later"), stream=True
+    )
     with pytest.raises(openai.APIError) as info:  # after the first text: in-band error
         for _ in stream:
             pass
@@ -232,8 +287,10 @@ def test_models_list_shows_upstream_metadata(client):
 
 
 def test_upstream_error_text_reaches_clients_without_addresses_or_secrets(client, gateway):
-    response = httpx.post(gateway.url + "/v1/chat/completions",
-                          json={"model": "vendor", "messages": ask("fail-secret")})
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "vendor", "messages": ask("fail-secret")},
+    )
     assert response.status_code == 502
     message = response.json()["error"]["message"]
     assert "connect failed" in message  # the upstream's own words stay
@@ -255,8 +312,11 @@ def test_a_stream_cut_off_without_a_finish_reason_is_an_error(client, gateway):
     assert "Half an" in text
     assert "upstream_incomplete" in text and "[DONE]" not in text
     # An upstream that ends with [DONE] did finish: the open choice is closed as "stop".
-    chunks = list(client.chat.completions.create(
-        model="vendor", messages=ask("cut-off-then-done"), stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="vendor", messages=ask("cut-off-then-done"), stream=True
+        )
+    )
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert httpx.get(gateway.url + "/health").json()["status"] == "ok"
 
@@ -278,10 +338,15 @@ def test_requests_an_upstream_cannot_take_never_take_it_out_of_service(gateway):
         response = httpx.post(url, content=body, headers={"content-type": "application/json"})
         assert response.status_code == 400, (body[:80], response.text)
     # An integer beyond 64 bits in a field only the upstream reads is forwarded as a number.
-    huge = httpx.post(url, content=('{"model": "vendor", "messages": [{"role": "user", '
-                                    '"content": "what time is it"}], "vendor_seed": '
-                                    '184467440737095516160}'),
-                      headers={"content-type": "application/json"})
+    huge = httpx.post(
+        url,
+        content=(
+            '{"model": "vendor", "messages": [{"role": "user", '
+            '"content": "what time is it"}], "vendor_seed": '
+            "184467440737095516160}"
+        ),
+        headers={"content-type": "application/json"},
+    )
     assert huge.status_code == 200, huge.text
     assert ScriptedUpstream.received[-1]["vendor_seed"] == 1.8446744073709552e20
     assert httpx.get(gateway.url + "/health").json()["status"] == "ok"

@@ -35,8 +35,16 @@ def served(gateway) -> dict[str, dict]:
 
 
 def start_worker(start_server, gateway, name: str):
-    args = ["--model", "smollm2-135m-instruct", "--name", name, "--heartbeat", "0.5",
-            "--secret", SECRET]
+    args = [
+        "--model",
+        "smollm2-135m-instruct",
+        "--name",
+        name,
+        "--heartbeat",
+        "0.5",
+        "--secret",
+        SECRET,
+    ]
     return start_server(command="worker", args=args + ["--gateway", gateway.url])
 
 
@@ -54,13 +62,20 @@ def test_worker_registers_serves_and_is_dropped_when_killed(start_server, gatewa
     card = client.models.retrieve("remote-smol").model_dump()
     assert card["owned_by"] == "Hugging Face" and card["metadata"]["context_length"] == 4096
 
-    reply = client.chat.completions.create(model="remote-smol", messages=QUESTION,
-                                           max_tokens=12, temperature=0)
+    reply = client.chat.completions.create(
+        model="remote-smol", messages=QUESTION, max_tokens=12, temperature=0
+    )
     assert reply.model == "remote-smol" and reply.choices[0].message.content
     assert reply.usage.completion_tokens > 0
-    chunks = list(client.chat.completions.create(
-        model="remote-smol", messages=QUESTION, max_tokens=8, stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="remote-smol",
+            messages=QUESTION,
+            max_tokens=8,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert chunks[-1].usage.completion_tokens > 0
     text = client.completions.create(model="remote-smol", prompt="Hello", max_tokens=4)
@@ -74,24 +89,34 @@ def test_worker_registers_serves_and_is_dropped_when_killed(start_server, gatewa
     assert info.value.body["code"] == "context_length_exceeded"
 
     # Only the gateway (holding the secret) may use the worker directly.
-    direct = httpx.post(first.url + "/v1/chat/completions",
-                        json={"model": "remote-smol", "messages": QUESTION})
+    direct = httpx.post(
+        first.url + "/v1/chat/completions", json={"model": "remote-smol", "messages": QUESTION}
+    )
     assert direct.status_code == 401
 
     # A replica under the same name; killing one loses no request.
     second = start_worker(start_server, gateway, "remote-smol")
-    wait_for(lambda: served(gateway).get("remote-smol", {}).get("backends") == 2,
-             what="second replica")
+    wait_for(
+        lambda: served(gateway).get("remote-smol", {}).get("backends") == 2, what="second replica"
+    )
     first.kill()
     # Concurrent requests spread over both replicas (least outstanding first), so some
     # reach the dead one; they are retried on the live one and all succeed.
     with ThreadPoolExecutor(4) as pool:
-        replies = list(pool.map(lambda _: client.chat.completions.create(
-            model="remote-smol", messages=QUESTION, max_tokens=4), range(4)))
+        replies = list(
+            pool.map(
+                lambda _: client.chat.completions.create(
+                    model="remote-smol", messages=QUESTION, max_tokens=4
+                ),
+                range(4),
+            )
+        )
     assert all(r.choices[0].message.content for r in replies)
     assert "cannot connect to the upstream for 'remote-smol'" in gateway.log.read_text()
-    wait_for(lambda: served(gateway).get("remote-smol", {}).get("backends") == 1,
-             what="dead replica dropped")
+    wait_for(
+        lambda: served(gateway).get("remote-smol", {}).get("backends") == 1,
+        what="dead replica dropped",
+    )
 
     second.kill()
     wait_for(lambda: "remote-smol" not in served(gateway), what="last replica dropped")
@@ -101,21 +126,33 @@ def test_worker_registers_serves_and_is_dropped_when_killed(start_server, gatewa
 
 def test_registration_needs_the_shared_secret(start_server, gateway):
     announcement = {"id": "w1", "model": "m", "url": "http://127.0.0.1:1/v1"}
-    wrong = httpx.post(gateway.url + "/internal/workers", json=announcement,
-                       headers={"Authorization": "Bearer nope"})
+    wrong = httpx.post(
+        gateway.url + "/internal/workers",
+        json=announcement,
+        headers={"Authorization": "Bearer nope"},
+    )
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_worker_secret"
     closed = start_server(EMPTY_GATEWAY)  # no secret configured: registration is off
-    refused = httpx.post(closed.url + "/internal/workers", json=announcement,
-                         headers={"Authorization": f"Bearer {SECRET}"})
+    refused = httpx.post(
+        closed.url + "/internal/workers",
+        json=announcement,
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
     assert refused.status_code == 403 and "MODELARENA_WORKER_SECRET" in refused.text
-    bad = httpx.post(gateway.url + "/internal/workers", json={**announcement, "id": "x y"},
-                     headers={"Authorization": f"Bearer {SECRET}"})
+    bad = httpx.post(
+        gateway.url + "/internal/workers",
+        json={**announcement, "id": "x y"},
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "id"
 
 
 def test_redis_registry_is_shared_by_gateway_replicas(start_server, redis_url):
-    env = {"MODELARENA_WORKER_SECRET": SECRET, "MODELARENA_REDIS_URL": redis_url,
-           "MODELARENA_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}"}
+    env = {
+        "MODELARENA_WORKER_SECRET": SECRET,
+        "MODELARENA_REDIS_URL": redis_url,
+        "MODELARENA_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+    }
     one = start_server(EMPTY_GATEWAY, env=env)
     two = start_server(EMPTY_GATEWAY, env=env)
     worker = start_worker(start_server, one, "shared-smol")

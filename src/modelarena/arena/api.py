@@ -23,12 +23,14 @@ from modelarena.serving import api_docs as docs
 from modelarena.serving.json_body import StrictJSONRoute
 from modelarena.serving.openai_format import JSONResponse
 
-router = APIRouter(prefix="/api", route_class=StrictJSONRoute,
-                   responses=docs.errors(403, 404, 409, 429, 503))
+router = APIRouter(
+    prefix="/api", route_class=StrictJSONRoute, responses=docs.errors(403, 404, 409, 429, 503)
+)
 CATEGORIES = ("all", *BUILTIN, *LABELS)
 changes = [Depends(check_same_origin)]
-ConversationId = Annotated[str, Path(pattern=r"^[!-~]{1,64}$",
-                                     description="a conversation's id (printable ASCII)")]
+ConversationId = Annotated[
+    str, Path(pattern=r"^[!-~]{1,64}$", description="a conversation's id (printable ASCII)")
+]
 
 
 async def arena(request: Request) -> Arena:
@@ -66,20 +68,30 @@ class FeedbackBody(_Body):
 async def _limit(found: Arena, who: Caller, action: str = "turn") -> None:
     """Per-visitor and per-IP limits, counted separately for each kind of action."""
     settings = found.service.settings
-    for key, rpm in ((f"visitor:{who.visitor_id}", settings.visitor_rpm),
-                     (f"ip:{hash_ip(who.ip, found.ip_salt)}", settings.ip_rpm)):
+    for key, rpm in (
+        (f"visitor:{who.visitor_id}", settings.visitor_rpm),
+        (f"ip:{hash_ip(who.ip, found.ip_salt)}", settings.ip_rpm),
+    ):
         if rpm:
             wait = await found.limiter.hit(f"arena:{action}:{key}", rpm)
             if wait is not None:
-                raise APIError(429, f"Too many requests; try again in {wait:.0f} s.",
-                               type="rate_limit_error", code="rate_limit_exceeded",
-                               headers={"Retry-After": str(max(1, round(wait)))})
+                raise APIError(
+                    429,
+                    f"Too many requests; try again in {wait:.0f} s.",
+                    type="rate_limit_error",
+                    code="rate_limit_exceeded",
+                    headers={"Retry-After": str(max(1, round(wait)))},
+                )
 
 
 async def _require_terms(found: Arena, who: Caller) -> None:
     if not await to_thread.run_sync(found.service.terms_accepted, who.visitor_id):
-        raise APIError(403, "Please accept the terms of use first.",
-                       code="terms_not_accepted", type="permission_error")
+        raise APIError(
+            403,
+            "Please accept the terms of use first.",
+            code="terms_not_accepted",
+            type="permission_error",
+        )
 
 
 def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
@@ -87,8 +99,11 @@ def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
         async for event in events:
             yield b"data: " + orjson.dumps(event) + b"\n\n"
 
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.get("/models", responses={200: {"model": shapes.ArenaModels}})
@@ -96,12 +111,24 @@ async def models(found: Arena = Depends(arena)) -> JSONResponse:
     service = found.service
     available = await to_thread.run_sync(service.in_service)
     limits = service.settings
-    return JSONResponse({"sampling": {"temperature": limits.temperature, "top_p": limits.top_p,
-                                      "max_tokens": limits.max_tokens}, "models": [
-        {"name": c.name, "display_name": service.metadata(c.name).get("display_name") or c.name,
-         "organization": service.metadata(c.name).get("organization"), "vision": c.vision}
-        for c in available
-    ]})
+    return JSONResponse(
+        {
+            "sampling": {
+                "temperature": limits.temperature,
+                "top_p": limits.top_p,
+                "max_tokens": limits.max_tokens,
+            },
+            "models": [
+                {
+                    "name": c.name,
+                    "display_name": service.metadata(c.name).get("display_name") or c.name,
+                    "organization": service.metadata(c.name).get("organization"),
+                    "vision": c.vision,
+                }
+                for c in available
+            ],
+        }
+    )
 
 
 @router.get("/terms", responses={200: {"model": shapes.Terms}})
@@ -111,74 +138,109 @@ async def terms(found: Arena = Depends(arena), who: Caller = Depends(caller)) ->
 
 
 @router.post("/terms", dependencies=changes, responses={200: {"model": shapes.Terms}})
-async def accept_terms(found: Arena = Depends(arena),
-                       who: Caller = Depends(caller)) -> JSONResponse:
+async def accept_terms(
+    found: Arena = Depends(arena), who: Caller = Depends(caller)
+) -> JSONResponse:
     await _limit(found, who, "terms")
-    await to_thread.run_sync(found.service.accept_terms, who.visitor_id,
-                             hash_ip(who.ip, found.ip_salt))
+    await to_thread.run_sync(
+        found.service.accept_terms, who.visitor_id, hash_ip(who.ip, found.ip_salt)
+    )
     return JSONResponse({"accepted": True})
 
 
-@router.post("/conversations", dependencies=changes, status_code=201,
-             responses={201: {"model": shapes.Conversation}})
-async def new_conversation(body: NewConversation, found: Arena = Depends(arena),
-                           who: Caller = Depends(caller)) -> JSONResponse:
+@router.post(
+    "/conversations",
+    dependencies=changes,
+    status_code=201,
+    responses={201: {"model": shapes.Conversation}},
+)
+async def new_conversation(
+    body: NewConversation, found: Arena = Depends(arena), who: Caller = Depends(caller)
+) -> JSONResponse:
     service = found.service
     await _require_terms(found, who)
     await _limit(found, who, "conversation")
-    view = await to_thread.run_sync(service.start, who.visitor_id, body.mode, body.models,
-                                    body.sampling, body.vision)
+    view = await to_thread.run_sync(
+        service.start, who.visitor_id, body.mode, body.models, body.sampling, body.vision
+    )
     return JSONResponse(service.public(view), status_code=201)
 
 
-@router.get("/conversations/{conversation_id}",
-            responses={200: {"model": shapes.Conversation}})
-async def get_conversation(conversation_id: ConversationId, found: Arena = Depends(arena),
-                           who: Caller = Depends(caller)) -> JSONResponse:
+@router.get("/conversations/{conversation_id}", responses={200: {"model": shapes.Conversation}})
+async def get_conversation(
+    conversation_id: ConversationId, found: Arena = Depends(arena), who: Caller = Depends(caller)
+) -> JSONResponse:
     view = await to_thread.run_sync(found.service.owned, who.visitor_id, conversation_id)
     return JSONResponse(found.service.public(view))
 
 
-@router.post("/conversations/{conversation_id}/messages", dependencies=changes,
-             responses=docs.events("the turn's events: start, delta, answer, error, done"))
-async def send(conversation_id: ConversationId, body: Message, found: Arena = Depends(arena),
-               who: Caller = Depends(caller)) -> StreamingResponse:
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    dependencies=changes,
+    responses=docs.events("the turn's events: start, delta, answer, error, done"),
+)
+async def send(
+    conversation_id: ConversationId,
+    body: Message,
+    found: Arena = Depends(arena),
+    who: Caller = Depends(caller),
+) -> StreamingResponse:
     await _limit(found, who)
-    return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt,
-                                         body.image))
+    return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt, body.image))
 
 
-@router.post("/conversations/{conversation_id}/regenerate", dependencies=changes,
-             responses=docs.events("the turn's events, as for a message"))
-async def regenerate(conversation_id: ConversationId, found: Arena = Depends(arena),
-                     who: Caller = Depends(caller)) -> StreamingResponse:
+@router.post(
+    "/conversations/{conversation_id}/regenerate",
+    dependencies=changes,
+    responses=docs.events("the turn's events, as for a message"),
+)
+async def regenerate(
+    conversation_id: ConversationId, found: Arena = Depends(arena), who: Caller = Depends(caller)
+) -> StreamingResponse:
     await _limit(found, who)
     return _sse(await found.service.regenerate(who.visitor_id, conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/vote", dependencies=changes,
-             responses={200: {"model": shapes.VoteResult}})
-async def vote(conversation_id: ConversationId, body: VoteBody, found: Arena = Depends(arena),
-               who: Caller = Depends(caller)) -> JSONResponse:
-    result = await to_thread.run_sync(found.service.vote, who.visitor_id, conversation_id,
-                                      body.winner)
+@router.post(
+    "/conversations/{conversation_id}/vote",
+    dependencies=changes,
+    responses={200: {"model": shapes.VoteResult}},
+)
+async def vote(
+    conversation_id: ConversationId,
+    body: VoteBody,
+    found: Arena = Depends(arena),
+    who: Caller = Depends(caller),
+) -> JSONResponse:
+    result = await to_thread.run_sync(
+        found.service.vote, who.visitor_id, conversation_id, body.winner
+    )
     return JSONResponse(result)
 
 
-@router.post("/conversations/{conversation_id}/feedback", dependencies=changes,
-             responses={200: {"model": shapes.FeedbackResult}})
-async def feedback(conversation_id: ConversationId, body: FeedbackBody,
-                   found: Arena = Depends(arena), who: Caller = Depends(caller)
-                   ) -> JSONResponse:
-    await to_thread.run_sync(found.service.feedback, who.visitor_id, conversation_id,
-                             body.turn, body.rating)
+@router.post(
+    "/conversations/{conversation_id}/feedback",
+    dependencies=changes,
+    responses={200: {"model": shapes.FeedbackResult}},
+)
+async def feedback(
+    conversation_id: ConversationId,
+    body: FeedbackBody,
+    found: Arena = Depends(arena),
+    who: Caller = Depends(caller),
+) -> JSONResponse:
+    await to_thread.run_sync(
+        found.service.feedback, who.visitor_id, conversation_id, body.turn, body.rating
+    )
     return JSONResponse({"turn": body.turn, "rating": body.rating})
 
 
-@router.post("/images", dependencies=changes, status_code=201,
-             responses={201: {"model": shapes.ImageId}})
-async def upload_image(image: UploadFile = File(...), found: Arena = Depends(arena),
-                       who: Caller = Depends(caller)) -> JSONResponse:
+@router.post(
+    "/images", dependencies=changes, status_code=201, responses={201: {"model": shapes.ImageId}}
+)
+async def upload_image(
+    image: UploadFile = File(...), found: Arena = Depends(arena), who: Caller = Depends(caller)
+) -> JSONResponse:
     await _require_terms(found, who)
     await _limit(found, who, "image")
     limit = found.service.images.max_bytes
@@ -187,22 +249,39 @@ async def upload_image(image: UploadFile = File(...), found: Arena = Depends(are
     return JSONResponse({"id": image_id}, status_code=201)
 
 
-@router.get("/images/{image_id}", responses={200: {"description": "the image", "content": {
-    mime: {"schema": {"type": "string", "format": "binary"}}
-    for mime in ("image/png", "image/jpeg", "image/webp")}}})
+@router.get(
+    "/images/{image_id}",
+    responses={
+        200: {
+            "description": "the image",
+            "content": {
+                mime: {"schema": {"type": "string", "format": "binary"}}
+                for mime in ("image/png", "image/jpeg", "image/webp")
+            },
+        }
+    },
+)
 async def get_image(image_id: str, found: Arena = Depends(arena)) -> Response:
     data = await to_thread.run_sync(found.service.images.read, image_id)
     mime = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
-    return Response(data, media_type=mime[image_id.rsplit(".", 1)[1]],
-                    headers={"Cache-Control": "public, max-age=31536000, immutable",
-                             "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        media_type=mime[image_id.rsplit(".", 1)[1]],
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def _category(category: str) -> str:
     if category not in CATEGORIES:
-        raise APIError(404, f"No leaderboard category {category!r}; use one of "
-                            f"{', '.join(CATEGORIES)}.", param="category",
-                       code="category_not_found")
+        raise APIError(
+            404,
+            f"No leaderboard category {category!r}; use one of {', '.join(CATEGORIES)}.",
+            param="category",
+            code="category_not_found",
+        )
     return category
 
 
@@ -210,16 +289,18 @@ def _category(category: str) -> str:
 async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> JSONResponse:
     snapshot = found.leaderboard.snapshot
     board = snapshot.board(_category(category))
-    return JSONResponse({
-        "category": category,
-        "categories": list(snapshot.boards),
-        "computed_at": snapshot.computed_at,
-        "votes": snapshot.votes,
-        "battles": board.battles,
-        "benchmarks": snapshot.benchmarks,
-        "message": board.message,
-        "rows": board.rows,
-    })
+    return JSONResponse(
+        {
+            "category": category,
+            "categories": list(snapshot.boards),
+            "computed_at": snapshot.computed_at,
+            "votes": snapshot.votes,
+            "battles": board.battles,
+            "benchmarks": snapshot.benchmarks,
+            "message": board.message,
+            "rows": board.rows,
+        }
+    )
 
 
 @router.get("/leaderboard.csv", responses=docs.content("text/csv", "the leaderboard as CSV"))
@@ -227,13 +308,31 @@ async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) 
     snapshot = found.leaderboard.snapshot
     board = snapshot.board(_category(category))
     out = io.StringIO()
-    columns = ["rank_upper", "model", "display_name", "rating", "ci_lower", "ci_upper",
-               "num_battles", "organization", "license", "parameters", "context_length",
-               *snapshot.benchmarks]
+    columns = [
+        "rank_upper",
+        "model",
+        "display_name",
+        "rating",
+        "ci_lower",
+        "ci_upper",
+        "num_battles",
+        "organization",
+        "license",
+        "parameters",
+        "context_length",
+        *snapshot.benchmarks,
+    ]
     writer = csv.writer(out)
     writer.writerow(columns)
     for row in board.rows:
-        writer.writerow([row.get("scores", {}).get(c) if c in snapshot.benchmarks
-                         else row.get(c) for c in columns])
-    return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="leaderboard-{category}.csv"'})
+        writer.writerow(
+            [
+                row.get("scores", {}).get(c) if c in snapshot.benchmarks else row.get(c)
+                for c in columns
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="leaderboard-{category}.csv"'},
+    )

@@ -31,11 +31,17 @@ class BattleTable:
         order, excluded = store.voted_conversations(self.db)
         new = [conversation for conversation in order if conversation not in self._rows]
         for start in range(0, len(new), CHUNK):
-            self._add(battle_records(self.db, include_excluded=True,
-                                     conversation_ids=new[start:start + CHUNK]))
+            self._add(
+                battle_records(
+                    self.db, include_excluded=True, conversation_ids=new[start : start + CHUNK]
+                )
+            )
         labels = repo.prompt_labels(self.db)
-        return [self._rows[c] | labels.get(c, {})
-                for c in order if c not in excluded and c in self._rows]
+        return [
+            self._rows[c] | labels.get(c, {})
+            for c in order
+            if c not in excluded and c in self._rows
+        ]
 
     def _add(self, records: list[dict[str, Any]]) -> None:
         if not records:

@@ -12,8 +12,7 @@ import typer
 
 from modelarena.serving.commands import ConfigOpt, DbOpt, _database, _fail
 
-export = typer.Typer(help="Write stored battles or conversations to a file.",
-                     no_args_is_help=True)
+export = typer.Typer(help="Write stored battles or conversations to a file.", no_args_is_help=True)
 importer = typer.Typer(help="Load battles from a file into the store.", no_args_is_help=True)
 scores = typer.Typer(help="Benchmark scores shown on the leaderboard.", no_args_is_help=True)
 
@@ -24,10 +23,12 @@ FormatOpt = Annotated[str, typer.Option("--format", "-f", help="fastchat | jsonl
 def export_battles(
     out: Annotated[Path, typer.Option("--out", "-o", help="file to write")],
     fmt: FormatOpt = "fastchat",
-    include_named: Annotated[bool, typer.Option(
-        help="also side-by-side votes (anony = false)")] = False,
-    include_excluded: Annotated[bool, typer.Option(
-        help="also battles flagged out of the ratings (their flags listed)")] = False,
+    include_named: Annotated[
+        bool, typer.Option(help="also side-by-side votes (anony = false)")
+    ] = False,
+    include_excluded: Annotated[
+        bool, typer.Option(help="also battles flagged out of the ratings (their flags listed)")
+    ] = False,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -61,8 +62,12 @@ def export_conversations(
 
 @importer.command("battles")
 def import_battles(
-    path: Annotated[Path, typer.Argument(help="FastChat battles (.json, .jsonl, .parquet)",
-                                         exists=True, dir_okay=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="FastChat battles (.json, .jsonl, .parquet)", exists=True, dir_okay=False
+        ),
+    ],
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -81,9 +86,15 @@ def import_battles(
 
 @scores.command("import")
 def import_scores(
-    path: Annotated[Path, typer.Argument(help="CSV or JSON: model,benchmark,value rows, or a "
-                                              "model column plus one column per benchmark",
-                                         exists=True, dir_okay=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or JSON: model,benchmark,value rows, or a "
+            "model column plus one column per benchmark",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     source: Annotated[str | None, typer.Option(help="where the scores come from")] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -102,8 +113,11 @@ def import_scores(
 def _score_rows(path: Path) -> list[tuple[str, str, float]]:
     if path.suffix.lower() == ".json":
         data = json.loads(path.read_text())
-        records = data if isinstance(data, list) else [
-            {"model": model, **values} for model, values in data.items()]
+        records = (
+            data
+            if isinstance(data, list)
+            else [{"model": model, **values} for model, values in data.items()]
+        )
     else:
         with path.open(newline="") as handle:
             records = list(csv.DictReader(handle))

@@ -89,14 +89,15 @@ def battle_records(
     return records
 
 
-def conversation_records(db: Database, conversation_id: str | None = None
-                         ) -> list[dict[str, Any]]:
+def conversation_records(db: Database, conversation_id: str | None = None) -> list[dict[str, Any]]:
     """Every stored conversation of every mode (or just the one with this id), with its
     turns, timings and vote."""
-    query = (select(Conversation, Vote.winner)
-             .outerjoin(Vote, Vote.conversation_id == Conversation.id)
-             .options(selectinload(Conversation.turns))
-             .order_by(Conversation.created_at, Conversation.id))
+    query = (
+        select(Conversation, Vote.winner)
+        .outerjoin(Vote, Vote.conversation_id == Conversation.id)
+        .options(selectinload(Conversation.turns))
+        .order_by(Conversation.created_at, Conversation.id)
+    )
     if conversation_id is not None:
         query = query.where(Conversation.id == conversation_id)
     with db.session() as session:
@@ -116,8 +117,11 @@ def conversation_records(db: Database, conversation_id: str | None = None
 
 
 def _turn_record(turn: Turn) -> dict[str, Any]:
-    record: dict[str, Any] = {"prompt": turn.prompt, "image": turn.image,
-                              "regenerations": turn.regenerations}
+    record: dict[str, Any] = {
+        "prompt": turn.prompt,
+        "image": turn.image,
+        "regenerations": turn.regenerations,
+    }
     for side in ("a", "b"):
         record[side] = {
             "answer": getattr(turn, f"answer_{side}"),
@@ -180,27 +184,46 @@ def import_battles(db: Database, records: Iterable[dict[str, Any]]) -> tuple[int
             if session.get(Conversation, conversation_id) is not None:
                 skipped += 1
                 continue
-            visitor_id = "import-" + hashlib.sha256(
-                str(record.get("judge", "")).encode()
-            ).hexdigest()[:25]
+            visitor_id = (
+                "import-" + hashlib.sha256(str(record.get("judge", "")).encode()).hexdigest()[:25]
+            )
             if session.get(Visitor, visitor_id) is None:
                 session.add(Visitor(id=visitor_id, ip_hash=""))
                 session.flush()
             moment = datetime.fromtimestamp(float(record.get("tstamp") or 0), UTC)
-            session.add(Conversation(
-                id=conversation_id, visitor_id=visitor_id,
-                mode="battle" if record.get("anony", True) else "side_by_side",
-                model_a=model_a, model_b=model_b, sampling={}, created_at=moment,
-            ))
+            session.add(
+                Conversation(
+                    id=conversation_id,
+                    visitor_id=visitor_id,
+                    mode="battle" if record.get("anony", True) else "side_by_side",
+                    model_a=model_a,
+                    model_b=model_b,
+                    sampling={},
+                    created_at=moment,
+                )
+            )
             session.flush()
             for position, (prompt, answer_a, answer_b) in enumerate(_pairs(record)):
-                session.add(Turn(
-                    conversation_id=conversation_id, position=position, prompt=prompt,
-                    answer_a=answer_a, answer_b=answer_b, finish_a="stop", finish_b="stop",
+                session.add(
+                    Turn(
+                        conversation_id=conversation_id,
+                        position=position,
+                        prompt=prompt,
+                        answer_a=answer_a,
+                        answer_b=answer_b,
+                        finish_a="stop",
+                        finish_b="stop",
+                        created_at=moment,
+                    )
+                )
+            session.add(
+                Vote(
+                    conversation_id=conversation_id,
+                    visitor_id=visitor_id,
+                    winner=winner,
                     created_at=moment,
-                ))
-            session.add(Vote(conversation_id=conversation_id, visitor_id=visitor_id,
-                             winner=winner, created_at=moment))
+                )
+            )
             added += 1
     return added, skipped
 

@@ -15,8 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from modelarena.errors import APIError
 
-KINDS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"),
-         "WEBP": ("webp", "image/webp")}
+KINDS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 _ID = re.compile(r"^[0-9a-f]{64}\.(png|jpg|webp)$")
 MIME = {extension: mime for extension, mime in KINDS.values()}
 
@@ -31,19 +30,36 @@ class ImageStore:
     def save(self, data: bytes) -> str:
         """Check and store an upload; its id (`<sha256>.<ext>`)."""
         if len(data) > self.max_bytes:
-            raise APIError(413, f"The image is {len(data)} bytes; the limit is "
-                                f"{self.max_bytes} bytes.", param="image", code="image_too_large")
+            raise APIError(
+                413,
+                f"The image is {len(data)} bytes; the limit is {self.max_bytes} bytes.",
+                param="image",
+                code="image_too_large",
+            )
         try:
             with Image.open(io.BytesIO(data)) as image:
                 kind = image.format
                 image.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-                Image.DecompressionBombError) as exc:
-            raise APIError(400, "The file is not a readable PNG, JPEG or WebP image.",
-                           param="image", code="invalid_image") from exc
+        except (
+            UnidentifiedImageError,
+            OSError,
+            SyntaxError,
+            ValueError,
+            Image.DecompressionBombError,
+        ) as exc:
+            raise APIError(
+                400,
+                "The file is not a readable PNG, JPEG or WebP image.",
+                param="image",
+                code="invalid_image",
+            ) from exc
         if kind not in KINDS:
-            raise APIError(400, f"{kind} images are not accepted; use PNG, JPEG or WebP.",
-                           param="image", code="invalid_image")
+            raise APIError(
+                400,
+                f"{kind} images are not accepted; use PNG, JPEG or WebP.",
+                param="image",
+                code="invalid_image",
+            )
         image_id = f"{hashlib.sha256(data).hexdigest()}.{KINDS[kind][0]}"
         path = self.path(image_id)
         if not path.exists():

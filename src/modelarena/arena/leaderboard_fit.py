@@ -65,8 +65,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def fit(metadata: dict[str, dict[str, Any]], with_battles: bool
-        ) -> tuple[Snapshot, list[tuple[str, str, str]]]:
+def fit(
+    metadata: dict[str, dict[str, Any]], with_battles: bool
+) -> tuple[Snapshot, list[tuple[str, str, str]]]:
     """Fit every category; also (model_a, model_b, winner) of each battle when asked
     (the active pair sampler learns from them)."""
     assert _battles is not None, "open_store() first"
@@ -75,14 +76,20 @@ def fit(metadata: dict[str, dict[str, Any]], with_battles: bool
     benchmarks = sorted({name for values in scores.values() for name in values})
     table = records_to_table(records, None, "the stored votes") if records else None
     labels = [c for c in LABELS if table is not None and c in table.column_names]
-    boards = {category: _board(table, category, metadata, scores)
-              for category in ("all", *BUILTIN, *labels)}
+    boards = {
+        category: _board(table, category, metadata, scores)
+        for category in ("all", *BUILTIN, *labels)
+    }
     battles = [(r["model_a"], r["model_b"], r["winner"]) for r in records] if with_battles else []
     return Snapshot(time.time(), len(records), boards, benchmarks), battles
 
 
-def _board(table: pa.Table | None, category: str,
-           metadata: dict[str, dict[str, Any]], scores: dict[str, dict[str, float]]) -> Board:
+def _board(
+    table: pa.Table | None,
+    category: str,
+    metadata: dict[str, dict[str, Any]],
+    scores: dict[str, dict[str, float]],
+) -> Board:
     if table is None:
         return Board([], 0, "No votes yet.")
     filters = Filters(categories=() if category == "all" else (category,))

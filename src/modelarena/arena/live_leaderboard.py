@@ -67,8 +67,7 @@ class LiveLeaderboard:
                 self._wake.clear()
                 await self.refresh()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(),
-                                           self.settings.leaderboard_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), self.settings.leaderboard_interval_s)
                 gap = began + self.settings.leaderboard_min_gap_s - self._loop.time()
                 if gap > 0:
                     await asyncio.sleep(gap)
@@ -81,7 +80,8 @@ class LiveLeaderboard:
         active = self.sampler.policy.mode == "active"
         try:
             snapshot, battles = await asyncio.get_running_loop().run_in_executor(
-                self._process(), leaderboard_fit.fit, self.metadata(), active)
+                self._process(), leaderboard_fit.fit, self.metadata(), active
+            )
         except BrokenProcessPool:
             log.error("the leaderboard's fitting process died; starting a new one")
             self._fitter = None
@@ -96,6 +96,9 @@ class LiveLeaderboard:
     def _process(self) -> ProcessPoolExecutor:
         if self._fitter is None:
             self._fitter = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=leaderboard_fit.open_store, initargs=(self.db_url, os.getpid()))
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=leaderboard_fit.open_store,
+                initargs=(self.db_url, os.getpid()),
+            )
         return self._fitter

@@ -19,8 +19,9 @@ def keyword_moderation(keywords: Sequence[str]) -> Moderation:
     patterns = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.IGNORECASE) for k in keywords if k]
 
     def check(prompt: str) -> str | None:
-        return next(("the prompt contains a blocked word" for p in patterns if p.search(prompt)),
-                    None)
+        return next(
+            ("the prompt contains a blocked word" for p in patterns if p.search(prompt)), None
+        )
 
     return check
 

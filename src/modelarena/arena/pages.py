@@ -72,14 +72,16 @@ async def admin(request: Request) -> HTMLResponse:
 
 @router.get("/static/highlight.css")
 async def highlight_styles() -> Response:
-    return Response(highlight_css(), media_type="text/css",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        highlight_css(), media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 @router.get("/static/plotly.min.js")
 async def plotly_js() -> FileResponse:
-    return FileResponse(PLOTLY_JS, media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 @router.get("/static/{name}")

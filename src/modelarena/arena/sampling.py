@@ -38,8 +38,9 @@ class Candidate:
     vision: bool = False
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.weight, int | float) and math.isfinite(self.weight)
-                and self.weight > 0):
+        if not (
+            isinstance(self.weight, int | float) and math.isfinite(self.weight) and self.weight > 0
+        ):
             raise ValueError(
                 f"model {self.name!r}: sampling weight must be a positive number, "
                 f"not {self.weight!r}"
@@ -65,7 +66,8 @@ class SamplingPolicy:
         if self.mode not in MODES:
             raise ValueError(f"sampling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         bad = sorted(
-            name for name, factor in self.boost.items()
+            name
+            for name, factor in self.boost.items()
             if not (isinstance(factor, int | float) and math.isfinite(factor) and factor > 0)
         )
         if bad:
@@ -164,9 +166,7 @@ def _fit_bradley_terry(
     for _ in range(_MAX_ITERATIONS):
         p = 1.0 / (1.0 + np.exp(strength[j] - strength[i]))
         residual = won - n * p
-        gradient = (
-            np.bincount(i, residual, m) - np.bincount(j, residual, m) - precision * strength
-        )
+        gradient = np.bincount(i, residual, m) - np.bincount(j, residual, m) - precision * strength
         hessian = _laplacian(i, j, n * p * (1.0 - p), m) + precision * np.eye(m)
         step = np.linalg.solve(hessian, gradient)
         largest = np.abs(step).max(initial=0.0)
@@ -221,8 +221,7 @@ class PairSampler:
         qualify. Raises NoPairError when no two qualifying models may battle.
         """
         pairs, cumulative = self._distribution(candidates, vision)
-        drawn = int(np.searchsorted(cumulative, self._rng.random() * cumulative[-1],
-                                    side="right"))
+        drawn = int(np.searchsorted(cumulative, self._rng.random() * cumulative[-1], side="right"))
         first, second = pairs[min(drawn, len(pairs) - 1)]
         return (first, second) if self._rng.random() < 0.5 else (second, first)
 

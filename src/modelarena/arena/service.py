@@ -164,8 +164,12 @@ class ArenaService:
             raise _error(400, f"mode must be one of {', '.join(MODES)}", "invalid_mode", "mode")
         if mode == "battle":
             if models:
-                raise _error(400, "a battle picks its own models; leave 'models' out",
-                             "invalid_models", "models")
+                raise _error(
+                    400,
+                    "a battle picks its own models; leave 'models' out",
+                    "invalid_models",
+                    "models",
+                )
             try:
                 pair = list(self.sampler.pick(self.in_service(), vision=vision))
             except NoPairError as exc:
@@ -175,42 +179,70 @@ class ArenaService:
             wanted = 2 if mode == "side_by_side" else 1
             pair = list(models or [])
             if len(pair) != wanted or len(set(pair)) != wanted:
-                raise _error(400, f"{mode} needs {wanted} different model name(s) in 'models'",
-                             "invalid_models", "models")
+                raise _error(
+                    400,
+                    f"{mode} needs {wanted} different model name(s) in 'models'",
+                    "invalid_models",
+                    "models",
+                )
             available = {c.name: c for c in self.in_service()}
             for name in pair:
                 if name not in available:
-                    raise _error(400, f"model {name!r} is not in service in the arena",
-                                 "model_not_available", "models")
+                    raise _error(
+                        400,
+                        f"model {name!r} is not in service in the arena",
+                        "model_not_available",
+                        "models",
+                    )
                 if vision and not available[name].vision:
-                    raise _error(400, f"model {name!r} does not take images",
-                                 "model_not_vision", "models")
+                    raise _error(
+                        400, f"model {name!r} does not take images", "model_not_vision", "models"
+                    )
             chosen = self._sampling(sampling)
-        return store.create_conversation(self.db, secrets.token_hex(16), visitor_id, mode,
-                                         pair, chosen.__dict__ | {"vision": vision})
+        return store.create_conversation(
+            self.db,
+            secrets.token_hex(16),
+            visitor_id,
+            mode,
+            pair,
+            chosen.__dict__ | {"vision": vision},
+        )
 
     def _sampling(self, given: dict[str, Any] | None) -> Sampling:
         limits = self.settings
         given = dict(given or {})
         unknown = set(given) - {"temperature", "top_p", "max_tokens"}
         if unknown:
-            raise _error(400, f"unknown sampling settings: {', '.join(sorted(unknown))}",
-                         "invalid_sampling", "sampling")
+            raise _error(
+                400,
+                f"unknown sampling settings: {', '.join(sorted(unknown))}",
+                "invalid_sampling",
+                "sampling",
+            )
         try:
             temperature = float(given.get("temperature", limits.temperature))
             top_p = float(given.get("top_p", limits.top_p))
             max_tokens = int(given.get("max_tokens", limits.max_tokens))
         except (TypeError, ValueError, OverflowError) as exc:
-            raise _error(400, "sampling settings must be finite numbers", "invalid_sampling",
-                         "sampling") from exc
+            raise _error(
+                400, "sampling settings must be finite numbers", "invalid_sampling", "sampling"
+            ) from exc
         if not 0 <= temperature <= 2:
-            raise _error(400, "temperature must be between 0 and 2", "invalid_sampling",
-                         "sampling.temperature")
+            raise _error(
+                400,
+                "temperature must be between 0 and 2",
+                "invalid_sampling",
+                "sampling.temperature",
+            )
         if not 0 < top_p <= 1:
             raise _error(400, "top_p must be in (0, 1]", "invalid_sampling", "sampling.top_p")
         if not 1 <= max_tokens <= limits.max_tokens:
-            raise _error(400, f"max_tokens must be between 1 and {limits.max_tokens}",
-                         "invalid_sampling", "sampling.max_tokens")
+            raise _error(
+                400,
+                f"max_tokens must be between 1 and {limits.max_tokens}",
+                "invalid_sampling",
+                "sampling.max_tokens",
+            )
         return Sampling(temperature, top_p, max_tokens)
 
     def owned(self, visitor_id: str, conversation_id: str) -> ConversationView:
@@ -222,8 +254,7 @@ class ArenaService:
         if view is None:
             raise _error(404, "No such conversation.", "conversation_not_found")
         if view.visitor_id != visitor_id:
-            raise _error(403, "This conversation belongs to another browser session.",
-                         "not_owner")
+            raise _error(403, "This conversation belongs to another browser session.", "not_owner")
         return view
 
     def public(self, view: ConversationView) -> dict[str, Any]:
@@ -256,15 +287,21 @@ class ArenaService:
 
     def _can_continue(self, view: ConversationView) -> bool:
         last = view.turns[-1] if view.turns else None
-        return (view.winner is None and len(view.turns) < self.settings.max_turns
-                and (last is None or last.ok(view.sides)))
+        return (
+            view.winner is None
+            and len(view.turns) < self.settings.max_turns
+            and (last is None or last.ok(view.sides))
+        )
 
     def reveal(self, view: ConversationView) -> dict[str, dict[str, Any]]:
         revealed = {}
         for side, name in view.models.items():
             meta = self._metadata_or_name(name)
-            revealed[side] = {"name": name, "display_name": meta.get("display_name") or name,
-                              "organization": meta.get("organization")}
+            revealed[side] = {
+                "name": name,
+                "display_name": meta.get("display_name") or name,
+                "organization": meta.get("organization"),
+            }
         return revealed
 
     def _metadata_or_name(self, name: str) -> dict[str, Any]:
@@ -279,36 +316,56 @@ class ArenaService:
         if not prompt.strip():
             raise _error(400, "The prompt is empty.", "empty_prompt", "prompt")
         if "\x00" in prompt:
-            raise _error(400, "The prompt contains a NUL character (U+0000); remove it.",
-                         "invalid_prompt", "prompt")
+            raise _error(
+                400,
+                "The prompt contains a NUL character (U+0000); remove it.",
+                "invalid_prompt",
+                "prompt",
+            )
         if len(prompt) > self.settings.max_prompt_chars:
-            raise _error(400, f"The prompt has {len(prompt)} characters; the limit is "
-                              f"{self.settings.max_prompt_chars}.", "prompt_too_long", "prompt")
+            raise _error(
+                400,
+                f"The prompt has {len(prompt)} characters; the limit is "
+                f"{self.settings.max_prompt_chars}.",
+                "prompt_too_long",
+                "prompt",
+            )
         if view.winner is not None:
             raise _voted()
         if len(view.turns) >= self.settings.max_turns:
-            raise _error(409, f"A conversation has at most {self.settings.max_turns} turns; "
-                              "start a new round.", "too_many_turns")
+            raise _error(
+                409,
+                f"A conversation has at most {self.settings.max_turns} turns; start a new round.",
+                "too_many_turns",
+            )
         if view.turns and not view.turns[-1].ok(view.sides):
-            raise _error(409, "The last answer is missing or failed; regenerate it or start "
-                              "a new round.", "turn_incomplete")
+            raise _error(
+                409,
+                "The last answer is missing or failed; regenerate it or start a new round.",
+                "turn_incomplete",
+            )
         if image is not None:
             if not self.images.path(image).is_file():
-                raise _error(400, "No such image; attach it again.", "image_not_found",
-                             "image")
+                raise _error(400, "No such image; attach it again.", "image_not_found", "image")
             if not view.sampling.get("vision"):
-                raise _error(400, "This conversation was started without images; start a "
-                                  "new one with the image attached.", "vision_not_enabled",
-                             "image")
+                raise _error(
+                    400,
+                    "This conversation was started without images; start a "
+                    "new one with the image attached.",
+                    "vision_not_enabled",
+                    "image",
+                )
         try:
             reason = self.moderation(prompt)
         except Exception as exc:  # a broken hook refuses rather than lets prompts through
             log.exception("the moderation check failed")
-            raise _error(503, "The prompt could not be checked right now; try again later.",
-                         "moderation_unavailable") from exc
+            raise _error(
+                503,
+                "The prompt could not be checked right now; try again later.",
+                "moderation_unavailable",
+            ) from exc
         if reason:
-            raise _error(400, f"This prompt cannot be sent: {reason}.", "prompt_refused",
-                         "prompt")
+            raise _error(400, f"This prompt cannot be sent: {reason}.", "prompt_refused", "prompt")
 
     async def send(
         self, visitor_id: str, conversation_id: str, prompt: str, image: str | None
@@ -322,15 +379,17 @@ class ArenaService:
                     store.add_turn, self.db, conversation_id, len(view.turns), prompt, image
                 )
             except IntegrityError:
-                raise _error(409, "Another message is being sent in this conversation.",
-                             "conversation_busy") from None
+                raise _error(
+                    409, "Another message is being sent in this conversation.", "conversation_busy"
+                ) from None
             if turn_id is None:
                 raise _voted()
         turn = TurnView.unanswered(turn_id, len(view.turns), prompt, image)
         return self._generate(replace(view, turns=[*view.turns, turn]), turn_id)
 
-    async def regenerate(self, visitor_id: str, conversation_id: str
-                         ) -> AsyncIterator[dict[str, Any]]:
+    async def regenerate(
+        self, visitor_id: str, conversation_id: str
+    ) -> AsyncIterator[dict[str, Any]]:
         """Answer the last turn again, on both sides."""
         view = await to_thread.run_sync(self.owned, visitor_id, conversation_id)
         if not view.turns:
@@ -339,8 +398,7 @@ class ArenaService:
             raise _voted()
         last = view.turns[-1]
         with self._claimed(conversation_id):
-            if not await to_thread.run_sync(store.reset_turn, self.db, conversation_id,
-                                            last.id):
+            if not await to_thread.run_sync(store.reset_turn, self.db, conversation_id, last.id):
                 raise _voted()
         turn = TurnView.unanswered(last.id, last.position, last.prompt, last.image)
         return self._generate(replace(view, turns=[*view.turns[:-1], turn]), last.id)
@@ -359,12 +417,16 @@ class ArenaService:
     def _claim(self, conversation_id: str) -> None:
         with self._claiming:  # votes claim from worker threads, sends from the event loop
             if conversation_id in self._busy:
-                raise _error(409, "Answers are still being generated in this conversation.",
-                             "conversation_busy")
+                raise _error(
+                    409,
+                    "Answers are still being generated in this conversation.",
+                    "conversation_busy",
+                )
             self._busy.add(conversation_id)
 
-    async def _generate(self, view: ConversationView, turn_id: int
-                        ) -> AsyncIterator[dict[str, Any]]:
+    async def _generate(
+        self, view: ConversationView, turn_id: int
+    ) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         tasks = [
             asyncio.create_task(self._answer(view, side, turn_id, queue)) for side in view.sides
@@ -381,8 +443,11 @@ class ArenaService:
             self._busy.discard(view.id)
             results = await asyncio.gather(*tasks)
             done = self._with_results(view, dict(zip(view.sides, results, strict=True)))
-            yield {"type": "done", "votable": self._votable(done) is None,
-                   "can_continue": self._can_continue(done)}
+            yield {
+                "type": "done",
+                "votable": self._votable(done) is None,
+                "can_continue": self._can_continue(done),
+            }
         finally:
             # Runs also when the client went away and this generator is being cancelled:
             # the shield lets the sides record their interruption before the
@@ -396,8 +461,7 @@ class ArenaService:
                 self._busy.discard(view.id)
 
     @staticmethod
-    def _with_results(view: ConversationView, results: dict[str, SideResult]
-                      ) -> ConversationView:
+    def _with_results(view: ConversationView, results: dict[str, SideResult]) -> ConversationView:
         """The conversation with its last turn answered as `results` (as now stored)."""
         last = view.turns[-1]
         answered = replace(
@@ -414,36 +478,44 @@ class ArenaService:
         for turn in view.turns:
             content: Any = turn.prompt
             if turn.image:
-                content = [{"type": "text", "text": turn.prompt},
-                           {"type": "image_url",
-                            "image_url": {"url": self.images.data_url(turn.image)}}]
+                content = [
+                    {"type": "text", "text": turn.prompt},
+                    {"type": "image_url", "image_url": {"url": self.images.data_url(turn.image)}},
+                ]
             messages.append({"role": "user", "content": content})
             if turn.answers[side] is not None and turn is not view.turns[-1]:
                 messages.append({"role": "assistant", "content": turn.answers[side]})
         return messages
 
-    async def _answer(self, view: ConversationView, side: str, turn_id: int,
-                      queue: asyncio.Queue) -> SideResult:
+    async def _answer(
+        self, view: ConversationView, side: str, turn_id: int, queue: asyncio.Queue
+    ) -> SideResult:
         model = view.models[side]
         sampling = view.sampling
         started = time.perf_counter()
         result = SideResult(answer="", finish_reason=None)
         try:
             request = ChatCompletionRequest(
-                model=model, messages=self._messages(view, side), stream=True,
-                temperature=sampling.get("temperature"), top_p=sampling.get("top_p"),
+                model=model,
+                messages=self._messages(view, side),
+                stream=True,
+                temperature=sampling.get("temperature"),
+                top_p=sampling.get("top_p"),
                 max_tokens=sampling.get("max_tokens"),
             )
             async with asyncio.timeout(self.settings.answer_timeout_s):
                 await self._stream(model, view.mode, request, side, result, started, queue)
         except asyncio.CancelledError:
             result.error = "The answer was interrupted (the page was closed or reloaded)."
-            await asyncio.shield(to_thread.run_sync(store.save_side, self.db, turn_id, side,
-                                                    result))
+            await asyncio.shield(
+                to_thread.run_sync(store.save_side, self.db, turn_id, side, result)
+            )
             raise
         except TimeoutError:
-            result.error = (f"No complete answer within {self.settings.answer_timeout_s:g} s; "
-                            "this round cannot be voted.")
+            result.error = (
+                f"No complete answer within {self.settings.answer_timeout_s:g} s; "
+                "this round cannot be voted."
+            )
         except APIError as exc:
             result.error = self._failure_text(view, exc)
         except Exception as exc:  # a backend bug must not take the battle down
@@ -456,9 +528,14 @@ class ArenaService:
             if result.error:
                 await queue.put({"type": "error", "side": side, "message": result.error})
             else:
-                await queue.put({"type": "answer", "side": side,
-                                 "html": render_markdown(result.answer),
-                                 "finish_reason": result.finish_reason})
+                await queue.put(
+                    {
+                        "type": "answer",
+                        "side": side,
+                        "html": render_markdown(result.answer),
+                        "finish_reason": result.finish_reason,
+                    }
+                )
         except Exception:
             log.exception("the answer of side %s could not be stored", side)
             result.error = "This answer could not be stored; this round cannot be voted."
@@ -467,8 +544,16 @@ class ArenaService:
             await queue.put(None)
         return result
 
-    async def _stream(self, model: str, mode: str, request: ChatCompletionRequest, side: str,
-                      result: SideResult, started: float, queue: asyncio.Queue) -> None:
+    async def _stream(
+        self,
+        model: str,
+        mode: str,
+        request: ChatCompletionRequest,
+        side: str,
+        result: SideResult,
+        started: float,
+        queue: asyncio.Queue,
+    ) -> None:
         last_render = 0.0
         parts: list[str] = []
         async for event in self.router.stream(model, request, blind=mode == "battle"):
@@ -487,21 +572,29 @@ class ArenaService:
             if event.text and now - last_render >= RENDER_EVERY_S:
                 last_render = now
                 result.answer = "".join(parts)
-                await queue.put({"type": "delta", "side": side,
-                                 "html": render_markdown(result.answer)})
+                await queue.put(
+                    {"type": "delta", "side": side, "html": render_markdown(result.answer)}
+                )
         result.answer = "".join(parts)
         if result.finish_reason is None:  # an answer cut off without saying why
-            raise APIError(502, "the answer ended without a finish reason",
-                           code="incomplete_answer")
+            raise APIError(
+                502, "the answer ended without a finish reason", code="incomplete_answer"
+            )
 
     @staticmethod
     def _failure_text(view: ConversationView, error: APIError) -> str:
         """Why a side failed. In a blind battle only the kind of failure is told, in our
         own words: a backend's message or error code may name or fingerprint its model."""
         if view.mode == "battle":
-            kind = ("rate limited" if error.status == 429 else
-                    "timed out" if error.status == 504 else
-                    "unavailable" if error.status >= 500 else "refused the request")
+            kind = (
+                "rate limited"
+                if error.status == 429
+                else "timed out"
+                if error.status == 504
+                else "unavailable"
+                if error.status >= 500
+                else "refused the request"
+            )
             return f"This model failed to answer ({kind}). This round cannot be voted."
         return f"This model failed to answer: {error.message}"
 
@@ -511,8 +604,12 @@ class ArenaService:
         term = find_leak(answer, identity_terms(self._metadata_or_name(view.models[side])))
         if term:
             await to_thread.run_sync(
-                store.add_flag, self.db, view.id, "identity_leak",
-                f"model_{side} ({view.models[side]}) named {term!r}", True,
+                store.add_flag,
+                self.db,
+                view.id,
+                "identity_leak",
+                f"model_{side} ({view.models[side]}) named {term!r}",
+                True,
             )
 
     # -- votes ----------------------------------------------------------------------------
@@ -534,8 +631,9 @@ class ArenaService:
 
     def vote(self, visitor_id: str, conversation_id: str, winner: str) -> dict[str, Any]:
         if winner not in WINNERS:
-            raise _error(400, f"winner must be one of {', '.join(WINNERS)}", "invalid_winner",
-                         "winner")
+            raise _error(
+                400, f"winner must be one of {', '.join(WINNERS)}", "invalid_winner", "winner"
+            )
         seen: list[ConversationView] = []
 
         def check(found: ConversationView | None) -> None:
@@ -559,11 +657,11 @@ class ArenaService:
     def feedback(self, visitor_id: str, conversation_id: str, turn: int, rating: int) -> None:
         view = self.owned(visitor_id, conversation_id)
         if view.mode != "chat":
-            raise _error(400, "Thumbs are for direct chats; vote on a battle instead.",
-                         "not_a_chat")
+            raise _error(
+                400, "Thumbs are for direct chats; vote on a battle instead.", "not_a_chat"
+            )
         if rating not in (1, -1):
             raise _error(400, "rating must be 1 (up) or -1 (down)", "invalid_rating", "rating")
         if not 0 <= turn < len(view.turns) or not view.turns[turn].ok(view.sides):
             raise _error(400, "no complete answer at that turn", "invalid_turn", "turn")
         store.set_feedback(self.db, view.turns[turn].id, visitor_id, rating)
-

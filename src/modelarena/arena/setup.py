@@ -30,10 +30,14 @@ class Arena:
 
 def build_arena(settings: Settings, db: Database, router: Router, limiter: RateLimiter) -> Arena:
     config = settings.arena
-    store.sync_models(db, [{"name": name, **router.metadata(name)}
-                           for name in router.model_names()])
-    sampler = PairSampler(SamplingPolicy(mode=config.sampling, boost=config.boost,
-                                         targets=config.targets, explore=config.explore))
+    store.sync_models(
+        db, [{"name": name, **router.metadata(name)} for name in router.model_names()]
+    )
+    sampler = PairSampler(
+        SamplingPolicy(
+            mode=config.sampling, boost=config.boost, targets=config.targets, explore=config.explore
+        )
+    )
     service = ArenaService(
         settings=config,
         db=db,
@@ -45,8 +49,13 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
     leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
     service.on_vote = leaderboard.vote_added
     # Visitors keep battling while Redis is down; the limits then count per process.
-    return Arena(service, leaderboard, FallbackRateLimiter(limiter),
-                 config.ip_salt or _salt(settings.data_dir), config.admin_token)
+    return Arena(
+        service,
+        leaderboard,
+        FallbackRateLimiter(limiter),
+        config.ip_salt or _salt(settings.data_dir),
+        config.admin_token,
+    )
 
 
 def _metadata(router: Router) -> dict[str, dict]:

@@ -40,8 +40,10 @@ class VisitorCookieMiddleware:
 
         async def send_with_cookie(message) -> None:
             if new and message["type"] == "http.response.start":
-                value = (f"{COOKIE}={visitor_id}; Path=/; Max-Age={_MAX_AGE}; HttpOnly; "
-                         f"SameSite=Lax" + ("; Secure" if secure else ""))
+                value = (
+                    f"{COOKIE}={visitor_id}; Path=/; Max-Age={_MAX_AGE}; HttpOnly; "
+                    f"SameSite=Lax" + ("; Secure" if secure else "")
+                )
                 message.setdefault("headers", []).append((b"set-cookie", value.encode()))
             await send(message)
 
@@ -86,8 +88,16 @@ async def check_same_origin(request: Request) -> None:
     host = request.headers.get("host", "")
     if origin:
         if origin == "null" or urlsplit(origin).netloc != host:
-            raise APIError(403, "Cross-origin requests cannot change the arena.",
-                           code="cross_origin", type="permission_error")
+            raise APIError(
+                403,
+                "Cross-origin requests cannot change the arena.",
+                code="cross_origin",
+                type="permission_error",
+            )
     elif request.headers.get("sec-fetch-site") == "cross-site":
-        raise APIError(403, "Cross-origin requests cannot change the arena.",
-                       code="cross_origin", type="permission_error")
+        raise APIError(
+            403,
+            "Cross-origin requests cannot change the arena.",
+            code="cross_origin",
+            type="permission_error",
+        )

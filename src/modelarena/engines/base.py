@@ -104,7 +104,9 @@ class Engine(ABC):
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
         raise APIError(
-            400, f"model '{request.model}' does not serve embeddings", param="model",
+            400,
+            f"model '{request.model}' does not serve embeddings",
+            param="model",
             code="unsupported_endpoint",
         )
 
@@ -125,8 +127,11 @@ def merge_tool_call_deltas(
     for delta in deltas:
         call = calls.setdefault(
             delta.get("index", 0),
-            {"index": delta.get("index", 0), "type": "function",
-             "function": {"name": "", "arguments": ""}},
+            {
+                "index": delta.get("index", 0),
+                "type": "function",
+                "function": {"name": "", "arguments": ""},
+            },
         )
         if delta.get("id"):
             call["id"] = delta["id"]

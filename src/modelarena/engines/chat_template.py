@@ -50,18 +50,24 @@ class ChatTemplate:
             )
         except TemplateError as exc:
             # Templates reject impossible dialogues (e.g. roles out of order) this way.
-            raise invalid_request(f"the model's chat template rejected the messages: {exc}",
-                                  param="messages") from exc
+            raise invalid_request(
+                f"the model's chat template rejected the messages: {exc}", param="messages"
+            ) from exc
 
-    def render_parts(self, messages: list[dict[str, Any]]
-                     ) -> tuple[str, list[tuple[str, bool]] | None]:
+    def render_parts(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[str, list[tuple[str, bool]] | None]:
         """The prompt, and the same prompt in pieces: `(text, True)` for the template's
         markup, `(text, False)` for the messages' contents. The pieces are None when the
         template rewrites contents beyond trimming them, so they cannot be found again."""
         prompt = self.render(messages)
         for prepare in (str, str.strip):
-            marked = self.render([{**m, "content": self._open + prepare(m["content"])
-                                   + self._close} for m in messages])
+            marked = self.render(
+                [
+                    {**m, "content": self._open + prepare(m["content"]) + self._close}
+                    for m in messages
+                ]
+            )
             if self._marks.sub("", marked) == prompt:
                 return prompt, self._split(marked)
         return prompt, None

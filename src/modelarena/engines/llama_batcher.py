@@ -299,10 +299,15 @@ class Batcher:
         if s.top_k > 0:
             add(llama.llama_sampler_init_top_k(s.top_k))
         if s.repetition_penalty != 1.0 or s.frequency_penalty or s.presence_penalty:
-            add(llama.llama_sampler_init_penalties(
-                self._n_vocab, PENALTY_WINDOW,
-                s.repetition_penalty, s.frequency_penalty, s.presence_penalty,
-            ))
+            add(
+                llama.llama_sampler_init_penalties(
+                    self._n_vocab,
+                    PENALTY_WINDOW,
+                    s.repetition_penalty,
+                    s.frequency_penalty,
+                    s.presence_penalty,
+                )
+            )
         if s.temperature <= 0:
             add(llama.llama_sampler_init_greedy())
             return chain
@@ -311,7 +316,9 @@ class Batcher:
         if s.min_p > 0:
             add(llama.llama_sampler_init_min_p(s.min_p, 1))
         add(llama.llama_sampler_init_temp(s.temperature))
-        add(llama.llama_sampler_init_dist(
-            llama.LLAMA_DEFAULT_SEED if s.seed is None else s.seed & 0xFFFFFFFF
-        ))
+        add(
+            llama.llama_sampler_init_dist(
+                llama.LLAMA_DEFAULT_SEED if s.seed is None else s.seed & 0xFFFFFFFF
+            )
+        )
         return chain

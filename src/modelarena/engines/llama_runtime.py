@@ -38,13 +38,15 @@ def tokenize(vocab, text: str, *, add_special: bool, parse_special: bool) -> lis
     data = text.encode("utf-8")
     capacity = len(data) + 8
     tokens = (llama.llama_token * capacity)()
-    count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special,
-                                 parse_special)
+    count = llama.llama_tokenize(
+        vocab, data, len(data), tokens, capacity, add_special, parse_special
+    )
     if count < 0:  # the buffer was too small: -count is the size needed
         capacity = -count
         tokens = (llama.llama_token * capacity)()
-        count = llama.llama_tokenize(vocab, data, len(data), tokens, capacity, add_special,
-                                     parse_special)
+        count = llama.llama_tokenize(
+            vocab, data, len(data), tokens, capacity, add_special, parse_special
+        )
     return list(tokens[:count])
 
 

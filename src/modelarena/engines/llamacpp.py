@@ -161,8 +161,9 @@ class LlamaCppEngine(Engine):
             while running:
                 for seq, text, finish, error in await queue.get():
                     if error:
-                        raise APIError(502, f"model '{self.config.name}': {error}",
-                                       code="engine_error")
+                        raise APIError(
+                            502, f"model '{self.config.name}': {error}", code="engine_error"
+                        )
                     if text or finish:
                         yield TextDelta(seq.index, text, finish)
                     if finish:
@@ -180,8 +181,9 @@ class LlamaCppEngine(Engine):
                 raise unsupported("no tool calling in the local llama.cpp engine", name, "tools")
             fmt = (request.response_format or {}).get("type", "text")
             if fmt != "text":
-                raise unsupported("no structured output in the local engine", name,
-                                  "response_format")
+                raise unsupported(
+                    "no structured output in the local engine", name, "response_format"
+                )
             if request.has_images():
                 raise unsupported("the model does not accept images", name, "messages")
         else:
@@ -211,8 +213,9 @@ class LlamaCppEngine(Engine):
         a token covers at most `longest_piece` bytes, so at least one per that many."""
         at_least = math.ceil(characters / self._facts.longest_piece)
         if at_least >= self.context_length:
-            raise context_length_exceeded(at_least, max_tokens, self.context_length, param,
-                                          lower_bound=True)
+            raise context_length_exceeded(
+                at_least, max_tokens, self.context_length, param, lower_bound=True
+            )
 
     def _plain_tokens(self, text: str) -> list[int]:
         head = [self._bos_id] if self._adds_bos else []
@@ -227,27 +230,35 @@ class LlamaCppEngine(Engine):
         ]
         if self.config.system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": self.config.system_prompt})
-        self._check_fits(sum(len(m["content"]) for m in messages), request.max_tokens,
-                         "messages")
+        self._check_fits(sum(len(m["content"]) for m in messages), request.max_tokens, "messages")
         prompt, parts = self._template.render_parts(messages)
         # A template that writes the BOS token itself must not get a second one.
-        head = [self._bos_id] if self._adds_bos and not (
-            self._bos and prompt.startswith(self._bos)) else []
+        head = (
+            [self._bos_id]
+            if self._adds_bos and not (self._bos and prompt.startswith(self._bos))
+            else []
+        )
         tokens = self._special_tokens(prompt)
         if parts is None:  # the template rewrites messages: they cannot be told apart
             if any(self._controls(self._special_tokens(m["content"])) for m in messages):
                 raise invalid_request(
                     f"Model '{self.config.name}' rewrites message text in its chat template, "
                     "so text that spells one of its control tokens cannot be kept plain; "
-                    "remove such text from the messages.", param="messages",
-                    code="control_token_in_text")
+                    "remove such text from the messages.",
+                    param="messages",
+                    code="control_token_in_text",
+                )
             return head + tokens
-        written = sum(self._controls(self._special_tokens(text))
-                      for text, markup in parts if markup)
+        written = sum(
+            self._controls(self._special_tokens(text)) for text, markup in parts if markup
+        )
         if self._controls(tokens) == written:
             return head + tokens  # as always: no message spells a control token
-        return head + [token for text, markup in parts for token in tokenize(
-            self._vocab, text, add_special=False, parse_special=markup)]
+        return head + [
+            token
+            for text, markup in parts
+            for token in tokenize(self._vocab, text, add_special=False, parse_special=markup)
+        ]
 
     def _special_tokens(self, text: str) -> list[int]:
         return tokenize(self._vocab, text, add_special=False, parse_special=True)
@@ -303,8 +314,9 @@ class LlamaCppEngine(Engine):
             raise APIError(503, "the model is shutting down", retryable=True)
         size = llama.llama_model_n_embd(self._model)
         if request.dimensions is not None and request.dimensions > size:
-            raise invalid_request(f"dimensions must be at most {size} for this model",
-                                  param="dimensions")
+            raise invalid_request(
+                f"dimensions must be at most {size} for this model", param="dimensions"
+            )
         inputs = request.inputs()
         limit = self.config.max_embedding_tokens
         if math.ceil(sum(map(len, inputs)) / self._facts.longest_piece) > limit:
@@ -323,8 +335,7 @@ class LlamaCppEngine(Engine):
             vectors = [_unit(v[: request.dimensions]) for v in vectors]
         return Embeddings(vectors, count)
 
-    def _embed_all(self, inputs: list[str], stop: threading.Event
-                   ) -> tuple[list[list[float]], int]:
+    def _embed_all(self, inputs: list[str], stop: threading.Event) -> tuple[list[list[float]], int]:
         """On the engine's embedding thread: check every input, then embed them in turn
         until done or `stop` is set."""
         encoded = [self._plain_tokens(text) for text in inputs]
@@ -336,7 +347,9 @@ class LlamaCppEngine(Engine):
             if len(tokens) > self.context_length:
                 raise invalid_request(
                     f"input {i} has {len(tokens)} tokens; this model embeds at most "
-                    f"{self.context_length}", param="input", code="context_length_exceeded",
+                    f"{self.context_length}",
+                    param="input",
+                    code="context_length_exceeded",
                 )
         if self._embedder is None:
             self._embedder = _Embedder(self._model, self.context_length, self._threads)
@@ -350,9 +363,13 @@ class LlamaCppEngine(Engine):
 
 def _too_many_embedding_tokens(limit: int, total: int | None) -> APIError:
     held = f"holds {total:,} tokens" if total is not None else "holds too many tokens"
-    return invalid_request(f"This request {held}; one embeddings request may hold at most "
-                           f"{limit:,} (max_embedding_tokens). Split the inputs over several "
-                           "requests.", param="input", code="too_many_tokens")
+    return invalid_request(
+        f"This request {held}; one embeddings request may hold at most "
+        f"{limit:,} (max_embedding_tokens). Split the inputs over several "
+        "requests.",
+        param="input",
+        code="too_many_tokens",
+    )
 
 
 def _with_seed(sampling: SamplerSettings, seed: int | None, index: int) -> SamplerSettings:

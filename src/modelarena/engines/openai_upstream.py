@@ -93,8 +93,9 @@ class OpenAIUpstreamEngine(Engine):
 
     async def healthy(self) -> bool:
         try:
-            async with self._http.get(self.base_url + "/models",
-                                      timeout=aiohttp.ClientTimeout(total=5.0)) as response:
+            async with self._http.get(
+                self.base_url + "/models", timeout=aiohttp.ClientTimeout(total=5.0)
+            ) as response:
                 return response.status == 200
         except (TimeoutError, aiohttp.ClientError):
             return False
@@ -102,8 +103,9 @@ class OpenAIUpstreamEngine(Engine):
     @property
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise APIError(503, f"upstream for '{self.name}' is closed", type="server_error",
-                           backend_down=True)
+            raise APIError(
+                503, f"upstream for '{self.name}' is closed", type="server_error", backend_down=True
+            )
         return self._session
 
     # -- generation ---------------------------------------------------------------------
@@ -111,8 +113,12 @@ class OpenAIUpstreamEngine(Engine):
     def _body(self, request: GenerationRequest | EmbeddingRequest, **changes) -> bytes:
         wants_tools = isinstance(request, ChatCompletionRequest) and request.tools
         if wants_tools and not self._supports_tools:
-            raise APIError(400, f"model '{self.name}' does not support tools", param="tools",
-                           code="unsupported_parameter")
+            raise APIError(
+                400,
+                f"model '{self.name}' does not support tools",
+                param="tools",
+                code="unsupported_parameter",
+            )
         body = request.model_dump(exclude_unset=True, exclude_none=True)
         if "max_completion_tokens" in body:
             body.pop("max_tokens", None)
@@ -131,8 +137,14 @@ class OpenAIUpstreamEngine(Engine):
         for item in raw.get("choices") or []:
             message = item.get("message") or {}
             text = message.get("content") if "message" in item else item.get("text")
-            choices.append(Choice(item.get("index", 0), text or "", item.get("finish_reason"),
-                                  message.get("tool_calls")))
+            choices.append(
+                Choice(
+                    item.get("index", 0),
+                    text or "",
+                    item.get("finish_reason"),
+                    message.get("tool_calls"),
+                )
+            )
         return Completion(
             choices,
             Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)),
@@ -140,8 +152,10 @@ class OpenAIUpstreamEngine(Engine):
         )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
-        stream_options = {**(request.stream_options.model_dump() if request.stream_options
-                             else {}), "include_usage": True}
+        stream_options = {
+            **(request.stream_options.model_dump() if request.stream_options else {}),
+            "include_usage": True,
+        }
         body = self._body(request, stream=True, stream_options=stream_options)
         parser = _StreamParser(self.name, isinstance(request, ChatCompletionRequest))
         self._in_flight += 1
@@ -149,8 +163,12 @@ class OpenAIUpstreamEngine(Engine):
             with _translated_errors(self.name):
                 async with self._http.post(self._url(request), data=body) as response:
                     if response.status >= 400:
-                        raise _upstream_error(self.name, response.status, await response.read(),
-                                              response.headers.get("retry-after"))
+                        raise _upstream_error(
+                            self.name,
+                            response.status,
+                            await response.read(),
+                            response.headers.get("retry-after"),
+                        )
                     # Read to the end even after [DONE], so the connection is reused.
                     async for data in response.content.iter_any():
                         for event in parser.feed(data):
@@ -173,8 +191,9 @@ class OpenAIUpstreamEngine(Engine):
                 async with self._http.post(url, data=body) as response:
                     content = await response.read()
                     if response.status >= 400:
-                        raise _upstream_error(self.name, response.status, content,
-                                              response.headers.get("retry-after"))
+                        raise _upstream_error(
+                            self.name, response.status, content, response.headers.get("retry-after")
+                        )
         finally:
             self._in_flight -= 1
         return _json_object(self.name, content)
@@ -207,12 +226,14 @@ class _StreamParser:
             chunk = _json_object(self._name, payload)
             if chunk.get("error"):
                 log.warning("upstream for %s failed mid-stream: %r", self._name, payload[:2000])
-                raise APIError(502, f"upstream for '{self._name}' failed mid-stream: "
-                               f"{_message(chunk)}", type="server_error")
+                raise APIError(
+                    502,
+                    f"upstream for '{self._name}' failed mid-stream: {_message(chunk)}",
+                    type="server_error",
+                )
             if chunk.get("usage"):
                 usage = chunk["usage"]
-                self.usage = Usage(usage.get("prompt_tokens", 0),
-                                   usage.get("completion_tokens", 0))
+                self.usage = Usage(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
             events += _deltas(chunk, self._is_chat)
         for event in events:
             self._seen = True
@@ -229,9 +250,12 @@ class _StreamParser:
         if self.done:
             return [TextDelta(index, "", "stop") for index in sorted(self._open)]
         if self._open or not self._seen:
-            raise APIError(502, f"the upstream for '{self._name}' ended the stream before "
-                           "the answer was complete", code="upstream_incomplete",
-                           retryable=not self._seen)
+            raise APIError(
+                502,
+                f"the upstream for '{self._name}' ended the stream before the answer was complete",
+                code="upstream_incomplete",
+                retryable=not self._seen,
+            )
         return []
 
 
@@ -253,8 +277,13 @@ def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
     merged: list[TextDelta] = []
     for event in events:
         last = merged[-1] if merged else None
-        if (last is not None and last.index == event.index and last.finish_reason is None
-                and not last.tool_calls and not event.tool_calls):
+        if (
+            last is not None
+            and last.index == event.index
+            and last.finish_reason is None
+            and not last.tool_calls
+            and not event.tool_calls
+        ):
             last.text += event.text
             last.finish_reason = event.finish_reason
         else:
@@ -283,12 +312,24 @@ _SECRETS = [
     (re.compile(r"\[[0-9a-f:]*:[0-9a-f:]*\](?::\d+)?", re.I), "[address]"),
     (re.compile(r"\b[\w-]+(?:\.[\w-]+)*:\d{1,5}\b"), "[address]"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[^\s,;]+"), r"\1 [redacted]"),
-    (re.compile(r"(?i)\b((?:api[_-]?)?key|token|secret|password|passwd|pwd|auth\w*)"
-                r"(\s*[:=]\s*)[^\s,;&]+"), r"\1\2[redacted]"),
-    (re.compile(r"\b(?:sk|pk|rk|hf|gh[pousr]|xox[bpas]|AKIA)[-_][A-Za-z0-9_-]{6,}"
-                r"|\bAKIA[A-Z0-9]{12,}"), "[redacted]"),
-    (re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b"),
-     "[redacted]"),
+    (
+        re.compile(
+            r"(?i)\b((?:api[_-]?)?key|token|secret|password|passwd|pwd|auth\w*)"
+            r"(\s*[:=]\s*)[^\s,;&]+"
+        ),
+        r"\1\2[redacted]",
+    ),
+    (
+        re.compile(
+            r"\b(?:sk|pk|rk|hf|gh[pousr]|xox[bpas]|AKIA)[-_][A-Za-z0-9_-]{6,}"
+            r"|\bAKIA[A-Z0-9]{12,}"
+        ),
+        "[redacted]",
+    ),
+    (
+        re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b"),
+        "[redacted]",
+    ),
 ]
 
 
@@ -306,18 +347,30 @@ def _translated_errors(name: str) -> Iterator[None]:
     try:
         yield
     except TimeoutError as exc:
-        raise APIError(504, f"the upstream for '{name}' timed out", type="server_error",
-                       code="upstream_timeout") from exc
+        raise APIError(
+            504,
+            f"the upstream for '{name}' timed out",
+            type="server_error",
+            code="upstream_timeout",
+        ) from exc
     except aiohttp.ClientConnectorError as exc:
         log.warning("cannot connect to the upstream for %s: %s", name, exc)
-        raise APIError(502, f"cannot connect to the upstream for '{name}'",
-                       type="server_error", code="upstream_unreachable",
-                       backend_down=True) from exc
+        raise APIError(
+            502,
+            f"cannot connect to the upstream for '{name}'",
+            type="server_error",
+            code="upstream_unreachable",
+            backend_down=True,
+        ) from exc
     except aiohttp.ClientError as exc:  # e.g. a kept-alive connection the upstream closed
         log.warning("connection to the upstream for %s failed: %r", name, exc)
-        raise APIError(502, f"the connection to the upstream for '{name}' failed",
-                       type="server_error", code="upstream_connection_error",
-                       retryable=True) from exc
+        raise APIError(
+            502,
+            f"the connection to the upstream for '{name}' failed",
+            type="server_error",
+            code="upstream_connection_error",
+            retryable=True,
+        ) from exc
 
 
 def _json_object(name: str, content: bytes) -> dict[str, Any]:
@@ -328,8 +381,13 @@ def _json_object(name: str, content: bytes) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict):
         log.warning("upstream for %s sent an invalid body: %r", name, content[:200])
-        raise APIError(502, f"the upstream for '{name}' sent an invalid response",
-                       type="server_error", code="bad_upstream_response", retryable=True)
+        raise APIError(
+            502,
+            f"the upstream for '{name}' sent an invalid response",
+            type="server_error",
+            code="bad_upstream_response",
+            retryable=True,
+        )
     return body
 
 
@@ -345,16 +403,30 @@ def _upstream_error(name: str, status: int, content: bytes, retry_after: str | N
     error = body.get("error") if isinstance(body, dict) else None
     error = error if isinstance(error, dict) else {}
     if status in (401, 403):
-        return APIError(502, f"the upstream for '{name}' rejected the gateway's credentials: "
-                        f"{message}", type="server_error", code="upstream_auth_failed",
-                        retryable=True)
+        return APIError(
+            502,
+            f"the upstream for '{name}' rejected the gateway's credentials: {message}",
+            type="server_error",
+            code="upstream_auth_failed",
+            retryable=True,
+        )
     if status == 429:
-        return APIError(429, f"the upstream for '{name}' is rate limited: {message}",
-                        type="rate_limit_error", code="upstream_rate_limited",
-                        headers={"Retry-After": retry_after or "1"}, retryable=True)
+        return APIError(
+            429,
+            f"the upstream for '{name}' is rate limited: {message}",
+            type="rate_limit_error",
+            code="upstream_rate_limited",
+            headers={"Retry-After": retry_after or "1"},
+            retryable=True,
+        )
     if status >= 500:
-        return APIError(502, f"the upstream for '{name}' failed ({status}): {message}",
-                        type="server_error", code="upstream_error", retryable=True)
+        return APIError(
+            502,
+            f"the upstream for '{name}' failed ({status}): {message}",
+            type="server_error",
+            code="upstream_error",
+            retryable=True,
+        )
     return APIError(
         400 if status in (400, 413, 422) else status,
         message,

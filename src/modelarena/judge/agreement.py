@@ -22,10 +22,12 @@ def judge_labels(records: list[dict[str, Any]]) -> dict[str, dict[tuple, dict[st
         if pair["winner"] is None:
             continue
         key = (pair["question_id"], pair["turn"], pair["model_1"], pair["model_2"])
-        label = "tie" if pair["winner"] == "tie" else (
-            "1" if pair["winner"] == pair["model_1"] else "2")
-        labels.setdefault(pair["judge"], {})[key] = {"label": label,
-                                                     "category": pair["category"]}
+        label = (
+            "tie"
+            if pair["winner"] == "tie"
+            else ("1" if pair["winner"] == pair["model_1"] else "2")
+        )
+        labels.setdefault(pair["judge"], {})[key] = {"label": label, "category": pair["category"]}
     return labels
 
 
@@ -78,22 +80,37 @@ def compare(
             matched = {vote["key"] for vote in votes} & decided.keys()
             unmatched[f"{judge} pairs without votes"] = len(decided.keys() - matched)
             unmatched[f"votes without {judge} pairs"] = sum(
-                vote["key"] not in decided for vote in votes)
+                vote["key"] not in decided for vote in votes
+            )
             rows += _rows(judge, HUMAN, tagged, len(matched))
     for first, second in itertools.combinations(sorted(labels), 2):
         common = labels[first].keys() & labels[second].keys()
-        tagged = [((labels[first][k]["label"], labels[second][k]["label"]),
-                   {labels[first][k]["category"]}) for k in sorted(common)]
+        tagged = [
+            (
+                (labels[first][k]["label"], labels[second][k]["label"]),
+                {labels[first][k]["category"]},
+            )
+            for k in sorted(common)
+        ]
         rows += _rows(first, second, tagged, len(common))
     return {"comparisons": rows, "unmatched": unmatched}
 
 
-def _rows(first: str, second: str, tagged: list[tuple[tuple[str, str], Any]],
-          keys: int) -> list[dict[str, Any]]:
-    rows = [{"first": first, "second": second, "category": ALL, "keys": keys,
-             **metrics([item for item, _ in tagged])}]
+def _rows(
+    first: str, second: str, tagged: list[tuple[tuple[str, str], Any]], keys: int
+) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "first": first,
+            "second": second,
+            "category": ALL,
+            "keys": keys,
+            **metrics([item for item, _ in tagged]),
+        }
+    ]
     for category in sorted({c for _, categories in tagged for c in categories if c}):
         items = [item for item, categories in tagged if category in categories]
-        rows.append({"first": first, "second": second, "category": category, "keys": None,
-                     **metrics(items)})
+        rows.append(
+            {"first": first, "second": second, "category": category, "keys": None, **metrics(items)}
+        )
     return rows

@@ -95,6 +95,6 @@ def _turns(record: dict[str, Any], where: str) -> tuple[str, ...]:
     for turn in turns:
         text = turn.get("content") if isinstance(turn, dict) else turn
         if text is not None and not isinstance(text, str):
-            raise JudgeError(f"{where}: each answer turn must be text or {{\"content\": text}}")
+            raise JudgeError(f'{where}: each answer turn must be text or {{"content": text}}')
         texts.append(text or "")
     return tuple(texts)

@@ -48,16 +48,20 @@ def extract(records: list[dict[str, Any]]) -> Extracted:
             model = record[f"model_{side}"]
             replies = tuple(texts(conversation, "assistant"))
             by_question = found.answers.setdefault(model, {})
-            by_question[key] = _longest(by_question.get(key, ()), replies,
-                                        f"question {key}, {model}", found)
+            by_question[key] = _longest(
+                by_question.get(key, ()), replies, f"question {key}, {model}", found
+            )
     if not found.questions:
-        raise JudgeError("no battle record holds question_id, conversation_a and "
-                         "conversation_b; the judge needs the conversations voters saw")
+        raise JudgeError(
+            "no battle record holds question_id, conversation_a and "
+            "conversation_b; the judge needs the conversations voters saw"
+        )
     return found
 
 
-def _longest(old: tuple[str, ...], new: tuple[str, ...], what: str,
-             found: Extracted) -> tuple[str, ...]:
+def _longest(
+    old: tuple[str, ...], new: tuple[str, ...], what: str, found: Extracted
+) -> tuple[str, ...]:
     short, long = sorted((old, new), key=len)
     if long[: len(short)] != short:
         found.conflicts.append(f"{what}: records disagree on the text; the first is kept")
@@ -73,8 +77,11 @@ def write(found: Extracted, out_dir: str | Path) -> tuple[Path, Path]:
     by_key = {q.key: q for q in questions}
     answers_dir = out_dir / "model_answer"
     for model, by_question in found.answers.items():
-        write_jsonl(answer_path(answers_dir, model), [
-            answer_record(by_key[key], model, list(turns), {"source": "battles"})
-            for key, turns in by_question.items()
-        ])
+        write_jsonl(
+            answer_path(answers_dir, model),
+            [
+                answer_record(by_key[key], model, list(turns), {"source": "battles"})
+                for key, turns in by_question.items()
+            ],
+        )
     return out_dir / "question.jsonl", answers_dir

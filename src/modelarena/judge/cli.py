@@ -29,14 +29,20 @@ class Format(StrEnum):
     json = "json"
 
 
-Endpoint = Annotated[str | None, typer.Option(
-    help="OpenAI-compatible base URL (default: this machine's modelarena gateway, at the "
-         "host and port of its settings: http://127.0.0.1:8000/v1 unless changed).")]
-ApiKeyEnv = Annotated[str | None, typer.Option(
-    help="Environment variable holding the endpoint's API key.")]
+Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        help="OpenAI-compatible base URL (default: this machine's modelarena gateway, at the "
+        "host and port of its settings: http://127.0.0.1:8000/v1 unless changed)."
+    ),
+]
+ApiKeyEnv = Annotated[
+    str | None, typer.Option(help="Environment variable holding the endpoint's API key.")
+]
 Concurrency = Annotated[int, typer.Option(min=1, help="Requests in flight at most.")]
-Retries = Annotated[int, typer.Option(min=0, help="Retries of a failed request (backoff "
-                                                  "doubles from 1 s).")]
+Retries = Annotated[
+    int, typer.Option(min=0, help="Retries of a failed request (backoff doubles from 1 s).")
+]
 
 
 @contextmanager
@@ -57,7 +63,10 @@ def _errors() -> Iterator[None]:
 
 
 def _with_client(
-    endpoint: str | None, api_key_env: str | None, concurrency: int, retries: int,
+    endpoint: str | None,
+    api_key_env: str | None,
+    concurrency: int,
+    retries: int,
     work: Callable[[Any], Coroutine[Any, Any, Any]],
 ) -> Any:
     """Run `work(client)` in a fresh event loop with one ChatClient, closed afterwards."""
@@ -80,21 +89,30 @@ def _with_client(
 
 @judge_app.command()
 def answers(
-    questions: Annotated[Path, typer.Option(help="Question file: MT-Bench or Arena-Hard "
-                                                 "JSON lines.")],
+    questions: Annotated[
+        Path, typer.Option(help="Question file: MT-Bench or Arena-Hard JSON lines.")
+    ],
     model: Annotated[str, typer.Option(help="Model to answer with.")],
     endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
     concurrency: Concurrency = 8,
-    out: Annotated[Path | None, typer.Option(
-        help="Answer directory (default: model_answer/ beside the question file).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Answer directory (default: model_answer/ beside the question file)."),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Tokens per answer turn at most.")] = 1024,
-    temperature: Annotated[float | None, typer.Option(
-        help="One temperature for every category (default: MT-Bench's per category).")] = None,
-    temperatures: Annotated[Path | None, typer.Option(
-        help="YAML/JSON file: category -> temperature; key `default` for the rest.")] = None,
-    system_prompt: Annotated[str | None, typer.Option(
-        help="System prompt to send (default: none; the server's own applies).")] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(help="One temperature for every category (default: MT-Bench's per category)."),
+    ] = None,
+    temperatures: Annotated[
+        Path | None,
+        typer.Option(help="YAML/JSON file: category -> temperature; key `default` for the rest."),
+    ] = None,
+    system_prompt: Annotated[
+        str | None,
+        typer.Option(help="System prompt to send (default: none; the server's own applies)."),
+    ] = None,
     retries: Retries = 5,
 ) -> None:
     """Answer every turn of every question, keeping the dialogue.
@@ -107,44 +125,68 @@ def answers(
 
         if temperature is not None and temperatures is not None:
             raise ValueError("give --temperature or --temperatures, not both")
-        table = (generate.load_temperatures(temperatures) if temperatures
-                 else generate.Temperatures({}, temperature) if temperature is not None
-                 else generate.Temperatures())
+        table = (
+            generate.load_temperatures(temperatures)
+            if temperatures
+            else generate.Temperatures({}, temperature)
+            if temperature is not None
+            else generate.Temperatures()
+        )
         items = read_questions(questions)
         out = out or questions.resolve().parent / "model_answer"
-        run = _with_client(endpoint, api_key_env, concurrency, retries, lambda client:
-                           generate.generate_answers(items, model, out, client, table,
-                                                     max_tokens, system_prompt))
+        run = _with_client(
+            endpoint,
+            api_key_env,
+            concurrency,
+            retries,
+            lambda client: generate.generate_answers(
+                items, model, out, client, table, max_tokens, system_prompt
+            ),
+        )
         typer.echo(generate.describe(run))
         if run.failures:
-            typer.echo("Error: some answers failed; run the command again to retry them",
-                       err=True)
+            typer.echo("Error: some answers failed; run the command again to retry them", err=True)
             raise typer.Exit(1)
 
 
 @judge_app.command()
 def run(
-    mode: Annotated[Mode, typer.Option(help="Grade each answer, or compare pairs in both "
-                                            "orders.")],
+    mode: Annotated[Mode, typer.Option(help="Grade each answer, or compare pairs in both orders.")],
     judge_model: Annotated[str, typer.Option(help="The judge model's name at the endpoint.")],
     answers: Annotated[Path, typer.Option(help="Answer directory (or one file).")],
     judge_endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
-    questions: Annotated[Path | None, typer.Option(
-        help="Question file (default: question.jsonl beside the answer directory).")] = None,
-    baseline: Annotated[str | None, typer.Option(
-        help="The model every other is compared with (pairwise-baseline).")] = None,
-    model: Annotated[list[str] | None, typer.Option(
-        help="Judge only these models (repeatable; default: all with answers).")] = None,
-    reference: Annotated[Path | None, typer.Option(
-        help="Reference answers (model_answer format) for reference-guided grading.")] = None,
-    reference_categories: Annotated[str, typer.Option(
-        help="Comma-separated categories graded against references.")] = "math,reasoning,coding",
-    prompts: Annotated[Path | None, typer.Option(
-        help="Judge prompts in MT-Bench's judge_prompts.jsonl format (default: ours).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Judgment file (default: model_judgment/<judge>_<prompts>_<single|pair>.jsonl "
-             "beside the answer directory).")] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="Question file (default: question.jsonl beside the answer directory)."),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="The model every other is compared with (pairwise-baseline).")
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="Judge only these models (repeatable; default: all with answers)."),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Reference answers (model_answer format) for reference-guided grading."),
+    ] = None,
+    reference_categories: Annotated[
+        str, typer.Option(help="Comma-separated categories graded against references.")
+    ] = "math,reasoning,coding",
+    prompts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Judge prompts in MT-Bench's judge_prompts.jsonl format (default: ours)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Judgment file (default: model_judgment/<judge>_<prompts>_<single|pair>.jsonl "
+            "beside the answer directory)."
+        ),
+    ] = None,
     concurrency: Concurrency = 16,
     max_tokens: Annotated[int, typer.Option(min=1, help="Tokens per verdict at most.")] = 2048,
     retries: Retries = 5,
@@ -164,23 +206,38 @@ def run(
         items = read_questions(questions or answers.resolve().parent / "question.jsonl")
         prompt_set = load_prompts(prompts)
         jobs = runner.plan(
-            mode.value, items, given, prompt_set,
+            mode.value,
+            items,
+            given,
+            prompt_set,
             references=read_references(reference) if reference else None,
             reference_categories=[c.strip() for c in reference_categories.split(",")],
-            baseline=baseline, models=model,
+            baseline=baseline,
+            models=model,
         )
         kind = "single" if mode is Mode.single else "pairwise"
         out = out or default_path(answers, judge_model, prompt_set.name, kind)
-        result = _with_client(judge_endpoint, api_key_env, concurrency, retries, lambda client:
-                              runner.judge(jobs, client, judge_model, prompt_set.name, out,
-                                           max_tokens=max_tokens))
-        typer.echo(f"{result.written} judgments written ({result.parse_failures} without a "
-                   f"readable verdict, kept with their raw text), {result.skipped} already "
-                   f"done, of {result.planned} -> {result.path}")
+        result = _with_client(
+            judge_endpoint,
+            api_key_env,
+            concurrency,
+            retries,
+            lambda client: runner.judge(
+                jobs, client, judge_model, prompt_set.name, out, max_tokens=max_tokens
+            ),
+        )
+        typer.echo(
+            f"{result.written} judgments written ({result.parse_failures} without a "
+            f"readable verdict, kept with their raw text), {result.skipped} already "
+            f"done, of {result.planned} -> {result.path}"
+        )
         if result.errors:
             first = next(iter(result.errors.values()))
-            typer.echo(f"Error: {len(result.errors)} judge calls failed (first: {first}); "
-                       "run the command again to retry them", err=True)
+            typer.echo(
+                f"Error: {len(result.errors)} judge calls failed (first: {first}); "
+                "run the command again to retry them",
+                err=True,
+            )
             raise typer.Exit(1)
 
 
@@ -188,22 +245,34 @@ def run(
 def show(
     judgments: Annotated[list[Path], typer.Argument(help="Judgment files or directories.")],
     judge: Annotated[str | None, typer.Option(help="Report this judge's verdicts.")] = None,
-    baseline: Annotated[str | None, typer.Option(
-        help="Score models as win rate against this one (default: the model in every game).")
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Score models as win rate against this one (default: the model in every game)."
+        ),
     ] = None,
-    strong_weight: Annotated[int, typer.Option(
-        min=1, help="A strong verdict ([[A>>B]]) counts as this many games.")] = 3,
-    style_control: Annotated[bool, typer.Option(
-        "--style-control", help="Control the scores for answer length and markdown.")] = False,
-    bootstrap_rounds: Annotated[int, typer.Option(
-        min=0, help="Bootstrap rounds for score intervals (0: none).")] = 100,
+    strong_weight: Annotated[
+        int, typer.Option(min=1, help="A strong verdict ([[A>>B]]) counts as this many games.")
+    ] = 3,
+    style_control: Annotated[
+        bool,
+        typer.Option("--style-control", help="Control the scores for answer length and markdown."),
+    ] = False,
+    bootstrap_rounds: Annotated[
+        int, typer.Option(min=0, help="Bootstrap rounds for score intervals (0: none).")
+    ] = 100,
     format: Annotated[Format, typer.Option(help="Terminal tables or JSON.")] = Format.table,
     output: Annotated[Path | None, typer.Option(help="Write the table/JSON here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write an HTML report with plots.")] = None,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
-    l2: Annotated[float, typer.Option(
-        min=0.0, help="L2 penalty on the ratings (w = (rating − 1000)/400), for few games "
-                      "where a model never lost or never won.")] = 0.0,
+    l2: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="L2 penalty on the ratings (w = (rating − 1000)/400), for few games "
+            "where a model never lost or never won.",
+        ),
+    ] = 0.0,
 ) -> None:
     """MT-Bench grades, pairwise win rates and Bradley–Terry scores from judgments."""
     with _errors():
@@ -213,9 +282,14 @@ def show(
         from modelarena.judge.store import read_judgments
 
         result = reports.build_report(
-            read_judgments(judgments), judge=judge, baseline=baseline,
-            strong_weight=strong_weight, style_control=style_control,
-            rounds=bootstrap_rounds, seed=seed, l2=l2,
+            read_judgments(judgments),
+            judge=judge,
+            baseline=baseline,
+            strong_weight=strong_weight,
+            style_control=style_control,
+            rounds=bootstrap_rounds,
+            seed=seed,
+            l2=l2,
         )
         with _sink(output) as stream:
             if format is Format.json:
@@ -230,12 +304,20 @@ def show(
 
 @judge_app.command()
 def agreement(
-    judgments: Annotated[list[Path], typer.Option(
-        help="Pairwise judgment file or directory (repeatable: judges are also compared "
-             "with each other).")],
-    votes: Annotated[str | None, typer.Option(
-        help="Human votes: a battle file (FastChat clean_battle .json/.jsonl/.csv/.parquet) "
-             "or the arena database URL (sqlite:///..., postgresql+psycopg://...).")] = None,
+    judgments: Annotated[
+        list[Path],
+        typer.Option(
+            help="Pairwise judgment file or directory (repeatable: judges are also compared "
+            "with each other)."
+        ),
+    ],
+    votes: Annotated[
+        str | None,
+        typer.Option(
+            help="Human votes: a battle file (FastChat clean_battle .json/.jsonl/.csv/.parquet) "
+            "or the arena database URL (sqlite:///..., postgresql+psycopg://...)."
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option(help="Terminal table or JSON.")] = Format.table,
     output: Annotated[Path | None, typer.Option(help="Write the table/JSON here.")] = None,
 ) -> None:
@@ -269,13 +351,26 @@ def agreement(
 def _print_agreement(result: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
-    table = Table(title="Agreement (κ: Cohen's kappa; without ties: pairs where neither "
-                        "side said tie)", title_justify="left")
-    columns = ("first", "second", "category", "keys", "items", "agreement", "kappa",
-               "items_without_ties", "agreement_without_ties", "kappa_without_ties")
+    table = Table(
+        title="Agreement (κ: Cohen's kappa; without ties: pairs where neither side said tie)",
+        title_justify="left",
+    )
+    columns = (
+        "first",
+        "second",
+        "category",
+        "keys",
+        "items",
+        "agreement",
+        "kappa",
+        "items_without_ties",
+        "agreement_without_ties",
+        "kappa_without_ties",
+    )
     for column in columns:
-        table.add_column(column.replace("_", " "), justify="left" if column in columns[:3]
-                         else "right")
+        table.add_column(
+            column.replace("_", " "), justify="left" if column in columns[:3] else "right"
+        )
     for row in result["comparisons"]:
         table.add_row(*(_number(row[c]) for c in columns))
     console.print(table)
@@ -300,8 +395,9 @@ def _sink(output: Path | None) -> Iterator[Any]:
 
 @judge_app.command("from-battles")
 def from_battles(
-    source: Annotated[str, typer.Argument(
-        help="A battle file (FastChat clean_battle) or the arena database URL.")],
+    source: Annotated[
+        str, typer.Argument(help="A battle file (FastChat clean_battle) or the arena database URL.")
+    ],
     out: Annotated[Path, typer.Option(help="Directory for question.jsonl and model_answer/.")],
 ) -> None:
     """Write what voters saw as a question file and answer files.
@@ -315,24 +411,33 @@ def from_battles(
 
         found = battles.extract(battle_records(source))
         question_file, answer_dir = battles.write(found, out)
-        typer.echo(f"{len(found.questions)} questions -> {question_file}; answers of "
-                   f"{len(found.answers)} models -> {answer_dir}")
+        typer.echo(
+            f"{len(found.questions)} questions -> {question_file}; answers of "
+            f"{len(found.answers)} models -> {answer_dir}"
+        )
         if found.without_conversation:
-            typer.echo(f"{found.without_conversation} records without conversations skipped",
-                       err=True)
+            typer.echo(
+                f"{found.without_conversation} records without conversations skipped", err=True
+            )
         for conflict in found.conflicts:
             typer.echo(f"warning: {conflict}", err=True)
 
 
 def label(
-    judge_model: Annotated[str, typer.Option(help="The labelling model's name at the "
-                                                  "endpoint; also the labeller's name.")],
+    judge_model: Annotated[
+        str,
+        typer.Option(help="The labelling model's name at the endpoint; also the labeller's name."),
+    ],
     judge_endpoint: Endpoint = None,
     api_key_env: ApiKeyEnv = None,
-    db: Annotated[str | None, typer.Option(
-        help="Arena database URL (default: the platform's configured database).")] = None,
-    limit: Annotated[int | None, typer.Option(
-        min=1, help="Label at most N prompts (unparseable answers do not count).")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Arena database URL (default: the platform's configured database)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Label at most N prompts (unparseable answers do not count)."),
+    ] = None,
     concurrency: Concurrency = 8,
     retries: Retries = 5,
 ) -> None:
@@ -351,13 +456,18 @@ def label(
             db = load_settings().database_url
         with arena_database(db) as database:
             database.migrate()
-            result = _with_client(judge_endpoint, api_key_env, concurrency, retries,
-                                  lambda client: label_prompts(database, client, judge_model,
-                                                               limit=limit))
+            result = _with_client(
+                judge_endpoint,
+                api_key_env,
+                concurrency,
+                retries,
+                lambda client: label_prompts(database, client, judge_model, limit=limit),
+            )
         typer.echo(f"{result.labelled} prompts labelled")
         for conversation_id, raw in result.unparseable.items():
-            typer.echo(f"unparseable labels for {conversation_id} (not stored): {raw[:200]!r}",
-                       err=True)
+            typer.echo(
+                f"unparseable labels for {conversation_id} (not stored): {raw[:200]!r}", err=True
+            )
         if result.errors:
             first = next(iter(result.errors.values()))
             typer.echo(f"Error: {len(result.errors)} calls failed (first: {first})", err=True)

@@ -65,8 +65,10 @@ class ChatClient:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint {base_url!r} must be an http:// or https:// URL, "
-                             "e.g. http://127.0.0.1:8000/v1")
+            raise ValueError(
+                f"endpoint {base_url!r} must be an http:// or https:// URL, "
+                "e.g. http://127.0.0.1:8000/v1"
+            )
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key,
@@ -108,8 +110,10 @@ class ChatClient:
         (every other request would wait through its retries for nothing)."""
         tries = f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
         if isinstance(exc.__cause__, httpx.ConnectError):
-            return FatalCallError(f"cannot connect to {self.base_url} ({exc.__cause__}; "
-                                  f"{tries}); is a server running there?")
+            return FatalCallError(
+                f"cannot connect to {self.base_url} ({exc.__cause__}; "
+                f"{tries}); is a server running there?"
+            )
         return CallError(f"{_describe(exc)} ({tries})")
 
     def _delay(self, attempt: int, exc: Exception) -> float:

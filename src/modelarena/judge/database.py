@@ -22,8 +22,10 @@ def arena_database(url: str) -> Iterator[Any]:
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except (SQLAlchemyError, ValueError):
-        raise JudgeError(f"{url!r} is not a database URL; expected e.g. sqlite:///arena.db "
-                         "or postgresql+psycopg://user@host/db") from None
+        raise JudgeError(
+            f"{url!r} is not a database URL; expected e.g. sqlite:///arena.db "
+            "or postgresql+psycopg://user@host/db"
+        ) from None
     database = None
     try:
         database = Database(url)

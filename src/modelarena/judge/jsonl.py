@@ -18,8 +18,10 @@ T = TypeVar("T")
 def parse_jsonl(path: str | Path, parse: Callable[[dict[str, Any], str], T], what: str) -> list[T]:
     """`parse(record, where)` of every record, `where` naming it (`FILE, question 3`) for
     errors; a file without records is an error."""
-    items = [parse(record, f"{path}, {what} {number}")
-             for number, record in enumerate(iter_jsonl(path), 1)]
+    items = [
+        parse(record, f"{path}, {what} {number}")
+        for number, record in enumerate(iter_jsonl(path), 1)
+    ]
     if not items:
         raise JudgeError(f"{path} holds no {what}s")
     return items

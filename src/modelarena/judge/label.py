@@ -30,7 +30,7 @@ TOPICS = {
     "coding": "it involves writing, reading, explaining or fixing code",
     "creative_writing": "it asks for fiction, poetry, lyrics, a script or similar writing",
     "instruction_following": "it sets explicit requirements on the answer's form or content "
-                             "(length, format, words to use or avoid ...)",
+    "(length, format, words to use or avoid ...)",
 }
 CATEGORIES = (*CRITERIA, *TOPICS)
 HARD_PROMPT = "hard_prompt"
@@ -42,15 +42,17 @@ _SYSTEM = (
     "decide whether the prompt belongs to it (true) or not (false):\n"
     + "\n".join(f"- {name}: {meaning}" for name, meaning in {**CRITERIA, **TOPICS}.items())
     + "\n\nReply with one JSON object holding every category name with true or false, and "
-    "nothing else, for example: {\"" + '": false, "'.join(CATEGORIES[:2]) + "\": false, ...}"
+    'nothing else, for example: {"' + '": false, "'.join(CATEGORIES[:2]) + '": false, ...}'
 )
 _OBJECT = re.compile(r"\{[^{}]*\}")
 _WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 def messages(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": _SYSTEM},
-            {"role": "user", "content": f"Prompt to categorise:\n<<<\n{prompt}\n>>>"}]
+    return [
+        {"role": "system", "content": _SYSTEM},
+        {"role": "user", "content": f"Prompt to categorise:\n<<<\n{prompt}\n>>>"},
+    ]
 
 
 def parse_labels(text: str) -> dict[str, bool] | None:
@@ -87,7 +89,11 @@ class LabelRun:
 
 
 async def label_prompts(
-    db: Any, client: ChatClient, judge_model: str, *, limit: int | None = None,
+    db: Any,
+    client: ChatClient,
+    judge_model: str,
+    *,
+    limit: int | None = None,
     max_tokens: int = 512,
 ) -> LabelRun:
     """Label the prompts `judge_model` has not labelled yet, oldest first, until `limit`
@@ -98,8 +104,9 @@ async def label_prompts(
     run = LabelRun()
 
     async def one(conversation_id: str, prompt: str) -> None:
-        raw = await client.chat(judge_model, messages(prompt), temperature=0.0,
-                                max_tokens=max_tokens)
+        raw = await client.chat(
+            judge_model, messages(prompt), temperature=0.0, max_tokens=max_tokens
+        )
         labels = parse_labels(raw)
         if labels is not None:
             repo.save_prompt_label(db, conversation_id, judge_model, labels, raw)
@@ -118,8 +125,11 @@ async def label_prompts(
         tried = run.unparseable.keys() | run.errors.keys()
         room = limit - run.labelled - len(run.errors) if limit else None
         fetch = None if room is None else room + len(tried)  # the tried are still unlabelled
-        batch = {cid: prompt for cid, prompt in repo.unlabeled_prompts(db, judge_model, fetch)
-                 if cid not in tried}
+        batch = {
+            cid: prompt
+            for cid, prompt in repo.unlabeled_prompts(db, judge_model, fetch)
+            if cid not in tried
+        }
         if not batch:
             return run
         run.errors |= await run_each(batch, one, f"labelling with {judge_model}")

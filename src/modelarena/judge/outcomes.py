@@ -18,9 +18,16 @@ def grades(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per single grade: judge, model, question, turn, category, score (None when
     the verdict did not parse)."""
     return [
-        {"judge": r["judge"], "model": r["model"], "question_id": str(r["question_id"]),
-         "turn": int(r["turn"]), "category": r.get("category", ""), "score": r.get("score")}
-        for r in records if r["kind"] == SINGLE
+        {
+            "judge": r["judge"],
+            "model": r["model"],
+            "question_id": str(r["question_id"]),
+            "turn": int(r["turn"]),
+            "category": r.get("category", ""),
+            "score": r.get("score"),
+        }
+        for r in records
+        if r["kind"] == SINGLE
     ]
 
 
@@ -55,9 +62,18 @@ def pairs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             status, winner = CONSISTENT, winners[0]
         else:
             status, winner = INCONSISTENT, "tie"
-        rows.append({"judge": judge, "question_id": question, "turn": turn,
-                     "category": category, "model_1": first, "model_2": second,
-                     "winner": winner, "status": status})
+        rows.append(
+            {
+                "judge": judge,
+                "question_id": question,
+                "turn": turn,
+                "category": category,
+                "model_1": first,
+                "model_2": second,
+                "winner": winner,
+                "status": status,
+            }
+        )
     return rows
 
 
@@ -69,11 +85,14 @@ def battles(records: list[dict[str, Any]], strong_weight: int = 3) -> list[dict[
         if record["kind"] != PAIRWISE or record.get("verdict") is None:
             continue
         side, strong = preferred(record["verdict"])
-        rows.append({
-            "model_a": record["model_a"], "model_b": record["model_b"],
-            "winner": {"A": "model_a", "B": "model_b"}.get(side, "tie"),
-            "weight": strong_weight if strong else 1,
-            "conv_metadata": record.get("conv_metadata"),
-            "baseline": record.get("baseline"),
-        })
+        rows.append(
+            {
+                "model_a": record["model_a"],
+                "model_b": record["model_b"],
+                "winner": {"A": "model_a", "B": "model_b"}.get(side, "tie"),
+                "weight": strong_weight if strong else 1,
+                "conv_metadata": record.get("conv_metadata"),
+                "baseline": record.get("baseline"),
+            }
+        )
     return rows

@@ -66,9 +66,12 @@ class PromptSet:
             if template.kind == kind and template.reference == reference and template.judges(turn):
                 return template
         what = f"{kind}{' reference-guided' if reference else ''} template for turn {turn}"
-        hint = ("; a template judges a later turn when it shows the dialogue up to it "
-                "(MT-Bench's judge turns 1 and 2; the shipped sets judge any turn)"
-                if turn > 1 else "")
+        hint = (
+            "; a template judges a later turn when it shows the dialogue up to it "
+            "(MT-Bench's judge turns 1 and 2; the shipped sets judge any turn)"
+            if turn > 1
+            else ""
+        )
         raise JudgeError(f"prompt set {self.name!r} has no {what}{hint}")
 
 
@@ -83,8 +86,10 @@ def load_prompts(source: str | Path | None = None) -> PromptSet:
     path = Path(source) if source is not None else SHIPPED / f"{DEFAULT_SET}.jsonl"
     if not path.is_file():
         if str(source) not in shipped_sets():
-            raise JudgeError(f"no such prompt file: {path}; the shipped prompt sets are "
-                             f"{', '.join(shipped_sets())}")
+            raise JudgeError(
+                f"no such prompt file: {path}; the shipped prompt sets are "
+                f"{', '.join(shipped_sets())}"
+            )
         path = SHIPPED / f"{source}.jsonl"
     return PromptSet(path.stem, tuple(parse_jsonl(path, _template, "prompt template")))
 
@@ -99,8 +104,9 @@ def _template(record: dict[str, Any], where: str) -> PromptTemplate:
     system = record.get("system_prompt") or ""
     names = _field_names(system, where) | _field_names(record["prompt_template"], where)
     numbered = [_NUMBERED[kind].fullmatch(n) for n in names]
-    unknown = sorted(n for n, m in zip(names, numbered, strict=True)
-                     if n not in _FIELDS[kind] and m is None)
+    unknown = sorted(
+        n for n, m in zip(names, numbered, strict=True) if n not in _FIELDS[kind] and m is None
+    )
     if unknown:
         raise JudgeError(
             f"{where}: unknown field(s) {', '.join(unknown)} in a {kind} template; known: "

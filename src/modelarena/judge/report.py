@@ -71,8 +71,15 @@ def build_report(
         "grade_parse_failures": int(grades["score"].isna().sum()) if len(grades) else 0,
         "games": len(games),
         "game_parse_failures": sum(r.get("verdict") is None for r in games),
-        **{f"pairs_{name}": status.get(name, 0) for name in (
-            outcomes.CONSISTENT, outcomes.INCONSISTENT, outcomes.FAILED, outcomes.INCOMPLETE)},
+        **{
+            f"pairs_{name}": status.get(name, 0)
+            for name in (
+                outcomes.CONSISTENT,
+                outcomes.INCONSISTENT,
+                outcomes.FAILED,
+                outcomes.INCOMPLETE,
+            )
+        },
     }
     return report
 
@@ -110,12 +117,18 @@ def _win_rates(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for model, counts in tally.items():
         decided = counts["wins"] + counts["losses"] + counts["ties"]
-        rows.append({
-            "model": model, "wins": counts["wins"], "losses": counts["losses"],
-            "ties": counts["ties"], "inconsistent": counts["inconsistent"],
-            "failed": counts[outcomes.FAILED], "incomplete": counts[outcomes.INCOMPLETE],
-            "win_rate": (counts["wins"] + counts["ties"] / 2) / decided if decided else None,
-        })
+        rows.append(
+            {
+                "model": model,
+                "wins": counts["wins"],
+                "losses": counts["losses"],
+                "ties": counts["ties"],
+                "inconsistent": counts["inconsistent"],
+                "failed": counts[outcomes.FAILED],
+                "incomplete": counts[outcomes.INCOMPLETE],
+                "win_rate": (counts["wins"] + counts["ties"] / 2) / decided if decided else None,
+            }
+        )
     return sorted(rows, key=lambda r: (r["win_rate"] is None, -(r["win_rate"] or 0)))
 
 
@@ -142,13 +155,20 @@ def _score(
     unused = {"baseline"} if style_control else {"baseline", "conv_metadata"}
     battles = [{k: v for k, v in b.items() if k not in unused} for b in battles]
     try:
-        selection = select_battles(battles, Filters(anonymous_only=False),
-                                   style_control=style_control)
-        board = rate(selection.battles, RatingConfig(
-            ci="bootstrap" if rounds else "none", rounds=max(rounds, 1), seed=seed,
-            style_control=style_control, l2=l2,
-            anchor=Anchor(baseline, ANCHOR_RATING) if baseline else None,
-        ))
+        selection = select_battles(
+            battles, Filters(anonymous_only=False), style_control=style_control
+        )
+        board = rate(
+            selection.battles,
+            RatingConfig(
+                ci="bootstrap" if rounds else "none",
+                rounds=max(rounds, 1),
+                seed=seed,
+                style_control=style_control,
+                l2=l2,
+                anchor=Anchor(baseline, ANCHOR_RATING) if baseline else None,
+            ),
+        )
     except RatingError as exc:
         raise JudgeError(f"cannot fit scores to these verdicts: {exc}") from None
     rows = []
@@ -160,8 +180,12 @@ def _score(
             row["score_upper"] = _expected_score(row["ci_upper"], unbounded=1.0)
         rows.append(row)
     return {
-        "baseline": baseline, "strong_weight": strong_weight, "style_control": style_control,
-        "bootstrap_rounds": rounds, "l2": l2, "rows": rows,
+        "baseline": baseline,
+        "strong_weight": strong_weight,
+        "style_control": style_control,
+        "bootstrap_rounds": rounds,
+        "l2": l2,
+        "rows": rows,
         "style": [asdict(c) for c in board.style],
     }
 
@@ -189,8 +213,11 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for model, values in frame.iterrows():
         row: dict[str, Any] = {"model": model}
         for name, value in values.items():
-            row[str(name)] = None if pd.isna(value) else (
-                int(value) if name in ("graded", "failures") else float(value))
+            row[str(name)] = (
+                None
+                if pd.isna(value)
+                else (int(value) if name in ("graded", "failures") else float(value))
+            )
         rows.append(row)
     return rows
 
@@ -207,15 +234,19 @@ def print_report(report: Report, console: Console) -> None:
         _print_rows(console, "MT-Bench grades (1–10)", report.grades)
         _print_rows(console, "Grades by category", report.categories)
     if report.win_rates:
-        _print_rows(console, "Pairwise win rates (ties ½; order-dependent verdicts are ties)",
-                    report.win_rates)
+        _print_rows(
+            console,
+            "Pairwise win rates (ties ½; order-dependent verdicts are ties)",
+            report.win_rates,
+        )
     if report.score:
         score = report.score
         _print_rows(console, score_title(score), score["rows"])
         for coefficient in score["style"]:
             console.print(f"style coefficient {coefficient['name']}: {coefficient['value']:+.3f}")
-    console.print(" · ".join(f"{name.replace('_', ' ')}: {value}"
-                             for name, value in report.counts.items()))
+    console.print(
+        " · ".join(f"{name.replace('_', ' ')}: {value}" for name, value in report.counts.items())
+    )
 
 
 def score_title(score: dict[str, Any]) -> str:

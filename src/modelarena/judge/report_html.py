@@ -25,8 +25,7 @@ def render_html(report: Report, title: str = "modelarena judge report") -> str:
     if report.grades:
         sections.append(("Grades (1–10)", report.grades, _grades_figure(report)))
         if len(report.categories[0]) > 1:  # some category has a graded answer
-            sections.append(("Grades by category", report.categories,
-                             _category_figure(report)))
+            sections.append(("Grades by category", report.categories, _category_figure(report)))
     if report.win_rates:
         sections.append(("Pairwise win rates", report.win_rates, _win_rate_figure(report)))
     if report.score:
@@ -52,7 +51,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     columns = columns_of(rows)
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(format_cell(c, row.get(c)))}</td>" for c in columns)
+        "<tr>"
+        + "".join(f"<td>{html.escape(format_cell(c, row.get(c)))}</td>" for c in columns)
         + "</tr>"
         for row in rows
     )
@@ -64,11 +64,16 @@ def _grades_figure(report: Report) -> Any:
 
     models = [row["model"] for row in report.grades]
     columns = [c for c in report.grades[0] if c.startswith("turn_")] + ["overall"]
-    figure = go.Figure([
-        go.Bar(name=column.replace("_", " "), x=models,
-               y=[row.get(column) for row in report.grades])
-        for column in columns
-    ])
+    figure = go.Figure(
+        [
+            go.Bar(
+                name=column.replace("_", " "),
+                x=models,
+                y=[row.get(column) for row in report.grades],
+            )
+            for column in columns
+        ]
+    )
     return figure.update_layout(barmode="group", yaxis={"title": "mean grade", "range": [0, 10]})
 
 
@@ -76,14 +81,17 @@ def _category_figure(report: Report) -> Any:
     import plotly.graph_objects as go
 
     categories = [c for c in report.categories[0] if c != "model"]
-    figure = go.Figure([
-        go.Scatterpolar(
-            name=row["model"], fill="toself",
-            r=[row.get(c) or 0 for c in categories] + [row.get(categories[0]) or 0],
-            theta=categories + categories[:1],
-        )
-        for row in report.categories
-    ])
+    figure = go.Figure(
+        [
+            go.Scatterpolar(
+                name=row["model"],
+                fill="toself",
+                r=[row.get(c) or 0 for c in categories] + [row.get(categories[0]) or 0],
+                theta=categories + categories[:1],
+            )
+            for row in report.categories
+        ]
+    )
     return figure.update_layout(polar={"radialaxis": {"range": [0, 10]}})
 
 
@@ -92,10 +100,12 @@ def _win_rate_figure(report: Report) -> Any:
 
     rows = report.win_rates
     models = [row["model"] for row in rows]
-    figure = go.Figure([
-        go.Bar(name=name, x=models, y=[row[name] for row in rows])
-        for name in ("wins", "ties", "losses")
-    ])
+    figure = go.Figure(
+        [
+            go.Bar(name=name, x=models, y=[row[name] for row in rows])
+            for name in ("wins", "ties", "losses")
+        ]
+    )
     return figure.update_layout(barmode="stack", yaxis={"title": "pairs"})
 
 
@@ -104,8 +114,11 @@ def _score_figure(report: Report) -> Any:
 
     score = report.score or {}
     rows = score["rows"]
-    key, low, high = ("score", "score_lower", "score_upper") if score["baseline"] else (
-        "rating", "ci_lower", "ci_upper")
+    key, low, high = (
+        ("score", "score_lower", "score_upper")
+        if score["baseline"]
+        else ("rating", "ci_lower", "ci_upper")
+    )
     scale = 100.0 if score["baseline"] else 1.0
     values, errors_up, errors_down = [], [], []
     for row in rows:
@@ -114,9 +127,18 @@ def _score_figure(report: Report) -> Any:
         # An unbounded side (None) draws no bar rather than an infinite one.
         errors_up.append(row[high] * scale - value if row[high] is not None else 0.0)
         errors_down.append(value - row[low] * scale if row[low] is not None else 0.0)
-    figure = go.Figure(go.Scatter(
-        x=[row["model"] for row in rows], y=values, mode="markers",
-        error_y={"type": "data", "symmetric": False, "array": errors_up, "arrayminus": errors_down},
-    ))
+    figure = go.Figure(
+        go.Scatter(
+            x=[row["model"] for row in rows],
+            y=values,
+            mode="markers",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": errors_up,
+                "arrayminus": errors_down,
+            },
+        )
+    )
     axis = "win rate against the baseline (%)" if score["baseline"] else "rating"
     return figure.update_layout(yaxis={"title": axis})

@@ -42,20 +42,28 @@ class Job:
     def record(self, judge: str, prompts: str) -> dict[str, Any]:
         """The judgment record without its outcome."""
         models = (
-            {"model": self.models[0]} if self.kind == SINGLE
+            {"model": self.models[0]}
+            if self.kind == SINGLE
             else {"model_a": self.models[0], "model_b": self.models[1]}
         )
         return {
-            "kind": self.kind, "question_id": self.question.id,
-            "category": self.question.category, "turn": self.turn, **models,
-            "judge": judge, "prompts": prompts, "prompt": self.template.name,
+            "kind": self.kind,
+            "question_id": self.question.id,
+            "category": self.question.category,
+            "turn": self.turn,
+            **models,
+            "judge": judge,
+            "prompts": prompts,
+            "prompt": self.template.name,
             **({"baseline": self.baseline} if self.baseline else {}),
         }
 
     def messages(self) -> list[dict[str, str]]:
         sides = ("",) if self.kind == SINGLE else ("a", "b")
         values = fields(
-            self.question.turns, self.turn, dict(zip(sides, self.answers, strict=True)),
+            self.question.turns,
+            self.turn,
+            dict(zip(sides, self.answers, strict=True)),
             self.reference,
         )
         return self.template.messages(values)
@@ -82,8 +90,9 @@ def plan(
         if question.category not in reference_categories:
             reference = None
         for group in groups:
-            jobs += _question_jobs(kind, question, group, answers, prompts, reference,
-                                   recorded_baseline)
+            jobs += _question_jobs(
+                kind, question, group, answers, prompts, reference, recorded_baseline
+            )
     if not jobs:
         raise JudgeError(
             "nothing to judge: no question of the question file has answers of "
@@ -137,9 +146,18 @@ def _question_jobs(
         except JudgeError as exc:
             raise JudgeError(f"question {question.id!r}: {exc}") from None
         for order in [group] if kind == SINGLE else [group, group[::-1]]:
-            jobs.append(Job(kind, question, turn, order,
-                            tuple(answers[m][question.key] for m in order), template, ref,
-                            baseline))
+            jobs.append(
+                Job(
+                    kind,
+                    question,
+                    turn,
+                    order,
+                    tuple(answers[m][question.key] for m in order),
+                    template,
+                    ref,
+                    baseline,
+                )
+            )
     return jobs
 
 
@@ -202,10 +220,14 @@ def _style_metadata(job: Job) -> dict[str, Any]:
     """conv_metadata of a game (answer lengths and markdown counts up to the judged turn),
     kept for style control."""
     conversations = [
-        [message
-         for prompt, reply in zip(job.question.turns[: job.turn], texts, strict=False)
-         for message in ({"role": "user", "content": prompt},
-                         {"role": "assistant", "content": reply})]
+        [
+            message
+            for prompt, reply in zip(job.question.turns[: job.turn], texts, strict=False)
+            for message in (
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": reply},
+            )
+        ]
         for texts in job.answers
     ]
     return conversation_metadata(*conversations)

@@ -14,10 +14,16 @@ SINGLE, PAIRWISE = "single", "pairwise"
 
 def judgment_key(record: dict[str, Any]) -> tuple:
     """What one judge call judged: kind, judge, question, turn and model(s) in their order."""
-    models = (record["model"],) if record["kind"] == SINGLE else (
-        record["model_a"], record["model_b"])
-    return (record["kind"], record["judge"], str(record["question_id"]), int(record["turn"]),
-            *models)
+    models = (
+        (record["model"],) if record["kind"] == SINGLE else (record["model_a"], record["model_b"])
+    )
+    return (
+        record["kind"],
+        record["judge"],
+        str(record["question_id"]),
+        int(record["turn"]),
+        *models,
+    )
 
 
 def default_path(answers: str | Path, judge: str, prompts: str, kind: str) -> Path:

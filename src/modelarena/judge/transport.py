@@ -33,14 +33,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                   if k.lower() not in _SKIPPED_HEADERS]
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            if k.lower() not in _SKIPPED_HEADERS
+        ]
         try:
             async with self._open().request(
-                request.method, str(request.url), headers=headers, data=await request.aread(),
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=await request.aread(),
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"), sock_read=timeout.get("read")
+                ),
             ) as response:
                 content = await response.read()
         except TimeoutError as exc:  # asyncio.TimeoutError is this since 3.11
@@ -49,8 +56,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc), request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
-        return httpx.Response(response.status, headers=list(response.raw_headers),
-                              content=content, request=request)
+        return httpx.Response(
+            response.status, headers=list(response.raw_headers), content=content, request=request
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

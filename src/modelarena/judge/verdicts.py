@@ -13,8 +13,14 @@ PREFERENCES = ("A>>B", "A>B", "A=B", "B>A", "B>>A")
 _SCORE = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 _PREFERENCE = re.compile(r"\[\[\s*([AB]\s*(?:>>|<<|>|<|=)\s*[AB]|[ABC])\s*\]\]")
 _ALIASES = {
-    "A": "A>B", "B": "B>A", "C": "A=B",  # MT-Bench's three-way verdicts
-    "B<<A": "A>>B", "B<A": "A>B", "B=A": "A=B", "A<B": "B>A", "A<<B": "B>>A",
+    "A": "A>B",
+    "B": "B>A",
+    "C": "A=B",  # MT-Bench's three-way verdicts
+    "B<<A": "A>>B",
+    "B<A": "A>B",
+    "B=A": "A=B",
+    "A<B": "B>A",
+    "A<<B": "B>>A",
 }
 
 

@@ -47,8 +47,9 @@ def vote_turn(record: dict[str, Any]) -> int:
 
 def vote_categories(record: dict[str, Any]) -> frozenset[str]:
     """A record's `category` text and the names of its true boolean label columns."""
-    names = {name for name, value in record.items()
-             if value is True and name not in _NOT_CATEGORIES}
+    names = {
+        name for name, value in record.items() if value is True and name not in _NOT_CATEGORIES
+    }
     if isinstance(record.get("category"), str) and record["category"]:
         names.add(record["category"])
     return frozenset(names)
@@ -59,20 +60,27 @@ def human_votes(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     name order, and `label` '1', '2' or 'tie' (the model that won, as model_1/model_2)."""
     votes = []
     for number, record in enumerate(records, 1):
-        missing = [k for k in ("question_id", "model_a", "model_b", "winner")
-                   if record.get(k) is None]
+        missing = [
+            k for k in ("question_id", "model_a", "model_b", "winner") if record.get(k) is None
+        ]
         if missing:
-            raise JudgeError(f"vote {number} lacks {', '.join(missing)}; agreement joins "
-                             "votes to judgments on question_id, the model pair and turn")
+            raise JudgeError(
+                f"vote {number} lacks {', '.join(missing)}; agreement joins "
+                "votes to judgments on question_id, the model pair and turn"
+            )
         if record["winner"] not in HUMAN_WINNERS:
-            raise JudgeError(f"vote {number}: unknown winner {record['winner']!r}; expected one "
-                             f"of {', '.join(HUMAN_WINNERS)}")
+            raise JudgeError(
+                f"vote {number}: unknown winner {record['winner']!r}; expected one "
+                f"of {', '.join(HUMAN_WINNERS)}"
+            )
         first, second = sorted((record["model_a"], record["model_b"]))
         side = HUMAN_WINNERS[record["winner"]]
         winner = {"a": record["model_a"], "b": record["model_b"]}.get(side)
-        votes.append({
-            "key": (str(record["question_id"]), vote_turn(record), first, second),
-            "label": "tie" if winner is None else ("1" if winner == first else "2"),
-            "categories": vote_categories(record),
-        })
+        votes.append(
+            {
+                "key": (str(record["question_id"]), vote_turn(record), first, second),
+                "label": "tie" if winner is None else ("1" if winner == first else "2"),
+                "categories": vote_categories(record),
+            }
+        )
     return votes

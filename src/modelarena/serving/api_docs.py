@@ -24,7 +24,7 @@ DESCRIPTIONS = {
     429: "Too many requests; `Retry-After` says when to come back.",
     502: "The model's backend failed.",
     503: "Nothing can serve this right now (no healthy backend, shared state unreachable); "
-         "retry later.",
+    "retry later.",
     504: "The model's backend timed out.",
 }
 
@@ -48,8 +48,9 @@ class ErrorBody(_Open):
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """FastAPI `responses` for these error statuses."""
-    return {status: {"model": ErrorBody, "description": DESCRIPTIONS[status]}
-            for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
+    }
 
 
 # One server-sent event, as OpenAPI 3.1 describes a stream: its `data` is a JSON chunk
@@ -64,9 +65,14 @@ def events(what: str) -> dict[int | str, dict[str, Any]]:
 
 def stream_of(model: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
     """A 200 that is `model` as JSON, or with `stream: true` server-sent events."""
-    return {200: {"model": model, "description": f"{what} (JSON), or with `stream: true` "
-                  "server-sent events of chunks, ending with `data: [DONE]`",
-                  "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
+    return {
+        200: {
+            "model": model,
+            "description": f"{what} (JSON), or with `stream: true` "
+            "server-sent events of chunks, ending with `data: [DONE]`",
+            "content": {"text/event-stream": {"schema": SSE_EVENT}},
+        }
+    }
 
 
 def content(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
@@ -167,8 +173,9 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
     validation errors with 400 in OpenAI's shape, which every operation documents), and
     without the empty JSON body FastAPI adds beside a stream's or a file's media type."""
     if app.openapi_schema is None:
-        document = get_openapi(title=app.title, version=app.version, routes=app.routes,
-                               description=app.description)
+        document = get_openapi(
+            title=app.title, version=app.version, routes=app.routes, description=app.description
+        )
         for path in document.get("paths", {}).values():
             for operation in path.values():
                 responses = operation.get("responses", {})

@@ -48,8 +48,14 @@ def create_app(services: Services, announcer: Announcer | None = None) -> FastAP
             await announcer.leave()
         await services.close()
 
-    app = FastAPI(title="modelarena", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None, responses=docs.errors(400, 413))
+    app = FastAPI(
+        title="modelarena",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        responses=docs.errors(400, 413),
+    )
     app.openapi = lambda: docs.openapi_schema(app)  # type: ignore[method-assign]
     app.state.services = services
     app.include_router(gateway.router)
@@ -148,12 +154,19 @@ def add_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed)
             message = f"This path takes {', '.join(allowed)} requests."
         code = {413: "request_too_large", 405: "method_not_allowed"}.get(exc.status_code)
-        return JSONResponse(APIError(exc.status_code, message, type=kind, code=code).body(),
-                            status_code=exc.status_code, headers=headers)
+        return JSONResponse(
+            APIError(exc.status_code, message, type=kind, code=code).body(),
+            status_code=exc.status_code,
+            headers=headers,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        error = APIError(500, f"Internal error ({type(exc).__name__}); it has been logged.",
-                         type="server_error", code="internal_error")
+        error = APIError(
+            500,
+            f"Internal error ({type(exc).__name__}); it has been logged.",
+            type="server_error",
+            code="internal_error",
+        )
         return JSONResponse(error.body(), status_code=500)

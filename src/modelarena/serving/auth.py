@@ -65,16 +65,18 @@ class Auth:
             except SharedStateUnavailable as exc:
                 # A key's limit may be a quota shared by every replica: without the
                 # shared count, refuse rather than let each replica grant it anew.
-                raise APIError(503, "Rate limits cannot be checked right now (their shared "
-                               "store is unreachable); retry shortly.",
-                               code="rate_limiter_unavailable",
-                               headers={"Retry-After": "5"}) from exc
+                raise APIError(
+                    503,
+                    "Rate limits cannot be checked right now (their shared "
+                    "store is unreachable); retry shortly.",
+                    code="rate_limiter_unavailable",
+                    headers={"Retry-After": "5"},
+                ) from exc
             if wait is not None:
                 seconds = max(1, math.ceil(wait))
                 raise APIError(
                     429,
-                    f"Rate limit reached: {caller.rpm} requests per minute. "
-                    f"Retry in {seconds} s.",
+                    f"Rate limit reached: {caller.rpm} requests per minute. Retry in {seconds} s.",
                     type="rate_limit_error",
                     code="rate_limit_exceeded",
                     headers={"Retry-After": str(seconds)},
@@ -121,12 +123,16 @@ def bearer_matches(request: Request, secret: str) -> bool:
     """Whether the request carries `Authorization: Bearer <secret>` (compared in constant
     time; the scheme is required)."""
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
-                                                              secret.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), secret.encode()
+    )
 
 
 def _unauthorized(message: str) -> APIError:
     return APIError(
-        401, message, type="authentication_error", code="invalid_api_key",
+        401,
+        message,
+        type="authentication_error",
+        code="invalid_api_key",
         headers={"WWW-Authenticate": "Bearer"},
     )

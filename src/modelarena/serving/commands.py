@@ -38,7 +38,8 @@ def _fail(message: str) -> None:
 
 def _logging() -> None:
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO,
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     for noisy in ("alembic", "httpx", "httpcore"):  # one line per upstream call is too much
@@ -65,15 +66,20 @@ def worker(
     name: Annotated[str, typer.Option(help="the model name to serve under")],
     gateway: Annotated[str | None, typer.Option(help="gateway URL to register with")] = None,
     redis: Annotated[str | None, typer.Option(help="register in this Redis instead")] = None,
-    secret: Annotated[str | None, typer.Option(
-        help="shared worker secret [$MODELARENA_WORKER_SECRET]")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="shared worker secret [$MODELARENA_WORKER_SECRET]")
+    ] = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to bind")] = 8001,
-    advertise_url: Annotated[str | None, typer.Option(
-        help="URL the gateway uses to reach this worker [http://HOST:PORT/v1]")] = None,
+    advertise_url: Annotated[
+        str | None,
+        typer.Option(help="URL the gateway uses to reach this worker [http://HOST:PORT/v1]"),
+    ] = None,
     heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 5.0,
-    chat_template: Annotated[Path | None, typer.Option(
-        help="Jinja chat template file, for a GGUF without one", dir_okay=False)] = None,
+    chat_template: Annotated[
+        Path | None,
+        typer.Option(help="Jinja chat template file, for a GGUF without one", dir_okay=False),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve one local model over the OpenAI protocol and register with a gateway."""
@@ -91,21 +97,31 @@ def worker(
         model_config = known.model_copy(update={"name": name})
     elif Path(model).expanduser().is_file():
         template = chat_template.read_text() if chat_template else None
-        model_config = ModelConfig(name=name, path=str(Path(model).expanduser().resolve()),
-                                   chat_template=template)
+        model_config = ModelConfig(
+            name=name, path=str(Path(model).expanduser().resolve()), chat_template=template
+        )
     else:
-        _fail(f"--model {model!r} is neither a GGUF file nor a configured model "
-              f"({', '.join(m.name for m in base.models)})")
+        _fail(
+            f"--model {model!r} is neither a GGUF file nor a configured model "
+            f"({', '.join(m.name for m in base.models)})"
+        )
     settings = _settings(
-        config, host=host, port=port, models=[model_config.model_dump()],
-        include_default_models=False, api_keys=[secret] if secret else [],
+        config,
+        host=host,
+        port=port,
+        models=[model_config.model_dump()],
+        include_default_models=False,
+        api_keys=[secret] if secret else [],
         auth_required=bool(secret),
     )
     url = (advertise_url or f"http://{host}:{port}/v1").rstrip("/")
     worker_id = re.sub(r"[^A-Za-z0-9._-]", "-", name) + "-" + secrets.token_hex(4)
     announcer = Announcer(
         WorkerRecord(worker_id, name, url, model_config.public_metadata()),
-        gateway_url=gateway, redis_url=redis, redis_prefix=settings.redis_prefix, secret=secret,
+        gateway_url=gateway,
+        redis_url=redis,
+        redis_prefix=settings.redis_prefix,
+        secret=secret,
         heartbeat_s=heartbeat,
     )
     _logging()
@@ -134,24 +150,37 @@ def models(
                 where = f"MISSING: {exc}"
         else:
             where = f"{m.base_url} as {m.upstream_model or m.name}"
-        rows.append({"name": m.name, "engine": m.engine, "source": m.path or m.base_url,
-                     "loads_from": where, **m.public_metadata()})
+        rows.append(
+            {
+                "name": m.name,
+                "engine": m.engine,
+                "source": m.path or m.base_url,
+                "loads_from": where,
+                **m.public_metadata(),
+            }
+        )
     if json_out:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     table = Table(title="Configured models")
-    for column in ("name", "engine", "organization", "license", "context", "vision",
-                   "loads from"):
+    for column in ("name", "engine", "organization", "license", "context", "vision", "loads from"):
         table.add_column(column, overflow="fold", no_wrap=column == "name")
     for r in rows:
-        table.add_row(r["name"], r["engine"], r["organization"] or "", r["license"] or "",
-                      str(r["context_length"] or ""), "yes" if r["vision"] else "",
-                      r["loads_from"])
+        table.add_row(
+            r["name"],
+            r["engine"],
+            r["organization"] or "",
+            r["license"] or "",
+            str(r["context_length"] or ""),
+            "yes" if r["vision"] else "",
+            r["loads_from"],
+        )
     Console().print(table)
 
 
-keys = typer.Typer(help="Create, list and revoke gateway API keys (stored hashed).",
-                   no_args_is_help=True)
+keys = typer.Typer(
+    help="Create, list and revoke gateway API keys (stored hashed).", no_args_is_help=True
+)
 
 
 def _database(config: Path | None, db: str | None):
@@ -166,8 +195,9 @@ def _database(config: Path | None, db: str | None):
 @keys.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who or what the key is for")],
-    rpm: Annotated[int | None, typer.Option(help="requests per minute for this key",
-                                            min=0, max=2**31 - 1)] = None,
+    rpm: Annotated[
+        int | None, typer.Option(help="requests per minute for this key", min=0, max=2**31 - 1)
+    ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -176,8 +206,9 @@ def keys_create(
 
     info, key = repo.create_api_key(_database(config, db), name, rpm)
     typer.echo(key)
-    typer.secho(f"key {info.id} ({info.name}) created; store it now, it is not shown again",
-                err=True)
+    typer.secho(
+        f"key {info.id} ({info.name}) created; store it now, it is not shown again", err=True
+    )
 
 
 @keys.command("list")
@@ -192,9 +223,14 @@ def keys_list(config: ConfigOpt = None, db: DbOpt = None) -> None:
     for column in ("id", "name", "prefix", "rpm", "created", "state"):
         table.add_column(column)
     for k in repo.list_api_keys(_database(config, db)):
-        table.add_row(str(k.id), k.name, k.prefix + "…", str(k.rpm_limit or "default"),
-                      k.created_at.strftime("%Y-%m-%d %H:%M"),
-                      "revoked" if k.revoked_at else "active")
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.prefix + "…",
+            str(k.rpm_limit or "default"),
+            k.created_at.strftime("%Y-%m-%d %H:%M"),
+            "revoked" if k.revoked_at else "active",
+        )
     Console().print(table)
 
 

@@ -47,16 +47,22 @@ async def caller(request: Request) -> Caller:
     return await services(request).auth.check(request)
 
 
-@router.get("/v1/models", dependencies=[Depends(caller)],
-            responses={200: {"model": docs.ModelList}, **V1_ERRORS})
+@router.get(
+    "/v1/models",
+    dependencies=[Depends(caller)],
+    responses={200: {"model": docs.ModelList}, **V1_ERRORS},
+)
 async def list_models(request: Request) -> JSONResponse:
     svc = services(request)
     data = [_model_card(svc, name) for name in svc.router.model_names()]
     return JSONResponse({"object": "list", "data": data})
 
 
-@router.get("/v1/models/{model:path}", dependencies=[Depends(caller)],
-            responses={200: {"model": docs.ModelCard}, **V1_ERRORS})
+@router.get(
+    "/v1/models/{model:path}",
+    dependencies=[Depends(caller)],
+    responses={200: {"model": docs.ModelCard}, **V1_ERRORS},
+)
 async def get_model(model: str, request: Request) -> JSONResponse:
     return JSONResponse(_model_card(services(request), model))
 
@@ -72,16 +78,20 @@ def _model_card(svc: Services, name: str) -> dict:
     }
 
 
-@router.post("/v1/chat/completions",
-             responses={**docs.stream_of(docs.ChatCompletion, "the answer"), **V1_ERRORS})
+@router.post(
+    "/v1/chat/completions",
+    responses={**docs.stream_of(docs.ChatCompletion, "the answer"), **V1_ERRORS},
+)
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
     return await _generate(request, body, "chat")
 
 
-@router.post("/v1/completions",
-             responses={**docs.stream_of(docs.TextCompletion, "the completion"), **V1_ERRORS})
+@router.post(
+    "/v1/completions",
+    responses={**docs.stream_of(docs.TextCompletion, "the completion"), **V1_ERRORS},
+)
 async def completions(
     body: CompletionRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
@@ -103,14 +113,10 @@ async def embeddings(
     svc.metrics.requests.labels(label, "embeddings", "200").inc()
     svc.metrics.latency.labels(label, "embeddings").observe(time.perf_counter() - started)
     svc.metrics.count_tokens(label, result.prompt_tokens, 0)
-    return JSONResponse(
-        embeddings_body(result, model=body.model, encoding=body.encoding_format)
-    )
+    return JSONResponse(embeddings_body(result, model=body.model, encoding=body.encoding_format))
 
 
-async def _generate(
-    request: Request, body: GenerationRequest, endpoint: str
-) -> Response:
+async def _generate(request: Request, body: GenerationRequest, endpoint: str) -> Response:
     svc = services(request)
     label = svc.metrics.label(body.model)
     started = time.perf_counter()
@@ -124,8 +130,7 @@ async def _generate(
         elapsed = time.perf_counter() - started
         svc.metrics.requests.labels(label, endpoint, "200").inc()
         svc.metrics.latency.labels(label, endpoint).observe(elapsed)
-        svc.metrics.count_tokens(label, result.usage.prompt_tokens,
-                                 result.usage.completion_tokens)
+        svc.metrics.count_tokens(label, result.usage.prompt_tokens, result.usage.completion_tokens)
         return JSONResponse(completion_body(result, chat=chat, model=body.model))
 
     events = svc.router.stream(body.model, body)
@@ -175,8 +180,14 @@ async def _sse(
     except Exception as exc:  # a bug must still end the stream with an error, not a cut
         log.exception("stream failed")
         status = "500"
-        yield sse(APIError(500, f"Internal error ({type(exc).__name__}); it has been logged.",
-                           type="server_error", code="internal_error").body())
+        yield sse(
+            APIError(
+                500,
+                f"Internal error ({type(exc).__name__}); it has been logged.",
+                type="server_error",
+                code="internal_error",
+            ).body()
+        )
     finally:
         await events.aclose()
         svc.metrics.requests.labels(label, endpoint, status).inc()
@@ -211,22 +222,29 @@ async def health(request: Request) -> JSONResponse:
     models = {}
     for name in svc.router.model_names():
         backends = svc.router.backends(name)
-        models[name] = {"backends": len(backends),
-                        "healthy": sum(1 for b in backends if b.healthy)}
+        models[name] = {"backends": len(backends), "healthy": sum(1 for b in backends if b.healthy)}
     ok = all(m["healthy"] for m in models.values())
     return JSONResponse({"status": "ok" if ok else "degraded", "models": models})
 
 
-@router.get("/metrics", responses={**docs.content("text/plain", "Prometheus text format"),
-                                   **docs.errors(401)})
+@router.get(
+    "/metrics",
+    responses={**docs.content("text/plain", "Prometheus text format"), **docs.errors(401)},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics. With `metrics_token` set they need it as a bearer token and
     include the arena's traffic per model; without, they are public and do not."""
     svc = services(request)
     token = svc.settings.metrics_token
     if token and not bearer_matches(request, token):
-        raise APIError(401, "/metrics needs the metrics token (Authorization: Bearer TOKEN).",
-                       type="authentication_error", code="invalid_metrics_token",
-                       headers={"WWW-Authenticate": "Bearer"})
-    return Response(svc.metrics.render(private=bool(token)),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
+        raise APIError(
+            401,
+            "/metrics needs the metrics token (Authorization: Bearer TOKEN).",
+            type="authentication_error",
+            code="invalid_metrics_token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Response(
+        svc.metrics.render(private=bool(token)),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )

@@ -20,7 +20,7 @@ def host_name(header: str) -> str:
     """The name in a `Host` header, without its port: `[::1]:80` -> `::1`."""
     header = header.strip().lower()
     if header.startswith("["):
-        return header[1:header.find("]")] if "]" in header else header
+        return header[1 : header.find("]")] if "]" in header else header
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
@@ -38,9 +38,12 @@ class HostCheck:
             header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
             name = host_name(header)
             if not any(fnmatch.fnmatchcase(name, pattern) for pattern in self.allowed):
-                error = APIError(400, f"This server does not answer to the host name {name!r}. "
-                                 "An operator can add it to the allowed_hosts setting.",
-                                 code="host_not_allowed")
+                error = APIError(
+                    400,
+                    f"This server does not answer to the host name {name!r}. "
+                    "An operator can add it to the allowed_hosts setting.",
+                    code="host_not_allowed",
+                )
                 await _answer(error, scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -79,8 +82,11 @@ class BodyLimit:
 
 
 def _too_large(limit: int) -> APIError:
-    return APIError(413, f"The request body is larger than this endpoint's limit of "
-                         f"{limit:,} bytes.", code="request_too_large")
+    return APIError(
+        413,
+        f"The request body is larger than this endpoint's limit of {limit:,} bytes.",
+        code="request_too_large",
+    )
 
 
 async def _answer(error: APIError, scope: Scope, receive: Receive, send: Send) -> None:

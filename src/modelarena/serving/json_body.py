@@ -46,8 +46,7 @@ def _check(value: Any) -> None:
         if depth > MAX_DEPTH:
             raise BodyRejected(f"the body is nested deeper than {MAX_DEPTH} levels")
         children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, dict | list))
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 class StrictJSONRequest(Request):

@@ -31,20 +31,30 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "modelarena_requests", "API requests by model, endpoint and status",
-            ["model", "endpoint", "status"], registry=r,
+            "modelarena_requests",
+            "API requests by model, endpoint and status",
+            ["model", "endpoint", "status"],
+            registry=r,
         )
         self.tokens = Counter(
-            "modelarena_tokens", "Tokens processed by model and kind (prompt, completion)",
-            ["model", "kind"], registry=r,
+            "modelarena_tokens",
+            "Tokens processed by model and kind (prompt, completion)",
+            ["model", "kind"],
+            registry=r,
         )
         self.latency = Histogram(
-            "modelarena_request_duration_seconds", "Time from request to last byte",
-            ["model", "endpoint"], buckets=LATENCY_BUCKETS, registry=r,
+            "modelarena_request_duration_seconds",
+            "Time from request to last byte",
+            ["model", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
-            "modelarena_time_to_first_token_seconds", "Time from request to first text",
-            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+            "modelarena_time_to_first_token_seconds",
+            "Time from request to first text",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._gauges: dict[bool, CollectorRegistry] = {}
         for private in (False, True):
@@ -73,18 +83,25 @@ class _ScrapeGauges:
 
     def collect(self):
         in_flight = GaugeMetricFamily(
-            "modelarena_requests_in_flight", "Requests being served per model, blind battles "
-            "excluded", labels=["model"])
+            "modelarena_requests_in_flight",
+            "Requests being served per model, blind battles excluded",
+            labels=["model"],
+        )
         blind = GaugeMetricFamily(
-            "modelarena_blind_requests_in_flight", "Requests of blind battles being served"
+            "modelarena_blind_requests_in_flight",
+            "Requests of blind battles being served"
             + (" per model" if self._private else ", all models together"),
-            labels=["model"] if self._private else None)
+            labels=["model"] if self._private else None,
+        )
         queue = GaugeMetricFamily(
-            "modelarena_engine_queue_depth", "Sequences queued or decoding inside engines"
+            "modelarena_engine_queue_depth",
+            "Sequences queued or decoding inside engines"
             + (" per model" if self._private else ", all models together"),
-            labels=["model"] if self._private else None)
-        healthy = GaugeMetricFamily("modelarena_backends_healthy", "Healthy backends per model",
-                                    labels=["model"])
+            labels=["model"] if self._private else None,
+        )
+        healthy = GaugeMetricFamily(
+            "modelarena_backends_healthy", "Healthy backends per model", labels=["model"]
+        )
         blind_total = queue_total = 0
         for model in self._router.model_names():
             backends = self._router.backends(model)

@@ -94,14 +94,16 @@ class ChunkWriter:
     def usage(self, usage: Usage) -> bytes:
         if not self.include_usage:
             return b""
-        return sse({
-            "id": self.id,
-            "object": self._object,
-            "created": self.created,
-            "model": self.model,
-            "choices": [],
-            "usage": usage_body(usage),
-        })
+        return sse(
+            {
+                "id": self.id,
+                "object": self._object,
+                "created": self.created,
+                "model": self.model,
+                "choices": [],
+                "usage": usage_body(usage),
+            }
+        )
 
 
 def completion_body(result: Completion, *, chat: bool, model: str) -> dict[str, Any]:
@@ -113,11 +115,23 @@ def completion_body(result: Completion, *, chat: bool, model: str) -> dict[str, 
             message: dict[str, Any] = {"role": "assistant", "content": choice.text}
             if choice.tool_calls:
                 message["tool_calls"] = choice.tool_calls
-            choices.append({"index": choice.index, "message": message, "logprobs": None,
-                            "finish_reason": choice.finish_reason})
+            choices.append(
+                {
+                    "index": choice.index,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": choice.finish_reason,
+                }
+            )
         else:
-            choices.append({"index": choice.index, "text": choice.text, "logprobs": None,
-                            "finish_reason": choice.finish_reason})
+            choices.append(
+                {
+                    "index": choice.index,
+                    "text": choice.text,
+                    "logprobs": None,
+                    "finish_reason": choice.finish_reason,
+                }
+            )
     return {
         "id": new_id("chatcmpl" if chat else "cmpl"),
         "object": "chat.completion" if chat else "text_completion",

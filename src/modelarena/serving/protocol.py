@@ -90,7 +90,8 @@ class _SamplingFields(BaseModel):
     n: int = Field(1, ge=1, le=16)
     stream: bool = False
     stream_options: StreamOptions | None = Field(
-        None, description="read only when `stream` is true, ignored otherwise")
+        None, description="read only when `stream` is true, ignored otherwise"
+    )
     user: str | None = None
 
     def stop_list(self) -> list[str]:
@@ -121,8 +122,9 @@ class ChatCompletionRequest(_SamplingFields):
 
 
 class CompletionRequest(_SamplingFields):
-    prompt: NonEmptyText | Annotated[list[NonEmptyText], Field(min_length=1, max_length=1)] = (
-        Field(description="one prompt: a string, or a list holding one string"))
+    prompt: NonEmptyText | Annotated[list[NonEmptyText], Field(min_length=1, max_length=1)] = Field(
+        description="one prompt: a string, or a list holding one string"
+    )
     echo: bool = False
     suffix: str | None = None
 
@@ -134,8 +136,10 @@ class EmbeddingRequest(BaseModel):
     model_config = _STRICT
 
     model: str = Field(min_length=1, max_length=256)
-    input: NonEmptyText | Annotated[list[NonEmptyText],
-                                    Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
+    input: (
+        NonEmptyText
+        | Annotated[list[NonEmptyText], Field(min_length=1, max_length=MAX_EMBEDDING_INPUTS)]
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1, le=INT32_MAX)
     user: str | None = None

@@ -61,8 +61,11 @@ class RedisRegistry:
         self._prefix = f"{prefix}:worker:"
 
     async def upsert(self, record: WorkerRecord, ttl_s: float) -> None:
-        await self._redis.run(lambda client: client.set(
-            self._prefix + record.id, orjson.dumps(asdict(record)), px=int(ttl_s * 1000)))
+        await self._redis.run(
+            lambda client: client.set(
+                self._prefix + record.id, orjson.dumps(asdict(record)), px=int(ttl_s * 1000)
+            )
+        )
 
     async def remove(self, worker_id: str) -> None:
         await self._redis.run(lambda client: client.delete(self._prefix + worker_id))
@@ -72,8 +75,9 @@ class RedisRegistry:
             keys = [key async for key in client.scan_iter(match=self._prefix + "*", count=500)]
             return await client.mget(keys) if keys else []
 
-        return [WorkerRecord(**orjson.loads(v)) for v in await self._redis.run(read)
-                if v is not None]
+        return [
+            WorkerRecord(**orjson.loads(v)) for v in await self._redis.run(read) if v is not None
+        ]
 
     async def close(self) -> None:
         await self._redis.close()

@@ -122,9 +122,12 @@ class Router:
                 # A request the engine did not expect: it fails alone, and the backend,
                 # which may be serving everyone else well, stays in service.
                 log.exception("backend %s for %s raised on a request", backend.id, model)
-                raise APIError(500, f"The backend for '{model}' could not handle this request "
-                               f"({type(exc).__name__}); it has been logged.",
-                               code="internal_error") from exc
+                raise APIError(
+                    500,
+                    f"The backend for '{model}' could not handle this request "
+                    f"({type(exc).__name__}); it has been logged.",
+                    code="internal_error",
+                ) from exc
             finally:
                 if not done:
                     backend.end(blind)
@@ -134,8 +137,9 @@ class Router:
 
     # -- serving ------------------------------------------------------------------------
 
-    async def stream(self, model: str, request: GenerationRequest, *, blind: bool = False
-                     ) -> AsyncIterator[Event]:
+    async def stream(
+        self, model: str, request: GenerationRequest, *, blind: bool = False
+    ) -> AsyncIterator[Event]:
         """Events from one backend. Failures before the first event move to a replica.
         `blind`: a battle's request, kept out of the public per-model metrics."""
 
@@ -157,8 +161,7 @@ class Router:
             await events.aclose()
 
     async def complete(self, model: str, request: GenerationRequest) -> Completion:
-        backend, result = await self._with_retry(
-            model, lambda b: b.engine.complete(request), False)
+        backend, result = await self._with_retry(model, lambda b: b.engine.complete(request), False)
         backend.end(False)
         return result
 
@@ -176,8 +179,7 @@ class Router:
             try:
                 ok = await asyncio.wait_for(backend.engine.healthy(), timeout)
             except Exception as exc:
-                log.warning("health check of %s for %s failed: %r", backend.id, backend.model,
-                            exc)
+                log.warning("health check of %s for %s failed: %r", backend.id, backend.model, exc)
                 ok, backend.last_error = False, "health check failed"
             if ok and not backend.healthy:
                 log.info("backend %s for %s is healthy again", backend.id, backend.model)

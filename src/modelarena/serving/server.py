@@ -45,18 +45,27 @@ async def _serve(settings: Settings, use_database: bool, announcer: Announcer | 
         # from anyone, a client could claim a new address per request and escape every
         # per-IP limit (uvicorn's own default trusts 127.0.0.1).
         config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="warning",
-            access_log=False, timeout_graceful_shutdown=5, lifespan="on",
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+            lifespan="on",
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=settings.trusted_proxies or "",
         )
         if settings.host_names == ["*"]:
-            log.warning("bound to %s and answering to any host name: set allowed_hosts to "
-                        "the names clients use (see docs/security.md)", settings.host)
+            log.warning(
+                "bound to %s and answering to any host name: set allowed_hosts to "
+                "the names clients use (see docs/security.md)",
+                settings.host,
+            )
         server = uvicorn.Server(config)
         names = ", ".join(services.router.model_names())
-        log.info("modelarena listening on http://%s:%d — models: %s",
-                 settings.host, settings.port, names)
+        log.info(
+            "modelarena listening on http://%s:%d — models: %s", settings.host, settings.port, names
+        )
         await server.serve()
         return 0 if server.started else 1
     finally:

@@ -80,20 +80,30 @@ class Services:
         try:
             engines = [(cfg, make_engine(cfg, settings)) for cfg in settings.models]
         except ImportError as exc:
-            raise StartupError(f"llama-cpp-python cannot be loaded ({exc}); reinstall it "
-                               "with `make install`") from exc
+            raise StartupError(
+                f"llama-cpp-python cannot be loaded ({exc}); reinstall it with `make install`"
+            ) from exc
         results = await asyncio.gather(
             *(engine.start() for _, engine in engines), return_exceptions=True
         )
-        failures = [f"{cfg.name}: {r}" for (cfg, _), r in zip(engines, results, strict=True)
-                    if isinstance(r, BaseException)]
+        failures = [
+            f"{cfg.name}: {r}"
+            for (cfg, _), r in zip(engines, results, strict=True)
+            if isinstance(r, BaseException)
+        ]
         if failures:
             for _, engine in engines:
                 await engine.close()
             raise StartupError("cannot load models:\n  " + "\n  ".join(failures))
         for cfg, engine in engines:
-            router.add(Backend(id=f"config:{cfg.name}", model=cfg.name, engine=engine,
-                               metadata=cfg.public_metadata()))
+            router.add(
+                Backend(
+                    id=f"config:{cfg.name}",
+                    model=cfg.name,
+                    engine=engine,
+                    metadata=cfg.public_metadata(),
+                )
+            )
         limiter = make_rate_limiter(settings.redis_url, settings.redis_prefix)
         services = cls(
             settings=settings,
@@ -112,10 +122,12 @@ class Services:
 
     def start_background(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._every(self.settings.health_interval_s,
-                                            self.router.check_health)),
-            asyncio.create_task(self._every(min(1.0, self.settings.worker_ttl_s / 4),
-                                            self.sync_workers)),
+            asyncio.create_task(
+                self._every(self.settings.health_interval_s, self.router.check_health)
+            ),
+            asyncio.create_task(
+                self._every(min(1.0, self.settings.worker_ttl_s / 4), self.sync_workers)
+            ),
         ]
         if self.arena:
             self._tasks.append(asyncio.create_task(self.arena.leaderboard.run()))
@@ -182,6 +194,13 @@ class Services:
             name=record.model, base_url=record.url, api_key=self.settings.worker_secret
         )
         await engine.start()
-        self.router.add(Backend(id=f"worker:{record.id}", model=record.model, engine=engine,
-                                metadata=record.metadata, source="worker"))
+        self.router.add(
+            Backend(
+                id=f"worker:{record.id}",
+                model=record.model,
+                engine=engine,
+                metadata=record.metadata,
+                source="worker",
+            )
+        )
         log.info("worker %s serves %s at %s", record.id, record.model, record.url)

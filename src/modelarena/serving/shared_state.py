@@ -29,8 +29,9 @@ class RedisConnection:
 
         self._errors = redis.RedisError
         # One immediate retry covers a kept-alive connection that Redis closed meanwhile.
-        self.client = redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0,
-                                     retry=Retry(NoBackoff(), 1))
+        self.client = redis.from_url(
+            url, socket_connect_timeout=1.0, socket_timeout=2.0, retry=Retry(NoBackoff(), 1)
+        )
         self._down_until = 0.0
         self._down = False
 

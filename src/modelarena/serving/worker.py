@@ -51,15 +51,18 @@ class Announcer:
         if self._redis:
             await self._redis.upsert(self.record, ttl_s=3 * self._heartbeat)
             return
-        response = await client.post(f"{self._gateway}/internal/workers",
-                                      json=self.record.__dict__)
+        response = await client.post(f"{self._gateway}/internal/workers", json=self.record.__dict__)
         if response.status_code != 200:
             raise RuntimeError(f"{response.status_code} {response.text[:300]}")
         ttl = response.json().get("ttl_s")
         if ttl and self._heartbeat > ttl / 3:
             # Heartbeats must arrive well inside the gateway's TTL, or the worker flaps.
-            log.warning("heartbeat %.1f s is too slow for the gateway's %.1f s TTL; "
-                        "using %.1f s", self._heartbeat, ttl, ttl / 3)
+            log.warning(
+                "heartbeat %.1f s is too slow for the gateway's %.1f s TTL; using %.1f s",
+                self._heartbeat,
+                ttl,
+                ttl / 3,
+            )
             self._heartbeat = ttl / 3
 
     async def leave(self) -> None:

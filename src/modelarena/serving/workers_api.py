@@ -20,8 +20,9 @@ from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
 from modelarena.serving.shared_state import SharedStateUnavailable
 
-router = APIRouter(prefix="/internal/workers", route_class=StrictJSONRoute,
-                   responses=docs.errors(401, 403, 503))
+router = APIRouter(
+    prefix="/internal/workers", route_class=StrictJSONRoute, responses=docs.errors(401, 403, 503)
+)
 
 
 class Announcement(BaseModel):
@@ -40,12 +41,17 @@ def _authorize(request: Request) -> Services:
     svc: Services = request.app.state.services
     secret = svc.settings.worker_secret
     if not secret:
-        raise APIError(403, "Worker registration is disabled on this gateway: start it with "
-                       "MODELARENA_WORKER_SECRET set, and give workers the same --secret.",
-                       type="permission_error", code="workers_disabled")
+        raise APIError(
+            403,
+            "Worker registration is disabled on this gateway: start it with "
+            "MODELARENA_WORKER_SECRET set, and give workers the same --secret.",
+            type="permission_error",
+            code="workers_disabled",
+        )
     if not bearer_matches(request, secret):
-        raise APIError(401, "Wrong worker secret.", type="authentication_error",
-                       code="invalid_worker_secret")
+        raise APIError(
+            401, "Wrong worker secret.", type="authentication_error", code="invalid_worker_secret"
+        )
     return svc
 
 
@@ -64,9 +70,13 @@ def _registry_errors() -> Iterator[None]:
     try:
         yield
     except SharedStateUnavailable as exc:
-        raise APIError(503, "The worker registry (Redis) is unreachable; the worker's next "
-                       "heartbeat will try again.", code="registry_unavailable",
-                       headers={"Retry-After": "5"}) from exc
+        raise APIError(
+            503,
+            "The worker registry (Redis) is unreachable; the worker's next "
+            "heartbeat will try again.",
+            code="registry_unavailable",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 @router.post("", responses={200: {"model": Registered}})

@@ -28,8 +28,13 @@ from modelarena.store.models import (
 
 SIDES = ("a", "b")
 _SIDE_COLUMNS = (
-    "answer_{}", "finish_{}", "error_{}", "ttft_{}_ms", "duration_{}_ms",
-    "prompt_tokens_{}", "completion_tokens_{}",
+    "answer_{}",
+    "finish_{}",
+    "error_{}",
+    "ttft_{}_ms",
+    "duration_{}_ms",
+    "prompt_tokens_{}",
+    "completion_tokens_{}",
 )
 
 
@@ -58,11 +63,18 @@ class TurnView:
     completion_tokens: dict[str, int | None]
 
     @classmethod
-    def unanswered(cls, turn_id: int, position: int, prompt: str, image: str | None
-                   ) -> TurnView:
+    def unanswered(cls, turn_id: int, position: int, prompt: str, image: str | None) -> TurnView:
         nothing = dict.fromkeys(SIDES)
-        return cls(turn_id, position, prompt, image, dict(nothing), dict(nothing),
-                   dict(nothing), dict(nothing))
+        return cls(
+            turn_id,
+            position,
+            prompt,
+            image,
+            dict(nothing),
+            dict(nothing),
+            dict(nothing),
+            dict(nothing),
+        )
 
     def ok(self, sides: Sequence[str]) -> bool:
         """Every side answered without an error."""
@@ -132,30 +144,57 @@ def create_conversation(
     sampling: dict[str, Any],
 ) -> ConversationView:
     """Store a new conversation and return it (no turns yet)."""
-    row = Conversation(id=conversation_id, visitor_id=visitor_id, mode=mode,
-                       model_a=models[0], model_b=models[1] if len(models) > 1 else None,
-                       sampling=dict(sampling))
+    row = Conversation(
+        id=conversation_id,
+        visitor_id=visitor_id,
+        mode=mode,
+        model_a=models[0],
+        model_b=models[1] if len(models) > 1 else None,
+        sampling=dict(sampling),
+    )
     with db.session() as session:
         session.add(row)
     return ConversationView(
-        id=row.id, visitor_id=row.visitor_id, mode=row.mode,
+        id=row.id,
+        visitor_id=row.visitor_id,
+        mode=row.mode,
         models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
-        sampling=dict(row.sampling), created_at=row.created_at,
+        sampling=dict(row.sampling),
+        created_at=row.created_at,
     )
 
 
 # Built once and reused with a bound id: this read runs several times per battle, and
 # building a statement costs more than running it.
 _CONVERSATION = (
-    select(Conversation.id, Conversation.visitor_id, Conversation.mode, Conversation.model_a,
-           Conversation.model_b, Conversation.sampling, Conversation.created_at, Vote.winner)
+    select(
+        Conversation.id,
+        Conversation.visitor_id,
+        Conversation.mode,
+        Conversation.model_a,
+        Conversation.model_b,
+        Conversation.sampling,
+        Conversation.created_at,
+        Vote.winner,
+    )
     .outerjoin(Vote, Vote.conversation_id == Conversation.id)
     .where(Conversation.id == bindparam("conversation_id"))
 )
 _TURNS = (
-    select(Turn.id, Turn.position, Turn.prompt, Turn.image, Turn.answer_a, Turn.answer_b,
-           Turn.finish_a, Turn.finish_b, Turn.error_a, Turn.error_b,
-           Turn.completion_tokens_a, Turn.completion_tokens_b)
+    select(
+        Turn.id,
+        Turn.position,
+        Turn.prompt,
+        Turn.image,
+        Turn.answer_a,
+        Turn.answer_b,
+        Turn.finish_a,
+        Turn.finish_b,
+        Turn.error_a,
+        Turn.error_b,
+        Turn.completion_tokens_a,
+        Turn.completion_tokens_b,
+    )
     .where(Turn.conversation_id == bindparam("conversation_id"))
     .order_by(Turn.position)
 )
@@ -213,18 +252,30 @@ def reset_turn(db: Database, conversation_id: str, turn_id: int) -> bool:
 
 
 def _voted(session: Session, conversation_id: str) -> bool:
-    return session.scalar(select(Vote.id).where(Vote.conversation_id == conversation_id)
-                          ) is not None
+    return (
+        session.scalar(select(Vote.id).where(Vote.conversation_id == conversation_id)) is not None
+    )
 
 
 # SideResult's fields, in the order of _SIDE_COLUMNS.
-_RESULT_FIELDS = ("answer", "finish_reason", "error", "ttft_ms", "duration_ms",
-                  "prompt_tokens", "completion_tokens")
+_RESULT_FIELDS = (
+    "answer",
+    "finish_reason",
+    "error",
+    "ttft_ms",
+    "duration_ms",
+    "prompt_tokens",
+    "completion_tokens",
+)
 _SAVE_SIDE = {
     side: update(Turn)
     .where(Turn.id == bindparam("turn_id"))
-    .values({column.format(side): bindparam(f"new_{field}")
-             for column, field in zip(_SIDE_COLUMNS, _RESULT_FIELDS, strict=True)})
+    .values(
+        {
+            column.format(side): bindparam(f"new_{field}")
+            for column, field in zip(_SIDE_COLUMNS, _RESULT_FIELDS, strict=True)
+        }
+    )
     for side in SIDES
 }
 
@@ -243,8 +294,13 @@ def _storable(value: Any) -> Any:
     return value.replace("\x00", "") if isinstance(value, str) else value
 
 
-def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str,
-             check: Callable[[ConversationView | None], None] | None = None) -> bool:
+def add_vote(
+    db: Database,
+    conversation_id: str,
+    visitor_id: str,
+    winner: str,
+    check: Callable[[ConversationView | None], None] | None = None,
+) -> bool:
     """Commit the conversation's vote; False when it already has one. `check` sees the
     conversation as read in the same transaction and refuses the vote by raising."""
     try:
@@ -257,8 +313,9 @@ def add_vote(db: Database, conversation_id: str, visitor_id: str, winner: str,
     return True
 
 
-def voted_conversations(db: Database, modes: Sequence[str] = ("battle",)
-                        ) -> tuple[list[str], set[str]]:
+def voted_conversations(
+    db: Database, modes: Sequence[str] = ("battle",)
+) -> tuple[list[str], set[str]]:
     """Ids of the voted conversations of these modes, oldest vote first, and the set of
     those with an excluding flag (identity leak, ...)."""
     voted = (
@@ -290,8 +347,9 @@ def set_feedback(db: Database, turn_id: int, visitor_id: str, rating: int) -> No
 
 def add_flag(db: Database, conversation_id: str, kind: str, detail: str, excluded: bool) -> None:
     with db.session() as session:
-        session.add(Flag(conversation_id=conversation_id, kind=kind, detail=detail,
-                         excluded=excluded))
+        session.add(
+            Flag(conversation_id=conversation_id, kind=kind, detail=detail, excluded=excluded)
+        )
 
 
 @dataclass(frozen=True)
@@ -305,8 +363,9 @@ class FlagView:
     reviewed_at: datetime | None
 
 
-def list_flags(db: Database, unreviewed_only: bool = False,
-               conversation_id: str | None = None) -> list[FlagView]:
+def list_flags(
+    db: Database, unreviewed_only: bool = False, conversation_id: str | None = None
+) -> list[FlagView]:
     query = select(Flag).order_by(Flag.id)
     if unreviewed_only:
         query = query.where(Flag.reviewed_at.is_(None))
@@ -314,8 +373,9 @@ def list_flags(db: Database, unreviewed_only: bool = False,
         query = query.where(Flag.conversation_id == conversation_id)
     with db.session() as session:
         return [
-            FlagView(f.id, f.conversation_id, f.kind, f.detail, f.excluded, f.created_at,
-                     f.reviewed_at)
+            FlagView(
+                f.id, f.conversation_id, f.kind, f.detail, f.excluded, f.created_at, f.reviewed_at
+            )
             for f in session.scalars(query)
         ]
 

@@ -30,7 +30,8 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30},
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
                 **(POOL if parsed.database not in (None, "", ":memory:") else {}),
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
