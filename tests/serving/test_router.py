@@ -9,7 +9,7 @@ import pytest
 
 from modelarena.engines.base import Engine, TextDelta, Usage
 from modelarena.errors import APIError
-from modelarena.serving.protocol import ChatCompletionRequest
+from modelarena.protocol import ChatCompletionRequest
 from modelarena.serving.router import Backend, Router
 
 REQUEST = ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "hi"}])

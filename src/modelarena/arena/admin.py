@@ -7,16 +7,16 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelarena.arena import api_docs as shapes
+from modelarena.arena import shapes
 from modelarena.arena.api import ConversationId, arena
+from modelarena.arena.assembly import Arena
 from modelarena.arena.export import conversation_records
-from modelarena.arena.setup import Arena
 from modelarena.errors import APIError
-from modelarena.serving import api_docs as docs
-from modelarena.serving.auth import bearer_matches
-from modelarena.serving.json_body import StrictJSONRoute
-from modelarena.serving.openai_format import JSONResponse
 from modelarena.store import arena as store
+from modelarena.web import openapi
+from modelarena.web.guards import bearer_matches
+from modelarena.web.json_body import StrictJSONRoute
+from modelarena.web.responses import JSONResponse
 
 
 async def admin(request: Request, found: Arena = Depends(arena)) -> Arena:
@@ -38,7 +38,7 @@ async def admin(request: Request, found: Arena = Depends(arena)) -> Arena:
 
 
 router = APIRouter(
-    prefix="/api/admin", route_class=StrictJSONRoute, responses=docs.errors(401, 403, 404)
+    prefix="/api/admin", route_class=StrictJSONRoute, responses=openapi.errors(401, 403, 404)
 )
 
 

@@ -14,17 +14,17 @@ from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from modelarena.arena import api_docs as shapes
+from modelarena.arena import shapes
+from modelarena.arena.assembly import Arena
 from modelarena.arena.leaderboard_fit import BUILTIN, LABELS
-from modelarena.arena.setup import Arena
 from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
 from modelarena.errors import APIError
-from modelarena.serving import api_docs as docs
-from modelarena.serving.json_body import StrictJSONRoute
-from modelarena.serving.openai_format import JSONResponse
+from modelarena.web import openapi
+from modelarena.web.json_body import StrictJSONRoute
+from modelarena.web.responses import JSONResponse
 
 router = APIRouter(
-    prefix="/api", route_class=StrictJSONRoute, responses=docs.errors(403, 404, 409, 429, 503)
+    prefix="/api", route_class=StrictJSONRoute, responses=openapi.errors(403, 404, 409, 429, 503)
 )
 CATEGORIES = ("all", *BUILTIN, *LABELS)
 changes = [Depends(check_same_origin)]
@@ -177,7 +177,7 @@ async def get_conversation(
 @router.post(
     "/conversations/{conversation_id}/messages",
     dependencies=changes,
-    responses=docs.events("the turn's events: start, delta, answer, error, done"),
+    responses=openapi.events("the turn's events: start, delta, answer, error, done"),
 )
 async def send(
     conversation_id: ConversationId,
@@ -192,7 +192,7 @@ async def send(
 @router.post(
     "/conversations/{conversation_id}/regenerate",
     dependencies=changes,
-    responses=docs.events("the turn's events, as for a message"),
+    responses=openapi.events("the turn's events, as for a message"),
 )
 async def regenerate(
     conversation_id: ConversationId, found: Arena = Depends(arena), who: Caller = Depends(caller)
@@ -303,7 +303,7 @@ async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> J
     )
 
 
-@router.get("/leaderboard.csv", responses=docs.content("text/csv", "the leaderboard as CSV"))
+@router.get("/leaderboard.csv", responses=openapi.content("text/csv", "the leaderboard as CSV"))
 async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) -> Response:
     snapshot = found.leaderboard.snapshot
     board = snapshot.board(_category(category))

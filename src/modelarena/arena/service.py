@@ -31,7 +31,7 @@ from modelarena.arena.sampling import Candidate, NoPairError, PairSampler
 from modelarena.config import ArenaSettings
 from modelarena.engines.base import TextDelta, Usage
 from modelarena.errors import APIError
-from modelarena.serving.protocol import ChatCompletionRequest
+from modelarena.protocol import ChatCompletionRequest
 from modelarena.serving.router import Router
 from modelarena.store import arena as store
 from modelarena.store.arena import ConversationView, SideResult, TurnView

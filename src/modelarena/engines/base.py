@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelarena.errors import APIError
-from modelarena.serving.protocol import (
+from modelarena.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,

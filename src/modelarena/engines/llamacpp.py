@@ -31,7 +31,7 @@ from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
 from modelarena.engines.llama_runtime import init_backend, tokenize, vocab_facts
 from modelarena.engines.model_files import resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
-from modelarena.serving.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from modelarena.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
 DEFAULT_CONTEXT = 4096
 

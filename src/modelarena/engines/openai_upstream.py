@@ -30,7 +30,7 @@ from modelarena.engines.base import (
     Usage,
 )
 from modelarena.errors import APIError
-from modelarena.serving.protocol import ChatCompletionRequest, EmbeddingRequest
+from modelarena.protocol import ChatCompletionRequest, EmbeddingRequest
 
 log = logging.getLogger(__name__)
 

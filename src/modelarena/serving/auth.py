@@ -7,7 +7,6 @@ Keys are off by default on loopback; on any other address, or once a key exists,
 
 from __future__ import annotations
 
-import hmac
 import math
 import time
 from dataclasses import dataclass
@@ -117,15 +116,6 @@ class Auth:
             self._cache.clear()
         self._cache[digest] = (caller, time.monotonic() + CACHE_S)
         return caller
-
-
-def bearer_matches(request: Request, secret: str) -> bool:
-    """Whether the request carries `Authorization: Bearer <secret>` (compared in constant
-    time; the scheme is required)."""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), secret.encode()
-    )
 
 
 def _unauthorized(message: str) -> APIError:

@@ -15,26 +15,27 @@ from fastapi.responses import Response, StreamingResponse
 
 from modelarena.engines.base import Event, GenerationRequest, TextDelta, Usage
 from modelarena.errors import APIError
-from modelarena.serving import api_docs as docs
-from modelarena.serving.auth import Caller, bearer_matches
-from modelarena.serving.json_body import StrictJSONRoute
-from modelarena.serving.openai_format import (
-    SSE_DONE,
-    ChunkWriter,
-    JSONResponse,
-    completion_body,
-    embeddings_body,
-    sse,
-)
-from modelarena.serving.protocol import (
+from modelarena.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     EmbeddingRequest,
 )
+from modelarena.serving import shapes
+from modelarena.serving.auth import Caller
+from modelarena.serving.openai_format import (
+    SSE_DONE,
+    ChunkWriter,
+    completion_body,
+    embeddings_body,
+)
 from modelarena.serving.services import Services
+from modelarena.web import openapi
+from modelarena.web.guards import bearer_matches
+from modelarena.web.json_body import StrictJSONRoute
+from modelarena.web.responses import JSONResponse, sse
 
 router = APIRouter(route_class=StrictJSONRoute)
-V1_ERRORS = docs.errors(401, 404, 429, 502, 503, 504)
+V1_ERRORS = openapi.errors(401, 404, 429, 502, 503, 504)
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -50,7 +51,7 @@ async def caller(request: Request) -> Caller:
 @router.get(
     "/v1/models",
     dependencies=[Depends(caller)],
-    responses={200: {"model": docs.ModelList}, **V1_ERRORS},
+    responses={200: {"model": shapes.ModelList}, **V1_ERRORS},
 )
 async def list_models(request: Request) -> JSONResponse:
     svc = services(request)
@@ -61,7 +62,7 @@ async def list_models(request: Request) -> JSONResponse:
 @router.get(
     "/v1/models/{model:path}",
     dependencies=[Depends(caller)],
-    responses={200: {"model": docs.ModelCard}, **V1_ERRORS},
+    responses={200: {"model": shapes.ModelCard}, **V1_ERRORS},
 )
 async def get_model(model: str, request: Request) -> JSONResponse:
     return JSONResponse(_model_card(services(request), model))
@@ -80,7 +81,7 @@ def _model_card(svc: Services, name: str) -> dict:
 
 @router.post(
     "/v1/chat/completions",
-    responses={**docs.stream_of(docs.ChatCompletion, "the answer"), **V1_ERRORS},
+    responses={**shapes.stream_of(shapes.ChatCompletion, "the answer"), **V1_ERRORS},
 )
 async def chat_completions(
     body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
@@ -90,7 +91,7 @@ async def chat_completions(
 
 @router.post(
     "/v1/completions",
-    responses={**docs.stream_of(docs.TextCompletion, "the completion"), **V1_ERRORS},
+    responses={**shapes.stream_of(shapes.TextCompletion, "the completion"), **V1_ERRORS},
 )
 async def completions(
     body: CompletionRequest, request: Request, _: Caller = Depends(caller)
@@ -98,7 +99,7 @@ async def completions(
     return await _generate(request, body, "completions")
 
 
-@router.post("/v1/embeddings", responses={200: {"model": docs.EmbeddingList}, **V1_ERRORS})
+@router.post("/v1/embeddings", responses={200: {"model": shapes.EmbeddingList}, **V1_ERRORS})
 async def embeddings(
     body: EmbeddingRequest, request: Request, _: Caller = Depends(caller)
 ) -> Response:
@@ -215,7 +216,7 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-@router.get("/health", responses={200: {"model": docs.Health}})
+@router.get("/health", responses={200: {"model": shapes.Health}})
 async def health(request: Request) -> JSONResponse:
     """Liveness for load balancers: healthy backends per model; no details leak."""
     svc = services(request)
@@ -229,7 +230,7 @@ async def health(request: Request) -> JSONResponse:
 
 @router.get(
     "/metrics",
-    responses={**docs.content("text/plain", "Prometheus text format"), **docs.errors(401)},
+    responses={**openapi.content("text/plain", "Prometheus text format"), **openapi.errors(401)},
 )
 async def metrics(request: Request) -> Response:
     """Prometheus metrics. With `metrics_token` set they need it as a bearer token and

@@ -8,19 +8,8 @@ import struct
 import time
 from typing import Any
 
-import orjson
-from starlette.responses import Response
-
 from modelarena.engines.base import Completion, Embeddings, TextDelta, Usage
-
-
-class JSONResponse(Response):
-    """A JSON response serialised with orjson (FastAPI's own ORJSONResponse is deprecated)."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+from modelarena.web.responses import sse
 
 
 def new_id(prefix: str) -> str:
@@ -29,10 +18,6 @@ def new_id(prefix: str) -> str:
 
 def now() -> int:
     return int(time.time())
-
-
-def sse(payload: dict[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 SSE_DONE = b"data: [DONE]\n\n"

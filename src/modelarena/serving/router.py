@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from modelarena.engines.base import Completion, Embeddings, Engine, Event, GenerationRequest
 from modelarena.errors import APIError, model_not_found, no_healthy_backend
-from modelarena.serving.protocol import EmbeddingRequest
+from modelarena.protocol import EmbeddingRequest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,7 +10,6 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from sqlalchemy.engine import make_url
@@ -25,9 +24,6 @@ from modelarena.serving.registry import Registry, WorkerRecord, make_registry
 from modelarena.serving.router import Backend, Router
 from modelarena.serving.shared_state import SharedStateUnavailable
 from modelarena.store.db import Database
-
-if TYPE_CHECKING:
-    from modelarena.arena.setup import Arena
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +57,6 @@ class Services:
     registry: Registry
     limiter: RateLimiter
     db: Database | None
-    arena: Arena | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _closed: bool = False
 
@@ -114,10 +109,6 @@ class Services:
             limiter=limiter,
             db=db,
         )
-        if db is not None:
-            from modelarena.arena.setup import build_arena
-
-            services.arena = await to_thread.run_sync(build_arena, settings, db, router, limiter)
         return services
 
     def start_background(self) -> None:
@@ -129,8 +120,6 @@ class Services:
                 self._every(min(1.0, self.settings.worker_ttl_s / 4), self.sync_workers)
             ),
         ]
-        if self.arena:
-            self._tasks.append(asyncio.create_task(self.arena.leaderboard.run()))
 
     async def close(self) -> None:
         """Stop the loops and release every engine and connection; safe to call twice."""

@@ -12,16 +12,16 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from modelarena.errors import APIError
-from modelarena.serving import api_docs as docs
-from modelarena.serving.auth import bearer_matches
-from modelarena.serving.json_body import StrictJSONRoute
-from modelarena.serving.openai_format import JSONResponse
 from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
 from modelarena.serving.shared_state import SharedStateUnavailable
+from modelarena.web import openapi
+from modelarena.web.guards import bearer_matches
+from modelarena.web.json_body import StrictJSONRoute
+from modelarena.web.responses import JSONResponse
 
 router = APIRouter(
-    prefix="/internal/workers", route_class=StrictJSONRoute, responses=docs.errors(401, 403, 503)
+    prefix="/internal/workers", route_class=StrictJSONRoute, responses=openapi.errors(401, 403, 503)
 )
 
 

@@ -1,4 +1,4 @@
-"""Build the arena's parts from the settings: service, image store, sampler, moderation
+"""Builds the arena's parts from the settings: service, image store, sampler, moderation
 and the live leaderboard."""
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
-"""ASGI guards in front of every route: the `Host` a request names must be one of ours
-(no DNS rebinding), and its body must fit the limit of the path it goes to (413).
-
-Both answer in OpenAI's error shape before any route runs.
+"""Who may pass: ASGI guards in front of every route (the `Host` a request names must be
+one of ours, against DNS rebinding; its body must fit the limit of its path, 413), which
+answer in OpenAI's error shape before any route runs; and bearer-token checks.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import hmac
 from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelarena.errors import APIError
-from modelarena.serving.openai_format import JSONResponse
+from modelarena.web.responses import JSONResponse
 
 
 def host_name(header: str) -> str:
@@ -92,3 +93,12 @@ def _too_large(limit: int) -> APIError:
 async def _answer(error: APIError, scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse(error.body(), status_code=error.status)
     await response(scope, receive, send)
+
+
+def bearer_matches(request: Request, secret: str) -> bool:
+    """Whether the request carries `Authorization: Bearer <secret>` (compared in constant
+    time; the scheme is required)."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), secret.encode()
+    )

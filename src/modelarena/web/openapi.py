@@ -1,9 +1,6 @@
 """What the OpenAPI document promises, kept true: the error statuses each group of routes
-can answer (in OpenAI's error shape), the bodies /v1 answers with, the media types of
-streams and files, and no 422 (validation errors are 400s here).
-
-The models below describe responses for the document only; handlers build their bodies
-directly (see openai_format.py), so the hot paths pay nothing for them.
+can answer (in OpenAI's error shape), the media types of streams and files, and no 422
+(validation errors are 400s here). Each HTTP surface describes its own bodies with these.
 """
 
 from __future__ import annotations
@@ -29,18 +26,20 @@ DESCRIPTIONS = {
 }
 
 
-class _Open(BaseModel):
+class Open(BaseModel):
+    """A documented body: fields beyond those listed are allowed."""
+
     model_config = ConfigDict(extra="allow")
 
 
-class ErrorDetail(_Open):
+class ErrorDetail(Open):
     message: str
     type: str
     param: str | None
     code: str | None
 
 
-class ErrorBody(_Open):
+class ErrorBody(Open):
     """Every error, as OpenAI writes it."""
 
     error: ErrorDetail
@@ -63,112 +62,12 @@ def events(what: str) -> dict[int | str, dict[str, Any]]:
     return {200: {"description": what, "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
 
 
-def stream_of(model: type[BaseModel], what: str) -> dict[int | str, dict[str, Any]]:
-    """A 200 that is `model` as JSON, or with `stream: true` server-sent events."""
-    return {
-        200: {
-            "model": model,
-            "description": f"{what} (JSON), or with `stream: true` "
-            "server-sent events of chunks, ending with `data: [DONE]`",
-            "content": {"text/event-stream": {"schema": SSE_EVENT}},
-        }
-    }
-
-
 def content(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
     """A 200 whose body is not JSON."""
     return {200: {"description": what, "content": {media_type: {"schema": {"type": "string"}}}}}
 
 
-# -- /v1 response bodies ----------------------------------------------------------------
-
-
-class TokenUsage(_Open):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class ModelCard(_Open):
-    id: str
-    object: str
-    created: int
-    owned_by: str
-    metadata: dict[str, Any]
-
-
-class ModelList(_Open):
-    object: str
-    data: list[ModelCard]
-
-
-class AssistantMessage(_Open):
-    role: str
-    content: str | None
-    tool_calls: list[dict[str, Any]] | None = None
-
-
-class ChatChoice(_Open):
-    index: int
-    message: AssistantMessage
-    logprobs: Any = None
-    finish_reason: str | None
-
-
-class ChatCompletion(_Open):
-    id: str
-    object: str
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: TokenUsage | None = None
-
-
-class TextChoice(_Open):
-    index: int
-    text: str
-    logprobs: Any = None
-    finish_reason: str | None
-
-
-class TextCompletion(_Open):
-    id: str
-    object: str
-    created: int
-    model: str
-    choices: list[TextChoice]
-    usage: TokenUsage | None = None
-
-
-class Embedding(_Open):
-    object: str
-    index: int
-    embedding: list[float] | str
-
-
-class EmbeddingUsage(_Open):
-    prompt_tokens: int
-    total_tokens: int
-
-
-class EmbeddingList(_Open):
-    object: str
-    data: list[Embedding]
-    model: str
-    usage: EmbeddingUsage | None = None
-
-
-class BackendCount(_Open):
-    backends: int
-    healthy: int
-
-
-class Health(_Open):
-    status: str
-    models: dict[str, BackendCount]
-
-
-def openapi_schema(app: FastAPI) -> dict[str, Any]:
+def document(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document, without FastAPI's 422 responses (this server answers
     validation errors with 400 in OpenAI's shape, which every operation documents), and
     without the empty JSON body FastAPI adds beside a stream's or a file's media type."""

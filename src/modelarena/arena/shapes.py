@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+from modelarena.web.openapi import Open as _Open
 
 
 class SamplingLimits(_Open):

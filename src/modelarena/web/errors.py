@@ -1,13 +1,12 @@
-"""The FastAPI application: routes, OpenAI-shaped error handlers, background loops."""
+"""Every error an HTTP surface answers, in OpenAI's shape: our own errors, validation
+errors (400, naming the parameter), HTTP errors of the framework (404, 405 with every
+method of the path, 413), and anything unexpected (a logged 500)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
-from collections.abc import Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,81 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from modelarena import __version__
-from modelarena.config import Settings
 from modelarena.errors import APIError
-from modelarena.serving import api_docs as docs
-from modelarena.serving import gateway, workers_api
-from modelarena.serving.http_guards import BodyLimit, HostCheck
-from modelarena.serving.openai_format import JSONResponse
-from modelarena.serving.services import Services
-from modelarena.serving.worker import Announcer
+from modelarena.web.responses import JSONResponse
 
 log = logging.getLogger(__name__)
-ARENA_PATHS = ("/api/", "/side-by-side", "/chat", "/leaderboard", "/about")
-ARENA_BODY_BYTES = 1024 * 1024
-
-
-def create_app(services: Services, announcer: Announcer | None = None) -> FastAPI:
-    """An app over already-started services; its lifespan runs the background loops
-    and, for a worker, the announcer that keeps it registered with its gateway. Shutdown
-    closes everything here: after a SIGTERM, uvicorn re-raises the signal once it returns,
-    so nothing after `serve()` would run."""
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        services.start_background()
-        task = asyncio.create_task(announcer.run()) if announcer else None
-        yield
-        if task:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await announcer.leave()
-        await services.close()
-
-    app = FastAPI(
-        title="modelarena",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url=None,
-        responses=docs.errors(400, 413),
-    )
-    app.openapi = lambda: docs.openapi_schema(app)  # type: ignore[method-assign]
-    app.state.services = services
-    app.include_router(gateway.router)
-    app.include_router(workers_api.router)
-    if services.arena is not None:
-        from modelarena.arena import admin, api, pages
-        from modelarena.arena.visitors import VisitorCookieMiddleware
-
-        app.state.arena = services.arena
-        app.include_router(api.router)
-        app.include_router(admin.router)
-        app.include_router(pages.router)
-        app.add_middleware(VisitorCookieMiddleware, prefixes=ARENA_PATHS)
-    settings = services.settings
-    app.add_middleware(BodyLimit, limit_for=_body_limits(settings))
-    if settings.host_names != ["*"]:
-        app.add_middleware(HostCheck, allowed=settings.host_names)
-    add_error_handlers(app)
-    return app
-
-
-def _body_limits(settings: Settings) -> Callable[[str], int]:
-    """The largest request body each path takes: an image and its form's overhead for
-    uploads, 1 MiB for the rest of the arena's API, `max_body_bytes` for /v1."""
-    images = settings.arena.image_max_bytes + 64 * 1024
-
-    def limit_for(path: str) -> int:
-        if path == "/api/images":
-            return images
-        if path.startswith("/api/"):
-            return ARENA_BODY_BYTES
-        return settings.max_body_bytes
-
-    return limit_for
 
 
 def _most_telling(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The `modelarena judge` commands (answers, run, show, agreement, from-battles) and
-`modelarena label`. Only typer is imported here; each command loads what it needs."""
+"""`modelarena judge answers|run|show|agreement|from-battles|label`. Only typer is
+imported here; each command loads what it needs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-judge_app = typer.Typer(
+judge = typer.Typer(
     help="Answer question sets, grade answers with an LLM judge, report, calibrate.",
     no_args_is_help=True,
 )
@@ -87,7 +87,7 @@ def _with_client(
     return asyncio.run(main())
 
 
-@judge_app.command()
+@judge.command()
 def answers(
     questions: Annotated[
         Path, typer.Option(help="Question file: MT-Bench or Arena-Hard JSON lines.")
@@ -149,7 +149,7 @@ def answers(
             raise typer.Exit(1)
 
 
-@judge_app.command()
+@judge.command()
 def run(
     mode: Annotated[Mode, typer.Option(help="Grade each answer, or compare pairs in both orders.")],
     judge_model: Annotated[str, typer.Option(help="The judge model's name at the endpoint.")],
@@ -241,7 +241,7 @@ def run(
             raise typer.Exit(1)
 
 
-@judge_app.command()
+@judge.command()
 def show(
     judgments: Annotated[list[Path], typer.Argument(help="Judgment files or directories.")],
     judge: Annotated[str | None, typer.Option(help="Report this judge's verdicts.")] = None,
@@ -302,7 +302,7 @@ def show(
             html.write_text(render_html(result), encoding="utf-8")
 
 
-@judge_app.command()
+@judge.command()
 def agreement(
     judgments: Annotated[
         list[Path],
@@ -393,7 +393,7 @@ def _sink(output: Path | None) -> Iterator[Any]:
             yield handle
 
 
-@judge_app.command("from-battles")
+@judge.command("from-battles")
 def from_battles(
     source: Annotated[
         str, typer.Argument(help="A battle file (FastChat clean_battle) or the arena database URL.")
@@ -423,6 +423,7 @@ def from_battles(
             typer.echo(f"warning: {conflict}", err=True)
 
 
+@judge.command("label")
 def label(
     judge_model: Annotated[
         str,

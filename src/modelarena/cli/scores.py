@@ -1,0 +1,70 @@
+"""`modelarena scores import`: benchmark scores (MT-Bench, MMLU, ...) per model, shown as
+leaderboard columns."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from modelarena.cli.common import ConfigOpt, DbOpt, database, fail
+
+scores = typer.Typer(help="Benchmark scores shown on the leaderboard.", no_args_is_help=True)
+
+
+@scores.command("import")
+def import_scores(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV or JSON: model,benchmark,value rows, or a "
+            "model column plus one column per benchmark",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    source: Annotated[str | None, typer.Option(help="where the scores come from")] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Add benchmark scores (MT-Bench, MMLU, ...) per model, shown as leaderboard columns."""
+    from modelarena.store.arena import upsert_scores
+
+    try:
+        rows = _score_rows(path)
+    except ValueError as exc:
+        fail(f"{path}: {exc}")
+    count = upsert_scores(database(config, db), rows, source or path.name)
+    typer.echo(f"stored {count} scores")
+
+
+def _score_rows(path: Path) -> list[tuple[str, str, float]]:
+    if path.suffix.lower() == ".json":
+        data = json.loads(path.read_text())
+        records = (
+            data
+            if isinstance(data, list)
+            else [{"model": model, **values} for model, values in data.items()]
+        )
+    else:
+        with path.open(newline="") as handle:
+            records = list(csv.DictReader(handle))
+    rows = []
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict) or not record.get("model"):
+            raise ValueError(f"row {number} has no model")
+        if "benchmark" in record:
+            pairs = [(record["benchmark"], record.get("value"))]
+        else:
+            pairs = [(k, v) for k, v in record.items() if k != "model"]
+        for benchmark, value in pairs:
+            try:
+                rows.append((str(record["model"]), str(benchmark), float(value)))
+            except (TypeError, ValueError):
+                raise ValueError(f"row {number}: {benchmark} = {value!r} is not a number") from None
+    if not rows:
+        raise ValueError("no scores found")
+    return rows
