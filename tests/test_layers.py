@@ -78,3 +78,23 @@ def test_the_check_catches_an_upward_import_even_inside_a_function():
     assert upward_imports("engines", "import modelarena.serving.router\n")
     assert upward_imports("rating", "from modelarena import store\n")
     assert upward_imports("arena", "from modelarena.serving.router import Router\n") == []
+
+
+def test_only_the_store_speaks_sql():
+    """Queries, sessions and the database driver's errors stay inside `store/`."""
+    outside = []
+    for path in sorted(SOURCE.rglob("*.py")):
+        if layer_of(path) == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            )
+            outside += [
+                f"{path.relative_to(SOURCE)}:{node.lineno} imports {name}"
+                for name in names
+                if name.split(".")[0] in ("sqlalchemy", "alembic")
+            ]
+    assert not outside, "\n".join(outside)

@@ -20,7 +20,6 @@ from typing import Any
 
 import anyio
 from anyio import to_thread
-from sqlalchemy.exc import IntegrityError
 
 from modelarena.arena.export import WINNERS
 from modelarena.arena.identity import find_leak, identity_terms
@@ -378,7 +377,7 @@ class ArenaService:
                 turn_id = await to_thread.run_sync(
                     store.add_turn, self.db, conversation_id, len(view.turns), prompt, image
                 )
-            except IntegrityError:
+            except store.TurnTaken:
                 raise _error(
                     409, "Another message is being sent in this conversation.", "conversation_busy"
                 ) from None

@@ -14,23 +14,17 @@ from modelarena.judge.errors import JudgeError
 def arena_database(url: str) -> Iterator[Any]:
     """A `store.db.Database` for `url`, closed afterwards; database errors become
     JudgeErrors naming the database (its password hidden)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from modelarena.store.db import Database
+    from modelarena.store.db import Database, DatabaseError, shown_url
 
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except (SQLAlchemyError, ValueError):
-        raise JudgeError(
-            f"{url!r} is not a database URL; expected e.g. sqlite:///arena.db "
-            "or postgresql+psycopg://user@host/db"
-        ) from None
+        shown = shown_url(url)
+    except ValueError as exc:
+        raise JudgeError(str(exc)) from None
     database = None
     try:
         database = Database(url)
         yield database
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
         raise JudgeError(f"the arena database {shown} cannot be used: {reason}") from None
     finally:

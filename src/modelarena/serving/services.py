@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 
 from anyio import to_thread
-from sqlalchemy.engine import make_url
 
 from modelarena.config import ModelConfig, Settings
 from modelarena.engines.base import Engine
@@ -23,7 +22,7 @@ from modelarena.serving.rate_limit import RateLimiter, make_rate_limiter
 from modelarena.serving.registry import Registry, WorkerRecord, make_registry
 from modelarena.serving.router import Backend, Router
 from modelarena.serving.shared_state import SharedStateUnavailable
-from modelarena.store.db import Database
+from modelarena.store.db import Database, shown_url
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class Services:
             try:
                 await to_thread.run_sync(db.migrate)
             except Exception as exc:
-                shown = make_url(settings.database_url).render_as_string(hide_password=True)
+                shown = shown_url(settings.database_url)
                 raise StartupError(f"database {shown}: {exc}") from exc
         router = Router()
         try:

@@ -226,15 +226,24 @@ def add_turn(
     db: Database, conversation_id: str, position: int, prompt: str, image: str | None
 ) -> int | None:
     """A new turn with no answers yet; its id, or None when the conversation has been
-    voted. The (conversation, position) pair is unique, so two concurrent sends cannot
-    both add the same turn."""
-    with db.session() as session:
-        if _voted(session, conversation_id):
-            return None
-        row = Turn(conversation_id=conversation_id, position=position, prompt=prompt, image=image)
-        session.add(row)
-        session.flush()
-        return row.id
+    voted. The (conversation, position) pair is unique, so of two concurrent sends one
+    adds the turn and the other gets `TurnTaken`."""
+    try:
+        with db.session() as session:
+            if _voted(session, conversation_id):
+                return None
+            row = Turn(
+                conversation_id=conversation_id, position=position, prompt=prompt, image=image
+            )
+            session.add(row)
+            session.flush()
+            return row.id
+    except IntegrityError:
+        raise TurnTaken(conversation_id, position) from None
+
+
+class TurnTaken(Exception):
+    """Another request added this turn of the conversation first."""
 
 
 def reset_turn(db: Database, conversation_id: str, turn_id: int) -> bool:

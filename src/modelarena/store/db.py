@@ -12,12 +12,28 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+# Any failure of the database or its driver, for callers that report it.
+DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The server reaches the database from AnyIO's worker threads (40 by default): enough
 # connections that no request waits for another's connection to come back.
 POOL = {"pool_size": 40, "max_overflow": 10}
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be shown to a user: its password hidden. ValueError when it is
+    not a database URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        raise ValueError(
+            f"{url!r} is not a database URL; expected e.g. sqlite:///arena.db "
+            "or postgresql+psycopg://user@host/db"
+        ) from None
 
 
 class Database:
