@@ -9,10 +9,10 @@ from sqlalchemy import event
 from modelarena.arena.battle_table import BattleTable
 from modelarena.arena.export import battle_records
 from modelarena.rating import Filters, select_battles
-from modelarena.rating.categories import BUILTIN_CATEGORIES
 from modelarena.store import arena as store
 from modelarena.store import repo
 from modelarena.store.db import Database
+from modelarena.vocabulary import BUILTIN_CATEGORIES
 
 PROMPTS = [
     ["Write a Python function that reverses a list."],

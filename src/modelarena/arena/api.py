@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelarena.arena import shapes
 from modelarena.arena.assembly import Arena
-from modelarena.arena.leaderboard_fit import BUILTIN, LABELS
 from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
 from modelarena.errors import APIError
+from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES, Mode, Winner
 from modelarena.web import openapi
 from modelarena.web.json_body import StrictJSONRoute
 from modelarena.web.responses import JSONResponse
@@ -26,7 +26,7 @@ from modelarena.web.responses import JSONResponse
 router = APIRouter(
     prefix="/api", route_class=StrictJSONRoute, responses=openapi.errors(403, 404, 409, 429, 503)
 )
-CATEGORIES = ("all", *BUILTIN, *LABELS)
+CATEGORIES = ("all", *BUILTIN_CATEGORIES, *LABEL_CATEGORIES)
 changes = [Depends(check_same_origin)]
 ConversationId = Annotated[
     str, Path(pattern=r"^[!-~]{1,64}$", description="a conversation's id (printable ASCII)")
@@ -45,7 +45,7 @@ class _Body(BaseModel):
 
 
 class NewConversation(_Body):
-    mode: Literal["battle", "side_by_side", "chat"] = "battle"
+    mode: Mode = "battle"
     models: list[str] | None = None
     sampling: dict[str, Any] | None = None
     vision: bool = False
@@ -57,7 +57,7 @@ class Message(_Body):
 
 
 class VoteBody(_Body):
-    winner: Literal["model_a", "model_b", "tie", "tie (bothbad)"]
+    winner: Winner
 
 
 class FeedbackBody(_Body):

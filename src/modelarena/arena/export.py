@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from modelarena.rating import conversation_metadata
-from modelarena.rating import data as rating_data
 from modelarena.store import exports, repo
 from modelarena.store.db import Database
 from modelarena.store.exports import StoredConversation, StoredTurn
+from modelarena.vocabulary import WINNERS
 
-WINNERS = tuple(rating_data.WINNERS)  # model_a, model_b, tie, tie (bothbad)
 FORMATS = ("fastchat", "jsonl", "parquet")
 
 

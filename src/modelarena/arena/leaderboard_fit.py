@@ -21,9 +21,8 @@ from modelarena.rating import Filters, RatingConfig, RatingError, rate, select_b
 from modelarena.rating.read import records_to_table
 from modelarena.store import arena as store
 from modelarena.store.db import Database
+from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES
 
-BUILTIN = ("long", "multi-turn", "code", "math")
-LABELS = ("hard_prompt", "coding", "creative_writing", "instruction_following")
 METADATA = ("display_name", "organization", "license", "parameters", "context_length")
 
 
@@ -75,10 +74,10 @@ def fit(
     scores = store.scores(_battles.db)
     benchmarks = sorted({name for values in scores.values() for name in values})
     table = records_to_table(records, None, "the stored votes") if records else None
-    labels = [c for c in LABELS if table is not None and c in table.column_names]
+    labels = [c for c in LABEL_CATEGORIES if table is not None and c in table.column_names]
     boards = {
         category: _board(table, category, metadata, scores)
-        for category in ("all", *BUILTIN, *labels)
+        for category in ("all", *BUILTIN_CATEGORIES, *labels)
     }
     battles = [(r["model_a"], r["model_b"], r["winner"]) for r in records] if with_battles else []
     return Snapshot(time.time(), len(records), boards, benchmarks), battles

@@ -13,16 +13,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from modelarena.rating import PairCounts, fit_bt
+from modelarena.vocabulary import A_SCORE
+
 MODES = ("weighted", "active")
-# A vote's score for model_a; both kinds of tie count ½, as the leaderboard counts them.
-_SCORE = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 # Prior standard deviation of a model's strength in log-odds units (≈ 174 Elo points): the
 # only information about a model without votes, and a bound on it when it won every vote.
 PRIOR_SD = 1.0
-# Newton steps are capped to this size (log-odds) and stop below the tolerance.
-_MAX_STEP = 2.0
-_TOLERANCE = 1e-9
-_MAX_ITERATIONS = 100
 
 
 class NoPairError(ValueError):
@@ -104,30 +101,39 @@ class RatingState:
 
     @classmethod
     def fit(cls, battles: Sequence[tuple[str, str, str]]) -> RatingState:
-        """Fit (model_a, model_b, winner) votes; self-battles carry nothing and are skipped."""
+        """Fit (model_a, model_b, winner) votes with the rating engine's penalised
+        Bradley–Terry fit (the prior is its L2 penalty); self-battles carry nothing and
+        are skipped."""
         index: dict[str, int] = {}
         try:
             rows = [
-                (index.setdefault(a, len(index)), index.setdefault(b, len(index)), _SCORE[w])
+                (index.setdefault(a, len(index)), index.setdefault(b, len(index)), A_SCORE[w])
                 for a, b, w in battles
                 if a != b
             ]
         except KeyError as exc:
             raise ValueError(
-                f"unknown winner {exc.args[0]!r}; expected one of {', '.join(_SCORE)}"
+                f"unknown winner {exc.args[0]!r}; expected one of {', '.join(A_SCORE)}"
             ) from None
         m = len(index)
+        if m == 0:
+            return cls(MappingProxyType(index), np.zeros((0, 0)), np.zeros(0), np.zeros((0, 0)))
         table = np.array(rows, dtype=float).reshape(-1, 3)
         a, b, score = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
         low, high = np.minimum(a, b), np.maximum(a, b)
         key = low * m + high
-        votes = np.bincount(key, minlength=m * m).astype(float)
-        points = np.bincount(key, np.where(a == low, score, 1.0 - score), minlength=m * m)
-        pairs = np.flatnonzero(votes)
+        first_score = np.where(a == low, score, 1.0 - score)  # the lower index's points
+        counts = np.stack(
+            [np.bincount(key, first_score == outcome, m * m) for outcome in (1.0, 0.5, 0.0)], axis=1
+        )
+        pairs = np.flatnonzero(counts.sum(axis=1))
         i, j = np.divmod(pairs, m)
-        strength, hessian = _fit_bradley_terry(i, j, votes[pairs], points[pairs], m)
-        votes = votes.reshape(m, m)
-        return cls(MappingProxyType(index), votes + votes.T, strength, np.linalg.inv(hessian))
+        data = PairCounts(models=tuple(index), i=i, j=j, counts=counts[pairs])
+        # The N(0, PRIOR_SD²) prior is the penalty Σθ²/(2·PRIOR_SD²) in natural log-odds.
+        bt = fit_bt(data, ties="half", l2=0.5 / PRIOR_SD**2, base=math.e)
+        votes = counts.sum(axis=1).reshape(m, m)
+        covariance = np.linalg.inv(bt.problem.hessian(bt.x))
+        return cls(MappingProxyType(index), votes + votes.T, bt.theta, covariance)
 
     def pair_gain(self, names: Sequence[str]) -> np.ndarray:
         """Eq. 9 for every pair of `names`: sqrt(Σ/(n + 1)) − sqrt(Σ/(n + 2)).
@@ -152,37 +158,6 @@ class RatingState:
         score = 1.0 / (1.0 + np.exp(strength[None, :] - strength[:, None]))
         sigma = (votes + 1.0) * (score * (1.0 - score)) ** 2 * difference
         return np.sqrt(sigma / (votes + 1.0)) - np.sqrt(sigma / (votes + 2.0))
-
-
-def _fit_bradley_terry(
-    i: np.ndarray, j: np.ndarray, n: np.ndarray, won: np.ndarray, m: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """MAP strengths under a N(0, PRIOR_SD²) prior, and the penalised Hessian there.
-
-    Pair g: model i[g] scored `won[g]` points in n[g] votes against j[g] (ties ½).
-    """
-    precision = 1.0 / PRIOR_SD**2
-    strength = np.zeros(m)
-    for _ in range(_MAX_ITERATIONS):
-        p = 1.0 / (1.0 + np.exp(strength[j] - strength[i]))
-        residual = won - n * p
-        gradient = np.bincount(i, residual, m) - np.bincount(j, residual, m) - precision * strength
-        hessian = _laplacian(i, j, n * p * (1.0 - p), m) + precision * np.eye(m)
-        step = np.linalg.solve(hessian, gradient)
-        largest = np.abs(step).max(initial=0.0)
-        strength += step * (_MAX_STEP / max(largest, _MAX_STEP))
-        if largest < _TOLERANCE:
-            break
-    p = 1.0 / (1.0 + np.exp(strength[j] - strength[i]))
-    return strength, _laplacian(i, j, n * p * (1.0 - p), m) + precision * np.eye(m)
-
-
-def _laplacian(i: np.ndarray, j: np.ndarray, weight: np.ndarray, m: int) -> np.ndarray:
-    matrix = np.zeros((m, m))
-    matrix[i, j] = -weight
-    matrix[j, i] = -weight
-    matrix[np.diag_indices(m)] = np.bincount(i, weight, m) + np.bincount(j, weight, m)
-    return matrix
 
 
 class PairSampler:

@@ -21,7 +21,6 @@ from typing import Any
 import anyio
 from anyio import to_thread
 
-from modelarena.arena.export import WINNERS
 from modelarena.arena.identity import find_leak, identity_terms
 from modelarena.arena.images import ImageStore
 from modelarena.arena.moderation import Moderation
@@ -35,10 +34,10 @@ from modelarena.serving.router import Router
 from modelarena.store import arena as store
 from modelarena.store.arena import ConversationView, SideResult, TurnView
 from modelarena.store.db import Database
+from modelarena.vocabulary import MODES, WINNERS
 
 log = logging.getLogger(__name__)
 
-MODES = ("battle", "side_by_side", "chat")
 RENDER_EVERY_S = 0.08  # how often a streaming pane gets re-rendered HTML
 OVERRIDES_TTL_S = 2.0  # admin changes made through another server process show this late
 MAX_REMEMBERED_VISITORS = 100_000

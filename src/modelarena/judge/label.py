@@ -15,6 +15,7 @@ from typing import Any
 from modelarena.judge.client import ChatClient
 from modelarena.judge.errors import JudgeError
 from modelarena.judge.tasks import run_each
+from modelarena.vocabulary import HARD_PROMPT, LABELLED_TOPICS
 
 CRITERIA = {
     "specificity": "it asks for one specific, well-defined result rather than anything goes",
@@ -32,8 +33,8 @@ TOPICS = {
     "instruction_following": "it sets explicit requirements on the answer's form or content "
     "(length, format, words to use or avoid ...)",
 }
+assert tuple(TOPICS) == LABELLED_TOPICS  # the names the leaderboard knows
 CATEGORIES = (*CRITERIA, *TOPICS)
-HARD_PROMPT = "hard_prompt"
 HARD_PROMPT_MIN_CRITERIA = 6
 # Unparseable answers, with no label made yet, after which a run stops.
 GIVE_UP_AFTER = 10

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from modelarena.judge.errors import JudgeError
+from modelarena.vocabulary import WINNING_SIDE
 
-HUMAN_WINNERS = {"model_a": "a", "model_b": "b", "tie": "tie", "tie (bothbad)": "tie"}
+# The side a vote chose, "tie" for either tie.
+HUMAN_WINNERS = {label: side or "tie" for label, side in WINNING_SIDE.items()}
 # Boolean columns of a battle record that are not categories.
 _NOT_CATEGORIES = frozenset({"anony"})
 

@@ -23,11 +23,13 @@ _EXPORTS = {
     "FitError": "errors",
     "Filters": "data",
     "Leaderboard": "leaderboard",
+    "PairCounts": "aggregate",
     "PRESETS": "presets",
     "RatingConfig": "presets",
     "RatingError": "errors",
     "Selection": "data",
     "conversation_metadata": "style",
+    "fit_bt": "bt",
     "manifest": "report",
     "online_elo": "elo",
     "rate": "leaderboard",
@@ -45,10 +47,12 @@ __all__ = [
     "FitError",
     "Filters",
     "Leaderboard",
+    "PairCounts",
     "RatingConfig",
     "RatingError",
     "Selection",
     "conversation_metadata",
+    "fit_bt",
     "manifest",
     "online_elo",
     "rate",
@@ -59,6 +63,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from modelarena.rating.aggregate import PairCounts
+    from modelarena.rating.bt import fit_bt
     from modelarena.rating.data import Battles, Filters, Selection, select_battles
     from modelarena.rating.elo import online_elo
     from modelarena.rating.errors import BattleDataError, FitError, RatingError

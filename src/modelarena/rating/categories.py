@@ -9,7 +9,6 @@ import re
 import unicodedata
 from collections import Counter
 
-BUILTIN_CATEGORIES = ("long", "multi-turn", "code", "math")
 LONG_PROMPT_TOKENS = 500
 
 _CODE_LINE = re.compile(

@@ -17,11 +17,12 @@ import pyarrow.compute as pc
 from modelarena.rating import categories, style
 from modelarena.rating.conversations import count_tokens, texts
 from modelarena.rating.errors import BattleDataError
+from modelarena.vocabulary import A_SCORE, BUILTIN_CATEGORIES
 
 REQUIRED = ("model_a", "model_b", "winner")
 # Outcome codes: the number of points model_a scores, in halves.
 A_WINS, TIE, B_WINS = 2, 1, 0
-WINNERS = {"model_a": A_WINS, "model_b": B_WINS, "tie": TIE, "tie (bothbad)": TIE}
+WINNERS = {label: round(2 * score) for label, score in A_SCORE.items()}
 _CONVERSATIONS = ("conversation_a", "conversation_b")
 _TRUE = frozenset({"true", "1", "yes", "t", "y"})
 _FALSE = frozenset({"false", "0", "no", "f", "n"})
@@ -158,7 +159,7 @@ def needed_columns(
         names.append(name)
         if name == "language":
             text |= available is None or "language" not in available
-        elif name in categories.BUILTIN_CATEGORIES and (available is None or name not in available):
+        elif name in BUILTIN_CATEGORIES and (available is None or name not in available):
             names += ["turn", "conv_metadata.sum_user_tokens"]
             text = True
     if filters.dedup_percentile is not None:
@@ -488,11 +489,11 @@ def _category_mask(table: pa.Table, spec: str, rows: np.ndarray, n: int) -> np.n
             mask[rows] = [_is_true(v) for v in values]
     elif name == "language" and equals:
         mask[rows] = [language.lower() == value.lower() for language in _languages(table, rows)]
-    elif name in categories.BUILTIN_CATEGORIES and not equals:
+    elif name in BUILTIN_CATEGORIES and not equals:
         mask[rows] = _builtin_category(table, name, rows)
     else:
         raise BattleDataError(
-            f"unknown category {spec!r}: use one of {', '.join(categories.BUILTIN_CATEGORIES)}, "
+            f"unknown category {spec!r}: use one of {', '.join(BUILTIN_CATEGORIES)}, "
             f"language=NAME, or a column of the table as NAME or NAME=VALUE "
             f"(columns read: {', '.join(table.column_names)})"
         )
@@ -541,7 +542,7 @@ def _builtin_category(table: pa.Table, name: str, rows: np.ndarray) -> list[bool
 
 
 def category_columns(
-    data: pa.Table | Any, names: Sequence[str] = categories.BUILTIN_CATEGORIES
+    data: pa.Table | Any, names: Sequence[str] = BUILTIN_CATEGORIES
 ) -> dict[str, list[bool]]:
     """Each named built-in category's value for every battle in `data`.
 
