@@ -33,7 +33,7 @@ def battle(
 ) -> str:
     conversation = f"c{number:04d}"
     store.ensure_visitor(db, "v" * 32, "ip")
-    store.create_conversation(db, conversation, "v" * 32, mode, list(models), {})
+    store.create_conversation(db, conversation, "v" * 32, mode, list(models), {}, False)
     for position, prompt in enumerate(prompts):
         turn = store.add_turn(db, conversation, position, prompt, None)
         for side in ("a", "b"):

@@ -59,9 +59,9 @@ async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
     (null: the configured value applies)."""
     service = found.service
     overrides = await to_thread.run_sync(store.model_overrides, service.db)
-    serving = {c.name for c in await to_thread.run_sync(service.in_service)}
+    serving = {c.name for c in await to_thread.run_sync(service.lineup.in_service)}
     rows = []
-    for name in service.arena_models():
+    for name in service.lineup.arena_models():
         override = overrides.get(name)
         rows.append(
             {
@@ -80,7 +80,7 @@ async def list_models(found: Arena = Depends(admin)) -> JSONResponse:
 async def change_model(name: str, body: ModelChange, found: Arena = Depends(admin)) -> JSONResponse:
     """Set `enabled` and/or `weight`; null puts a setting back to the configuration."""
     changes = body.model_dump(exclude_unset=True)
-    if not await to_thread.run_sync(found.service.set_override, name, changes):
+    if not await to_thread.run_sync(found.service.lineup.set_override, name, changes):
         raise APIError(404, f"No model named {name!r} in the arena.", code="model_not_found")
     return JSONResponse({"name": name, **changes})
 

@@ -109,7 +109,7 @@ def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
 @router.get("/models", responses={200: {"model": shapes.ArenaModels}})
 async def models(found: Arena = Depends(arena)) -> JSONResponse:
     service = found.service
-    available = await to_thread.run_sync(service.in_service)
+    available = await to_thread.run_sync(service.lineup.in_service)
     limits = service.settings
     return JSONResponse(
         {
@@ -121,8 +121,8 @@ async def models(found: Arena = Depends(arena)) -> JSONResponse:
             "models": [
                 {
                     "name": c.name,
-                    "display_name": service.metadata(c.name).get("display_name") or c.name,
-                    "organization": service.metadata(c.name).get("organization"),
+                    "display_name": service.lineup.metadata(c.name).get("display_name") or c.name,
+                    "organization": service.lineup.metadata(c.name).get("organization"),
                     "vision": c.vision,
                 }
                 for c in available

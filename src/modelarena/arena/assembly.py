@@ -38,6 +38,7 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
             mode=config.sampling, boost=config.boost, targets=config.targets, explore=config.explore
         )
     )
+    leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
     service = ArenaService(
         settings=config,
         db=db,
@@ -45,9 +46,8 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
         images=ImageStore(Path(settings.data_dir) / "images", config.image_max_bytes),
         sampler=sampler,
         moderation=load_moderation(config.moderation, config.blocked_keywords),
+        on_vote=leaderboard.vote_added,
     )
-    leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
-    service.on_vote = leaderboard.vote_added
     # Visitors keep battling while Redis is down; the limits then count per process.
     return Arena(
         service,

@@ -83,6 +83,7 @@ def conversation_records(db: Database, conversation_id: str | None = None) -> li
             "voter": voter_id(conversation.visitor_id),
             "models": [m for m in (conversation.model_a, conversation.model_b) if m],
             "sampling": conversation.sampling,
+            "vision": conversation.vision,
             "created": conversation.created_at,
             "winner": conversation.winner,
             "turns": [_turn_record(t) for t in conversation.turns],

@@ -55,6 +55,7 @@ class Conversation(_Open):
     mode: str
     models: dict[str, RevealedModel] | None
     sampling: dict[str, Any] | None
+    vision: bool
     winner: str | None
     votable: bool
     turns: list[Turn]

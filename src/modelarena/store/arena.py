@@ -88,6 +88,7 @@ class ConversationView:
     mode: str
     models: dict[str, str]
     sampling: dict[str, Any]
+    vision: bool
     created_at: datetime
     turns: list[TurnView] = field(default_factory=list)
     winner: str | None = None
@@ -142,8 +143,10 @@ def create_conversation(
     mode: str,
     models: Sequence[str],
     sampling: dict[str, Any],
+    vision: bool,
 ) -> ConversationView:
-    """Store a new conversation and return it (no turns yet)."""
+    """Store a new conversation and return it (no turns yet); `vision`: it may carry
+    images."""
     row = Conversation(
         id=conversation_id,
         visitor_id=visitor_id,
@@ -151,6 +154,7 @@ def create_conversation(
         model_a=models[0],
         model_b=models[1] if len(models) > 1 else None,
         sampling=dict(sampling),
+        vision=vision,
     )
     with db.session() as session:
         session.add(row)
@@ -160,6 +164,7 @@ def create_conversation(
         mode=row.mode,
         models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
         sampling=dict(row.sampling),
+        vision=row.vision,
         created_at=row.created_at,
     )
 
@@ -174,6 +179,7 @@ _CONVERSATION = (
         Conversation.model_a,
         Conversation.model_b,
         Conversation.sampling,
+        Conversation.vision,
         Conversation.created_at,
         Vote.winner,
     )
@@ -216,6 +222,7 @@ def _read_conversation(session: Session, conversation_id: str) -> ConversationVi
         mode=row.mode,
         models={"a": row.model_a} | ({"b": row.model_b} if row.model_b else {}),
         sampling=dict(row.sampling or {}),
+        vision=bool(row.vision),
         created_at=row.created_at,
         turns=[_turn_view(t) for t in session.execute(_TURNS, key)],
         winner=row.winner,
@@ -405,7 +412,7 @@ def review_flag(db: Database, flag_id: int, excluded: bool) -> bool:
 
 
 @dataclass(frozen=True)
-class ModelAdmin:
+class ModelOverrides:
     """The admin's overrides for one model (None: use the configuration)."""
 
     name: str
@@ -430,10 +437,10 @@ def sync_models(db: Database, metadata: Iterable[dict[str, Any]]) -> None:
             row.updated_at = utcnow()
 
 
-def model_overrides(db: Database) -> dict[str, ModelAdmin]:
+def model_overrides(db: Database) -> dict[str, ModelOverrides]:
     with db.session() as session:
         return {
-            r.name: ModelAdmin(r.name, r.enabled, r.weight)
+            r.name: ModelOverrides(r.name, r.enabled, r.weight)
             for r in session.scalars(select(ModelRecord))
         }
 

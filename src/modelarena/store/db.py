@@ -61,13 +61,13 @@ class Database:
         with self._sessions() as session, session.begin():
             yield session
 
-    def migrate(self) -> None:
-        """Create or upgrade every table to the newest schema."""
+    def migrate(self, revision: str = "head") -> None:
+        """Create or upgrade every table to the newest schema (or to `revision`)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     def close(self) -> None:
         self.engine.dispose()

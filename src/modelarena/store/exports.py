@@ -50,6 +50,7 @@ class StoredConversation:
     model_a: str
     model_b: str | None
     sampling: dict[str, Any]
+    vision: bool
     created_at: float
     turns: list[StoredTurn]
     winner: str | None = None
@@ -118,6 +119,7 @@ def _view(
         model_a=conversation.model_a,
         model_b=conversation.model_b,
         sampling=dict(conversation.sampling or {}),
+        vision=bool(conversation.vision),
         created_at=_timestamp(conversation.created_at),
         turns=[_turn(turn) for turn in conversation.turns],
         winner=vote.winner if vote else None,

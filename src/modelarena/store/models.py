@@ -72,6 +72,7 @@ class Conversation(Base):
     model_a: Mapped[str] = mapped_column(String(200))
     model_b: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sampling: Mapped[dict] = mapped_column(JSON, default=dict)
+    vision: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     turns: Mapped[list[Turn]] = relationship(
         back_populates="conversation", order_by="Turn.position", lazy="selectin"
