@@ -9,6 +9,7 @@ between steps. Each step's results go back through one `deliver` call per reques
 from __future__ import annotations
 
 import ctypes
+import enum
 import heapq
 import logging
 import threading
@@ -43,9 +44,22 @@ Update = tuple["Sequence", str, str | None, str | None]
 Deliver = Callable[[list[Update]], None]
 
 
+class State(enum.Enum):
+    """Where a sequence is. Only the batcher thread moves it along:
+    WAITING -> PREFILLING -> DECODING -> FINISHED, or to CANCELLED from any of the first
+    three once its request asked (`cancel_requested`)."""
+
+    WAITING = "waiting"  # submitted, no slot yet
+    PREFILLING = "prefilling"  # has a slot; its prompt is being decoded, chunk by chunk
+    DECODING = "decoding"  # generating, one token a step
+    FINISHED = "finished"  # ended (stop, length, or an error) and told its request
+    CANCELLED = "cancelled"  # its request left; its slot is free again
+
+
 @dataclass(eq=False)
 class Sequence:
-    """One choice being generated. Fields after `cancelled` belong to the batcher thread."""
+    """One choice being generated. `cancel_requested` may be set from any thread; the
+    fields after it belong to the batcher thread."""
 
     prompt: list[int]
     sampling: SamplerSettings
@@ -55,9 +69,10 @@ class Sequence:
     index: int = 0
     strip_leading_space: bool = False
     ignore_eos: bool = False
-    cancelled: bool = False
+    cancel_requested: bool = False
 
-    slot: int = -1
+    state: State = State.WAITING
+    slot: int = -1  # while PREFILLING or DECODING
     fed: int = 0  # prompt tokens already decoded
     position: int = 0
     next_token: int = -1
@@ -122,7 +137,7 @@ class Batcher:
     def cancel(self, sequences: list[Sequence]) -> None:
         with self._wake:
             for seq in sequences:
-                seq.cancelled = True
+                seq.cancel_requested = True
             self._wake.notify()
 
     def load(self) -> int:
@@ -165,15 +180,18 @@ class Batcher:
     def _admit(self) -> None:
         while self._pending and self._free_slots:
             seq = self._pending.popleft()
-            if seq.cancelled:
+            if seq.cancel_requested:
+                seq.state = State.CANCELLED
                 continue
             try:
                 seq.sampler = self._new_sampler(seq.sampling)
             except Exception as exc:  # this sequence fails; the loop and the others go on
                 log.exception("sampler set-up failed")
                 self._emit(seq, "", None, f"its sampler could not be set up ({exc})")
+                seq.state = State.FINISHED
                 continue
             seq.slot = heapq.heappop(self._free_slots)
+            seq.state = State.PREFILLING
             self._active.append(seq)
         # llama.cpp decodes a batch whose tokens come in sequence order in one pass; in
         # another order it splits the batch, and a step of 8 took twice as long here.
@@ -182,20 +200,21 @@ class Batcher:
         self._active.sort(key=lambda s: s.slot)
 
     def _retire_cancelled(self) -> None:
-        for seq in [s for s in self._active if s.cancelled]:
+        for seq in [s for s in self._active if s.cancel_requested]:
             self._release(seq)
+            seq.state = State.CANCELLED
 
     def _step(self) -> None:
         batch = self._batch
         batch.n_tokens = 0
         rows: list[tuple[Sequence, int]] = []
-        generating = sum(1 for seq in self._active if seq.fed == len(seq.prompt))
-        prompt_budget = self._batch_size - generating
-        for seq in self._active:  # in slot order: one token per generating sequence,
-            remaining = len(seq.prompt) - seq.fed  # prompt chunks while room remains
-            if remaining == 0:
+        decoding = sum(1 for seq in self._active if seq.state is State.DECODING)
+        prompt_budget = self._batch_size - decoding
+        for seq in self._active:  # in slot order: one token per decoding sequence,
+            if seq.state is State.DECODING:  # prompt chunks while room remains
                 rows.append((seq, self._add(seq.next_token, seq, True)))
                 continue
+            remaining = len(seq.prompt) - seq.fed
             take = min(remaining, prompt_budget)
             if take == 0:
                 continue
@@ -204,6 +223,7 @@ class Batcher:
             seq.fed += take
             prompt_budget -= take
             if seq.fed == len(seq.prompt):
+                seq.state = State.DECODING  # its first token is sampled from this step
                 rows.append((seq, row))
         status = llama.llama_decode(self._ctx, batch)
         if status != 0:
@@ -273,6 +293,7 @@ class Batcher:
             text += seq.text.finish()
         self._emit(seq, text, reason, error)
         self._release(seq)
+        seq.state = State.FINISHED
 
     def _release(self, seq: Sequence) -> None:
         if seq in self._active:
@@ -280,6 +301,7 @@ class Batcher:
             llama.llama_memory_seq_rm(self._memory, seq.slot, -1, -1)
             llama.llama_sampler_free(seq.sampler)
             heapq.heappush(self._free_slots, seq.slot)
+            seq.slot = -1
         else:
             with self._wake:
                 if seq in self._pending:
