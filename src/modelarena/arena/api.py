@@ -8,7 +8,6 @@ import io
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
@@ -16,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from modelarena.arena import shapes
 from modelarena.arena.assembly import Arena
-from modelarena.arena.visitors import Caller, caller, check_same_origin, hash_ip
+from modelarena.arena.visitors import Visitor, check_same_origin, hash_ip, visitor
 from modelarena.errors import APIError
 from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES, Mode, Winner
 from modelarena.web import openapi
 from modelarena.web.json_body import StrictJSONRoute
-from modelarena.web.responses import JSONResponse
+from modelarena.web.responses import JSONResponse, sse
 
 router = APIRouter(
     prefix="/api", route_class=StrictJSONRoute, responses=openapi.errors(403, 404, 409, 429, 503)
@@ -65,7 +64,7 @@ class FeedbackBody(_Body):
     rating: Literal[1, -1]
 
 
-async def _limit(found: Arena, who: Caller, action: str = "turn") -> None:
+async def _limit(found: Arena, who: Visitor, action: str = "turn") -> None:
     """Per-visitor and per-IP limits, counted separately for each kind of action."""
     settings = found.service.settings
     for key, rpm in (
@@ -84,7 +83,7 @@ async def _limit(found: Arena, who: Caller, action: str = "turn") -> None:
                 )
 
 
-async def _require_terms(found: Arena, who: Caller) -> None:
+async def _require_terms(found: Arena, who: Visitor) -> None:
     if not await to_thread.run_sync(found.service.terms_accepted, who.visitor_id):
         raise APIError(
             403,
@@ -97,7 +96,7 @@ async def _require_terms(found: Arena, who: Caller) -> None:
 def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
     async def body() -> AsyncIterator[bytes]:
         async for event in events:
-            yield b"data: " + orjson.dumps(event) + b"\n\n"
+            yield sse(event)
 
     return StreamingResponse(
         body(),
@@ -132,14 +131,14 @@ async def models(found: Arena = Depends(arena)) -> JSONResponse:
 
 
 @router.get("/terms", responses={200: {"model": shapes.Terms}})
-async def terms(found: Arena = Depends(arena), who: Caller = Depends(caller)) -> JSONResponse:
+async def terms(found: Arena = Depends(arena), who: Visitor = Depends(visitor)) -> JSONResponse:
     accepted = await to_thread.run_sync(found.service.terms_accepted, who.visitor_id)
     return JSONResponse({"accepted": accepted})
 
 
 @router.post("/terms", dependencies=changes, responses={200: {"model": shapes.Terms}})
 async def accept_terms(
-    found: Arena = Depends(arena), who: Caller = Depends(caller)
+    found: Arena = Depends(arena), who: Visitor = Depends(visitor)
 ) -> JSONResponse:
     await _limit(found, who, "terms")
     await to_thread.run_sync(
@@ -155,7 +154,7 @@ async def accept_terms(
     responses={201: {"model": shapes.Conversation}},
 )
 async def new_conversation(
-    body: NewConversation, found: Arena = Depends(arena), who: Caller = Depends(caller)
+    body: NewConversation, found: Arena = Depends(arena), who: Visitor = Depends(visitor)
 ) -> JSONResponse:
     service = found.service
     await _require_terms(found, who)
@@ -168,7 +167,7 @@ async def new_conversation(
 
 @router.get("/conversations/{conversation_id}", responses={200: {"model": shapes.Conversation}})
 async def get_conversation(
-    conversation_id: ConversationId, found: Arena = Depends(arena), who: Caller = Depends(caller)
+    conversation_id: ConversationId, found: Arena = Depends(arena), who: Visitor = Depends(visitor)
 ) -> JSONResponse:
     view = await to_thread.run_sync(found.service.owned, who.visitor_id, conversation_id)
     return JSONResponse(found.service.public(view))
@@ -183,7 +182,7 @@ async def send(
     conversation_id: ConversationId,
     body: Message,
     found: Arena = Depends(arena),
-    who: Caller = Depends(caller),
+    who: Visitor = Depends(visitor),
 ) -> StreamingResponse:
     await _limit(found, who)
     return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt, body.image))
@@ -195,7 +194,7 @@ async def send(
     responses=openapi.events("the turn's events, as for a message"),
 )
 async def regenerate(
-    conversation_id: ConversationId, found: Arena = Depends(arena), who: Caller = Depends(caller)
+    conversation_id: ConversationId, found: Arena = Depends(arena), who: Visitor = Depends(visitor)
 ) -> StreamingResponse:
     await _limit(found, who)
     return _sse(await found.service.regenerate(who.visitor_id, conversation_id))
@@ -210,7 +209,7 @@ async def vote(
     conversation_id: ConversationId,
     body: VoteBody,
     found: Arena = Depends(arena),
-    who: Caller = Depends(caller),
+    who: Visitor = Depends(visitor),
 ) -> JSONResponse:
     result = await to_thread.run_sync(
         found.service.vote, who.visitor_id, conversation_id, body.winner
@@ -227,7 +226,7 @@ async def feedback(
     conversation_id: ConversationId,
     body: FeedbackBody,
     found: Arena = Depends(arena),
-    who: Caller = Depends(caller),
+    who: Visitor = Depends(visitor),
 ) -> JSONResponse:
     await to_thread.run_sync(
         found.service.feedback, who.visitor_id, conversation_id, body.turn, body.rating
@@ -239,7 +238,7 @@ async def feedback(
     "/images", dependencies=changes, status_code=201, responses={201: {"model": shapes.ImageId}}
 )
 async def upload_image(
-    image: UploadFile = File(...), found: Arena = Depends(arena), who: Caller = Depends(caller)
+    image: UploadFile = File(...), found: Arena = Depends(arena), who: Visitor = Depends(visitor)
 ) -> JSONResponse:
     await _require_terms(found, who)
     await _limit(found, who, "image")

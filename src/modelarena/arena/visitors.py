@@ -65,13 +65,15 @@ def _cookie(scope) -> str | None:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Visitor:
+    """Who sent an arena request: the browser's visitor id and the client's address."""
+
     visitor_id: str
     ip: str
 
 
-async def caller(request: Request) -> Caller:
-    return Caller(request.state.visitor_id, request.client.host if request.client else "")
+async def visitor(request: Request) -> Visitor:
+    return Visitor(request.state.visitor_id, request.client.host if request.client else "")
 
 
 def hash_ip(ip: str, salt: str) -> str:

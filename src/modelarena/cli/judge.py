@@ -198,9 +198,9 @@ def run(
     with _errors():
         from modelarena.judge import run as runner
         from modelarena.judge.answers import read_answers, read_references
+        from modelarena.judge.judgments import default_path
         from modelarena.judge.prompts import load_prompts
         from modelarena.judge.questions import read_questions
-        from modelarena.judge.store import default_path
 
         given = read_answers(answers)
         items = read_questions(questions or answers.resolve().parent / "question.jsonl")
@@ -279,7 +279,7 @@ def show(
         from rich.console import Console
 
         from modelarena.judge import report as reports
-        from modelarena.judge.store import read_judgments
+        from modelarena.judge.judgments import read_judgments
 
         result = reports.build_report(
             read_judgments(judgments),
@@ -332,7 +332,7 @@ def agreement(
         from rich.console import Console
 
         from modelarena.judge import agreement as agree
-        from modelarena.judge.store import read_judgments
+        from modelarena.judge.judgments import read_judgments
         from modelarena.judge.votes import battle_records, human_votes
 
         labels = agree.judge_labels(read_judgments(judgments))

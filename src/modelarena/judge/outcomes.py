@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from modelarena.judge.store import PAIRWISE, SINGLE
+from modelarena.judge.judgments import PAIRWISE, SINGLE
 from modelarena.judge.verdicts import preferred
 
 # Pair statuses: decided the same way in both orders, decided differently (a tie), a

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from modelarena.judge import outcomes
 from modelarena.judge.errors import JudgeError
-from modelarena.judge.store import PAIRWISE
+from modelarena.judge.judgments import PAIRWISE
 
 ANCHOR_RATING = 1000.0
 

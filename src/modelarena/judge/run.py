@@ -14,9 +14,9 @@ from modelarena.judge.answers import Answers
 from modelarena.judge.client import ChatClient
 from modelarena.judge.errors import JudgeError
 from modelarena.judge.jsonl import Appender
+from modelarena.judge.judgments import PAIRWISE, SINGLE, done_keys, judgment_key
 from modelarena.judge.prompts import PromptSet, PromptTemplate, fields
 from modelarena.judge.questions import Question
-from modelarena.judge.store import PAIRWISE, SINGLE, done_keys, judgment_key
 from modelarena.judge.tasks import run_each
 from modelarena.judge.verdicts import parse_preference, parse_score
 from modelarena.rating.style import conversation_metadata

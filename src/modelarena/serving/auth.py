@@ -25,7 +25,7 @@ CACHE_S = 10.0
 
 
 @dataclass(frozen=True)
-class Caller:
+class ApiCaller:
     id: str  # "key:<id>", "config-key:<hash prefix>" or "ip:<address>"
     rpm: int  # 0 = unlimited
 
@@ -38,7 +38,7 @@ class Auth:
         self._default_rpm = settings.rate_limit_rpm
         self._explicit = settings.auth_required
         self._loopback = settings.host in LOOPBACK
-        self._cache: dict[str, tuple[Caller | None, float]] = {}
+        self._cache: dict[str, tuple[ApiCaller | None, float]] = {}
         self._db_has_keys: tuple[bool, float] = (False, 0.0)
 
     async def required(self) -> bool:
@@ -55,7 +55,7 @@ class Auth:
             self._db_has_keys = (value, time.monotonic() + CACHE_S)
         return value
 
-    async def check(self, request: Request) -> Caller:
+    async def check(self, request: Request) -> ApiCaller:
         """The caller of `request`, after the key check and the rate limit."""
         caller = await self._identify(request)
         if caller.rpm:
@@ -82,7 +82,7 @@ class Auth:
                 )
         return caller
 
-    async def _identify(self, request: Request) -> Caller:
+    async def _identify(self, request: Request) -> ApiCaller:
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""
@@ -98,12 +98,12 @@ class Auth:
             )
         # Keys are off: SDKs that insist on sending one ("EMPTY", "x") are welcome.
         address = request.client.host if request.client else "unknown"
-        return Caller(f"ip:{address}", self._default_rpm)
+        return ApiCaller(f"ip:{address}", self._default_rpm)
 
-    async def _lookup(self, key: str) -> Caller | None:
+    async def _lookup(self, key: str) -> ApiCaller | None:
         digest = repo.hash_key(key)
         if digest in self._config_keys:  # named by its hash: the key never leaves memory
-            return Caller(f"config-key:{digest[:16]}", self._default_rpm)
+            return ApiCaller(f"config-key:{digest[:16]}", self._default_rpm)
         cached = self._cache.get(digest)
         if cached and cached[1] > time.monotonic():
             return cached[0]
@@ -111,7 +111,7 @@ class Auth:
         caller = None
         if info is not None:
             rpm = info.rpm_limit if info.rpm_limit is not None else self._default_rpm
-            caller = Caller(f"key:{info.id}", rpm)
+            caller = ApiCaller(f"key:{info.id}", rpm)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (caller, time.monotonic() + CACHE_S)

@@ -21,7 +21,7 @@ from modelarena.protocol import (
     EmbeddingRequest,
 )
 from modelarena.serving import shapes
-from modelarena.serving.auth import Caller
+from modelarena.serving.auth import ApiCaller
 from modelarena.serving.openai_format import (
     SSE_DONE,
     ChunkWriter,
@@ -44,7 +44,7 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-async def caller(request: Request) -> Caller:
+async def caller(request: Request) -> ApiCaller:
     return await services(request).auth.check(request)
 
 
@@ -84,7 +84,7 @@ def _model_card(svc: Services, name: str) -> dict:
     responses={**shapes.stream_of(shapes.ChatCompletion, "the answer"), **V1_ERRORS},
 )
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, _: Caller = Depends(caller)
+    body: ChatCompletionRequest, request: Request, _: ApiCaller = Depends(caller)
 ) -> Response:
     return await _generate(request, body, "chat")
 
@@ -94,14 +94,14 @@ async def chat_completions(
     responses={**shapes.stream_of(shapes.TextCompletion, "the completion"), **V1_ERRORS},
 )
 async def completions(
-    body: CompletionRequest, request: Request, _: Caller = Depends(caller)
+    body: CompletionRequest, request: Request, _: ApiCaller = Depends(caller)
 ) -> Response:
     return await _generate(request, body, "completions")
 
 
 @router.post("/v1/embeddings", responses={200: {"model": shapes.EmbeddingList}, **V1_ERRORS})
 async def embeddings(
-    body: EmbeddingRequest, request: Request, _: Caller = Depends(caller)
+    body: EmbeddingRequest, request: Request, _: ApiCaller = Depends(caller)
 ) -> Response:
     svc = services(request)
     label = svc.metrics.label(body.model)
