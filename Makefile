@@ -39,6 +39,8 @@ test: install $(CHROMIUM)
 
 lint: install
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/modelarena
 
 # The API fuzzing of the test suite with 50 times its random cases (about 4 minutes here).
 fuzz: install

@@ -62,8 +62,8 @@ def _score_rows(path: Path) -> list[tuple[str, str, float]]:
             pairs = [(k, v) for k, v in record.items() if k != "model"]
         for benchmark, value in pairs:
             try:
-                rows.append((str(record["model"]), str(benchmark), float(value)))
-            except (TypeError, ValueError):
+                rows.append((str(record["model"]), str(benchmark), float(str(value))))
+            except ValueError:
                 raise ValueError(f"row {number}: {benchmark} = {value!r} is not a number") from None
     if not rows:
         raise ValueError("no scores found")

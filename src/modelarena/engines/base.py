@@ -7,7 +7,7 @@ worker) implements `Engine`; the router and the arena only ever talk to this int
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,7 @@ class Engine(ABC):
         """Release everything; no request is served afterwards."""
 
     @abstractmethod
-    def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         """Text deltas for every choice, then one `Usage`. Raises `APIError` on bad input."""
 
     async def complete(self, request: GenerationRequest) -> Completion:

@@ -18,9 +18,10 @@ import ctypes
 import math
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import llama_cpp as llama
 
@@ -28,7 +29,7 @@ from modelarena.config import ModelConfig
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
 from modelarena.engines.chat_template import ChatTemplate
 from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
-from modelarena.engines.llama_runtime import init_backend, tokenize, vocab_facts
+from modelarena.engines.llama_runtime import VocabFacts, init_backend, tokenize, vocab_facts
 from modelarena.engines.model_files import resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
 from modelarena.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -42,6 +43,16 @@ class EngineLoadError(Exception):
 
 class LlamaCppEngine(Engine):
     kind = "llamacpp"
+
+    # Known once the weights are loaded (`start`).
+    context_length: int
+    _vocab: Any
+    _facts: VocabFacts
+    _bos: str
+    _bos_id: int
+    _adds_bos: bool
+    _template: ChatTemplate
+    _threads: int
 
     def __init__(self, config: ModelConfig, cache_dir: Path) -> None:
         self.config = config
@@ -62,6 +73,8 @@ class LlamaCppEngine(Engine):
 
     def _load(self) -> None:
         cfg = self.config
+        if not cfg.path:
+            raise EngineLoadError(f"model '{cfg.name}': no GGUF `path` is configured")
         self.path = resolve_model_path(cfg.path, self._cache_dir)
         init_backend()
         params = llama.llama_model_default_params()
@@ -126,7 +139,7 @@ class LlamaCppEngine(Engine):
 
     # -- generation ---------------------------------------------------------------------
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         is_chat = isinstance(request, ChatCompletionRequest)
         self._reject_unsupported(request)
         tokens = await asyncio.to_thread(self._prompt_tokens, request)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import aiohttp
@@ -151,7 +151,7 @@ class OpenAIUpstreamEngine(Engine):
             raw=raw,
         )
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         stream_options = {
             **(request.stream_options.model_dump() if request.stream_options else {}),
             "include_usage": True,

@@ -74,7 +74,7 @@ class ChatClient:
             api_key=api_key,
             max_retries=0,
             timeout=timeout_s,
-            http_client=httpx.AsyncClient(
+            http_client=httpx.AsyncClient(  # type: ignore[arg-type]  # the SDK types its own alias
                 transport=AiohttpTransport(concurrency), timeout=timeout_s
             ),
         )
@@ -89,7 +89,9 @@ class ChatClient:
             async with self._slots:
                 try:
                     reply = await self._client.chat.completions.create(
-                        model=model, messages=messages, **params
+                        model=model,
+                        messages=messages,  # type: ignore[arg-type]  # plain role/content dicts
+                        **params,
                     )
                     if not reply.choices:
                         raise CallError("the endpoint answered with no choices")

@@ -64,8 +64,9 @@ def parse_labels(text: str) -> dict[str, bool] | None:
             data = json.loads(candidate)
         except json.JSONDecodeError:
             continue
-        values = {name: _truth(data.get(name)) for name in CATEGORIES}
-        if all(value is not None for value in values.values()):
+        found = {name: _truth(data.get(name)) for name in CATEGORIES}
+        values = {name: value for name, value in found.items() if value is not None}
+        if len(values) == len(found):
             met = sum(values[name] for name in CRITERIA)
             return {**values, HARD_PROMPT: met >= HARD_PROMPT_MIN_CRITERIA}
     return None

@@ -135,8 +135,9 @@ def _question_jobs(
 ) -> list[Job]:
     """The calls for one question and group: every turn all of them answered, a pair in
     both orders; none when a model has no answer to the question."""
-    texts = [answers[m].get(question.key) for m in group]
-    if any(t is None for t in texts):
+    found = [answers[m].get(question.key) for m in group]
+    texts = [t for t in found if t is not None]
+    if len(texts) < len(found):
         return []
     jobs = []
     for turn in range(1, min(len(question.turns), *(len(t) for t in texts)) + 1):

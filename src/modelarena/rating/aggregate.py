@@ -141,9 +141,9 @@ def _count_feature_rows(
     first, second = order[candidate], order[candidate + 1]
     equal = (pair[first] == pair[second]) & np.all(bits[first] == bits[second], axis=1)
     if not equal.any():
-        counts = np.zeros((n, 3))
-        counts[np.arange(n), column] = weight
-        return pair, z, counts
+        each = np.zeros((n, 3))
+        each[np.arange(n), column] = weight
+        return pair, z, each
     continues = np.zeros(n, dtype=bool)
     continues[candidate[equal] + 1] = True
     run_start = np.maximum.accumulate(np.where(continues, 0, np.arange(n)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -185,7 +186,25 @@ class _RaoKupper:
         return [math.log((1.0 + tie_rate) / (1.0 - tie_rate))]
 
 
-_KERNELS = {"half": _Logit, "drop": _Logit, "davidson": _Davidson, "rao-kupper": _RaoKupper}
+class _Kernel(Protocol):
+    """What a tie model provides the solver (see _Logit for the plain case)."""
+
+    n_tie: int
+
+    def stats(self, counts: np.ndarray) -> tuple[np.ndarray, ...]: ...
+    # τ, the tie parameter, is None for the logit kernel, which has none.
+    def rows(self, eta: np.ndarray, tau: Any, stats: tuple) -> tuple: ...
+    def outcome_scores(self, eta: np.ndarray, tau: Any) -> tuple: ...
+    def expected(self, eta: np.ndarray, tau: Any) -> np.ndarray: ...
+    def start(self, counts: np.ndarray) -> list[float]: ...
+
+
+_KERNELS: dict[str, type[_Kernel]] = {
+    "half": _Logit,
+    "drop": _Logit,
+    "davidson": _Davidson,
+    "rao-kupper": _RaoKupper,
+}
 
 
 class Problem:
@@ -204,9 +223,11 @@ class Problem:
         if ties == "drop" and data.counts[:, 1].any():
             raise FitError("ties='drop' needs counts aggregated with drop_ties=True")
         self.data = data
-        self.kernel = _KERNELS[ties]()
+        self.kernel: _Kernel = _KERNELS[ties]()
         self.m = data.n_models
-        self.k = 0 if data.features is None else data.features.shape[1]
+        # Style features, one column each; none (0 columns) without style control.
+        self.features = np.zeros((len(data.i), 0)) if data.features is None else data.features
+        self.k = self.features.shape[1]
         self.n_params = self.m + self.k + self.kernel.n_tie
         self.penalty = l2 / math.log(base) ** 2
         self.i, self.j = data.i, data.j
@@ -217,7 +238,7 @@ class Problem:
         self.pair_i, self.pair_j = pairs // self.m, pairs % self.m
         self._unit_cache: tuple[bytes, list[tuple]] | None = None
         if self.k:
-            self._features_by_column = np.ascontiguousarray(data.features.T)
+            self._features_by_column = np.ascontiguousarray(self.features.T)
 
     # ----------------------------------------------------------------- evaluation
     def start(self) -> np.ndarray:
@@ -236,7 +257,7 @@ class Problem:
         theta = x[:, : self.m]
         eta = theta[:, self.i] - theta[:, self.j]
         if self.k:
-            eta += x[:, self.m : self.m + self.k] @ self.data.features.T
+            eta += x[:, self.m : self.m + self.k] @ self.features.T
         return eta
 
     def tau(self, x: np.ndarray) -> np.ndarray | None:
@@ -327,7 +348,7 @@ class Problem:
     def _gradient(self, x: np.ndarray, g: np.ndarray, g_tau: np.ndarray | None) -> np.ndarray:
         parts = [self._by_model(g, -1.0) + 2.0 * self.penalty * x[:, : self.m]]
         if self.k:
-            parts.append(g @ self.data.features)
+            parts.append(g @ self.features)
         if g_tau is not None:
             parts.append(g_tau.sum(axis=1, keepdims=True))
         return np.concatenate(parts, axis=1)
@@ -343,7 +364,7 @@ class Problem:
         matrix[:, self.pair_j, self.pair_i] = -per_pair
         diagonal = np.arange(m)
         matrix[:, diagonal, diagonal] = self._scatter(per_pair, 1.0) + 2.0 * penalty
-        features = self.data.features
+        features = self.features
         for b in range(rounds if k else 0):
             weighted = h[b] * self._features_by_column  # (k, rows), contiguous
             for f in range(k):
@@ -352,6 +373,7 @@ class Problem:
                 matrix[b, m + f, :m] = cross
             matrix[b, m : m + k, m : m + k] = weighted @ features
         if h_tau is not None:
+            assert h_cross is not None  # a tie parameter has both
             cross = self._by_model(h_cross, -1.0)
             matrix[:, :m, -1] = cross
             matrix[:, -1, :m] = cross
@@ -412,8 +434,8 @@ class Problem:
                 step[simplified] = -gradient[simplified] @ shared_inverse
             own = ~simplified
             if own.any():
-                pick = [None if r is None else r[own] for r in (h, h_tau, h_cross)]
-                hessian = self.identified(self._assemble(*pick, self.penalty))
+                tie, cross = (None if r is None else r[own] for r in (h_tau, h_cross))
+                hessian = self.identified(self._assemble(h[own], tie, cross, self.penalty))
                 step[own] = -np.linalg.solve(hessian, gradient[own][..., None])[..., 0]
             size = np.max(np.abs(step), axis=1)
             simplified &= size <= 0.25 * previous

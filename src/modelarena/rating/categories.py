@@ -70,8 +70,9 @@ def detect_language(text: str) -> str:
     Non-Latin scripts decide directly (Han → Chinese, kana → Japanese, Hangul → Korean,
     Cyrillic → Russian, ...); Latin text is told apart by its most frequent function words.
     """
-    scripts = Counter(_script(char) for char in text if char.isalpha())
-    scripts.pop(None, None)
+    scripts = Counter(
+        script for char in text if char.isalpha() and (script := _script(char)) is not None
+    )
     if not scripts:
         return "unknown"
     if scripts["kana"]:

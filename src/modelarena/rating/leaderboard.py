@@ -128,7 +128,8 @@ def rate(
     anchor = _anchor_index(data, config)
     if config.method == "elo":
         point, intervals, predicted, unconverged = _rate_elo(battles, config, anchor, progress)
-        style, tie = (), None
+        style: tuple[Coefficient, ...] = ()
+        tie: Coefficient | None = None
     else:
         fit = fit_bt(data, ties=config.ties, l2=config.l2, base=config.base)
         point, intervals, style, tie, unconverged = _rate_bt(fit, config, anchor, progress)
@@ -213,7 +214,7 @@ def _rate_elo(
     samples = None
     if config.ci == "bootstrap":
         samples = elo_bootstrap(battles, config.rounds, config.seed, progress=progress, **settings)
-    if anchor is not None:
+    if anchor is not None and config.anchor is not None:
         point = point + (config.anchor.rating - point[anchor])
         if samples is not None:
             samples = samples + (config.anchor.rating - samples[:, anchor : anchor + 1])
@@ -253,12 +254,12 @@ def _rate_bt(
     s = config.scale / math.log(config.base)
     transform = s * np.eye(m)
     offset = config.init
-    if anchor is not None:
+    if anchor is not None and config.anchor is not None:
         transform[:, anchor] -= s
         offset = config.anchor.rating
     point = offset + transform @ fit.theta
     names = fit.problem.data.feature_names
-    tie_name = _TIE_PARAMETER.get(config.ties)
+    tie_name = _TIE_PARAMETER.get(config.ties, "tie")
     if config.ci == "none":
         style = tuple(
             Coefficient(n, float(v), math.nan, math.nan)

@@ -74,7 +74,7 @@ class RatingConfig:
             raise RatingError("base must exceed 1, and scale and K must be positive")
 
 
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise RatingError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
 

@@ -37,7 +37,11 @@ def describe(board: Leaderboard) -> str:
         ci = f"{config.level:.0%} bootstrap intervals ({config.rounds} rounds)"
     else:
         ci = f"{config.level:.0%} sandwich intervals"
-    anchor = f", {board.anchored} fixed at {config.anchor.rating:g}" if board.anchored else ""
+    anchor = (
+        f", {board.anchored} fixed at {config.anchor.rating:g}"
+        if board.anchored and config.anchor
+        else ""
+    )
     battles = f"{board.num_battles.sum() / 2:,.0f} battles, {len(board.models)} models"
     return f"{method}; {ci}{anchor}; {battles}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -152,7 +152,7 @@ async def _sse(
     svc: Services,
     writer: ChunkWriter,
     first: Event,
-    events: AsyncIterator[Event],
+    events: AsyncGenerator[Event, None],
     label: str,
     endpoint: str,
     started: float,

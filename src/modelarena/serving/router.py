@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -139,7 +139,7 @@ class Router:
 
     async def stream(
         self, model: str, request: GenerationRequest, *, blind: bool = False
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Events from one backend. Failures before the first event move to a replica.
         `blind`: a battle's request, kept out of the public per-model metrics."""
 

@@ -169,7 +169,8 @@ class Services:
         current = {b.id: b for b in self.router.backends() if b.source == "worker"}
         for backend_id, backend in current.items():
             record = alive.get(backend_id.removeprefix("worker:"))
-            if record is None or record.url.rstrip("/") != backend.engine.base_url:
+            url = getattr(backend.engine, "base_url", None)
+            if record is None or record.url.rstrip("/") != url:
                 self.router.remove(backend_id)
                 await backend.engine.close()
                 log.info("worker %s for %s dropped (no heartbeat)", backend_id, backend.model)
