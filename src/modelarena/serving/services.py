@@ -169,8 +169,13 @@ class Services:
         current = {b.id: b for b in self.router.backends() if b.source == "worker"}
         for backend_id, backend in current.items():
             record = alive.get(backend_id.removeprefix("worker:"))
-            url = getattr(backend.engine, "base_url", None)
-            if record is None or record.url.rstrip("/") != url:
+            engine = backend.engine
+            moved = (
+                isinstance(engine, OpenAIUpstreamEngine)
+                and record is not None
+                and (record.url.rstrip("/") != engine.base_url)
+            )
+            if record is None or moved:
                 self.router.remove(backend_id)
                 await backend.engine.close()
                 log.info("worker %s for %s dropped (no heartbeat)", backend_id, backend.model)
