@@ -1,15 +1,19 @@
 """Benchmark of arena pair sampling: votes needed to reach a rating interval width.
 
 Simulates votes from a Bradley–Terry model and draws pairs with `PairSampler`, uniform
-(weighted mode, equal weights) or active (eq. 9, refitted every few hundred votes). Every
+(weighted mode, equal weights), uniform with the arena's newcomer boost (`Newcomers`: a
+model whose interval is not yet within the target weighs `boost` times more, judged at
+every check as the live leaderboard's refits would), or active (eq. 9, refitted every few
+hundred votes). Every
 100 votes the leaderboard's own statistic — `modelarena.rating.rate`, BT with ties ½ and
 sandwich 95% intervals — gives the mean and largest interval width in Elo points, and the
 vote count at which each first reaches the target is interpolated between checks. Two
-scenarios: a cold start, and two new models joining an arena that already has votes.
+scenarios: a cold start, and two new models joining an arena that already has votes (where
+"newcomers" is the wider of the two new models' intervals).
 Also times observe() on 100,000 battles among 50 models and pick().
 
     python bench/sampling.py [--seeds 20] [--target 50] [--refit 250] [--explore 0.1]
-                             [--spread 400]
+                             [--spread 400] [--boost 4]
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from modelarena.arena.sampling import Candidate, PairSampler, SamplingPolicy  # noqa: E402
+from modelarena.arena.sampling import (  # noqa: E402
+    Candidate,
+    Newcomers,
+    PairSampler,
+    SamplingPolicy,
+    Standing,
+)
 from modelarena.rating import Battles, RatingConfig, RatingError, rate  # noqa: E402
 
 NATURAL = np.log(10.0) / 400.0  # log-odds per Elo point
@@ -41,7 +51,7 @@ class Scenario:
     elo: np.ndarray  # true ratings of every model, in Elo points
     history_models: int  # the first this many models share `history` uniform votes
     history: int
-    statistics: tuple[str, ...]  # which widths must reach the target: "mean", "max"
+    statistics: tuple[str, ...]  # which widths must reach the target: mean, max, newcomers
 
 
 def scenarios(spread: float) -> tuple[Scenario, ...]:
@@ -54,7 +64,7 @@ def scenarios(spread: float) -> tuple[Scenario, ...]:
             np.r_[elo, 0.375 * spread, -0.125 * spread],
             20,
             10_000,
-            ("max",),
+            ("max", "newcomers"),
         ),
     )
 
@@ -78,26 +88,43 @@ class Arena:
         self.a[n], self.b[n], self.outcome[n] = a, b, outcome
         self.history.append((self.names[a], self.names[b], ("model_b", "tie", "model_a")[outcome]))
 
-    def widths(self) -> dict[str, float]:
-        """Mean and largest 95% interval width (Elo) of the leaderboard's sandwich fit."""
+    def widths(self, newcomers: int) -> tuple[dict[str, float], dict[str, Standing]]:
+        """Mean and largest 95% interval width (Elo) of the leaderboard's sandwich fit, the
+        largest of the last `newcomers` models, and each model's standing."""
         n = len(self.history)
+        unknown = {"mean": np.inf, "max": np.inf, "newcomers": np.inf}
         used = np.unique(np.r_[self.a[:n], self.b[:n]])
         if len(used) < len(self.names):
-            return {"mean": np.inf, "max": np.inf}
+            return unknown, {}
         try:
             board = rate(
                 Battles(self.names, self.a[:n], self.b[:n], self.outcome[:n]), RatingConfig()
             )
         except RatingError:  # some model still won (or lost) every vote
-            return {"mean": np.inf, "max": np.inf}
+            return unknown, {}
         width = board.ci_upper - board.ci_lower
-        return {"mean": float(width.mean()), "max": float(width.max())}
+        standing = {
+            name: Standing(int(board.num_battles[k]), float(width[k]) / 2)
+            for k, name in enumerate(board.models)
+        }
+        new = [standing[name].half_width * 2 for name in self.names[len(self.names) - newcomers :]]
+        return {
+            "mean": float(width.mean()),
+            "max": float(width.max()),
+            "newcomers": max(new, default=np.inf),
+        }, standing
 
 
 def votes_to_target(
-    scenario: Scenario, policy: SamplingPolicy, seed: int, target: float, refit: int
+    scenario: Scenario,
+    policy: SamplingPolicy,
+    seed: int,
+    target: float,
+    refit: int,
+    newcomers: Newcomers | None = None,
 ) -> dict[str, float]:
-    """New votes until each statistic's width first reaches `target` (interpolated)."""
+    """New votes until each statistic's width first reaches `target` (interpolated).
+    With `newcomers`, each model's weight follows its standing at the last check."""
     rng = np.random.default_rng(seed)
     arena = Arena(scenario.elo, rng)
     for _ in range(scenario.history):
@@ -109,15 +136,19 @@ def votes_to_target(
     position = {name: k for k, name in enumerate(arena.names)}
     reached: dict[str, float] = {}
     previous = {key: np.inf for key in scenario.statistics}
+    joined = len(arena.names) - scenario.history_models if scenario.history else 0
+    standing = arena.widths(joined)[1]
     new = 0
     while len(reached) < len(scenario.statistics) and new < MAX_VOTES:
+        if newcomers is not None:
+            candidates = [Candidate(n, newcomers.factor(standing.get(n))) for n in arena.names]
         for _ in range(CHECK_EVERY):
             a, b = sampler.pick(candidates)
             arena.vote(position[a], position[b])
             new += 1
             if new % refit == 0:
                 sampler.observe(arena.history)
-        widths = arena.widths()
+        widths, standing = arena.widths(joined)
         for key in scenario.statistics:
             if key not in reached and widths[key] <= target:
                 before = previous[key]
@@ -177,10 +208,16 @@ def main() -> None:
     parser.add_argument(
         "--spread", type=float, default=400.0, help="true ratings span this many Elo points"
     )
+    parser.add_argument(
+        "--boost", type=float, default=Newcomers().boost, help="the newcomer boost's factor"
+    )
     args = parser.parse_args()
+    # name: (policy, newcomer rule); the boost's target is the benchmark's own target.
+    boost = Newcomers(boost=args.boost, interval=args.target / 2, votes=Newcomers().votes)
     policies = {
-        "uniform": SamplingPolicy(),
-        "active": SamplingPolicy(mode="active", explore=args.explore),
+        "uniform": (SamplingPolicy(), None),
+        "boosted": (SamplingPolicy(), boost),
+        "active": (SamplingPolicy(mode="active", explore=args.explore), None),
     }
     print(
         f"# bench/sampling.py · {date.today()} · {platform.machine()}, {os.cpu_count()} cores"
@@ -189,31 +226,37 @@ def main() -> None:
     print(
         f"target: 95% interval width ≤ {args.target:g} Elo points (rate(): BT, ties ½, "
         f"sandwich); true ratings over {args.spread:g} Elo; ties {TIE_RATE:.0%}; "
-        f"{args.seeds} seeds; active (explore {args.explore:g}) "
+        f"{args.seeds} seeds; boosted: weight × {args.boost:g} until a model's interval is "
+        f"within ± {args.target / 2:g}; active (explore {args.explore:g}) "
         f"refits every {args.refit} votes; widths checked every {CHECK_EVERY} votes\n"
     )
     started = time.perf_counter()
     for scenario in scenarios(args.spread):
         results = {
             name: [
-                votes_to_target(scenario, policy, seed, args.target, args.refit)
+                votes_to_target(scenario, policy, seed, args.target, args.refit, rule)
                 for seed in range(args.seeds)
             ]
-            for name, policy in policies.items()
+            for name, (policy, rule) in policies.items()
         }
         print(f"## {scenario.name}")
-        print("| width | uniform votes | active votes | active / uniform |")
-        print("|---|---|---|---|")
+        print(
+            "| width | uniform votes | boosted votes | boosted / uniform "
+            "| active votes | active / uniform |"
+        )
+        print("|---|---|---|---|---|---|")
         for key in scenario.statistics:
             uniform = [r[key] for r in results["uniform"]]
-            active = [r[key] for r in results["active"]]
-            ratios = [x / y for x, y in zip(active, uniform, strict=True)]
-            print(
-                f"| {key} | {np.mean(uniform):,.0f} ± {np.std(uniform):,.0f} | "
-                f"{np.mean(active):,.0f} ± {np.std(active):,.0f} | "
-                f"**{np.mean(active) / np.mean(uniform):.2f}** (per seed "
-                f"{min(ratios):.2f}–{max(ratios):.2f}) |"
-            )
+            cells = [f"{np.mean(uniform):,.0f} ± {np.std(uniform):,.0f}"]
+            for other in ("boosted", "active"):
+                values = [r[key] for r in results[other]]
+                ratios = [x / y for x, y in zip(values, uniform, strict=True)]
+                cells += [
+                    f"{np.mean(values):,.0f} ± {np.std(values):,.0f}",
+                    f"**{np.mean(values) / np.mean(uniform):.2f}** (per seed "
+                    f"{min(ratios):.2f}–{max(ratios):.2f})",
+                ]
+            print(f"| {key} | " + " | ".join(cells) + " |")
         print()
     simulated = time.perf_counter() - started
     timing = time_observe_and_pick()

@@ -11,7 +11,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "modelarena"
 # Bottom first. A package may import itself and the packages of the layers below its own;
 # packages of one layer are independent of each other (rating knows no database).
 LAYERS = [
-    ("config", "errors", "protocol", "vocabulary"),
+    ("config", "errors", "protocol", "vocabulary", "secret_box"),
     ("store", "rating", "web"),
     ("engines",),
     ("serving",),

@@ -150,6 +150,17 @@ class ArenaSettings(BaseModel):
     leaderboard_min_gap_s: float = Field(
         5.0, ge=0, description="but never sooner than this after the last fit began"
     )
+    newcomer_boost: float = Field(
+        4.0, ge=1, description="weight multiplier of a model whose rating is not settled yet"
+    )
+    newcomer_interval: float = Field(
+        25.0,
+        gt=0,
+        description="a rating is settled once its 95% interval is within ± this many points",
+    )
+    newcomer_votes: int = Field(
+        1000, ge=0, description="or once the model has this many votes; 0: no boost"
+    )
 
     @field_validator("weights", "boost")
     @classmethod
@@ -208,6 +219,14 @@ class Settings(BaseSettings):
         description="bearer token /metrics requires; "
         "with none, /metrics is public and shows no arena "
         "traffic per model",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key that encrypts upstream API keys stored in the model "
+        "registry; give it in the environment (MODELARENA_SECRET_KEY), not in a file",
+    )
+    models_poll_s: float = Field(
+        2.0, gt=0, description="how often a server checks the model registry for changes"
     )
     arena: ArenaSettings = Field(default_factory=ArenaSettings)
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class StartupError(Exception):
+    """The platform cannot start as configured; the message says what to change."""
+
+
 class APIError(Exception):
     """An error with an HTTP status, an OpenAI error type and an optional code/param."""
 

@@ -22,8 +22,9 @@ from modelarena import __version__
 from modelarena.arena import web as arena_web
 from modelarena.arena.assembly import Arena, build_arena
 from modelarena.config import Settings
+from modelarena.errors import StartupError
 from modelarena.serving import gateway, workers_api
-from modelarena.serving.services import Services, StartupError
+from modelarena.serving.services import Services
 from modelarena.serving.worker import Announcer
 from modelarena.web import openapi
 from modelarena.web.errors import add_error_handlers
@@ -46,7 +47,12 @@ class Platform:
         arena = None
         if services.db is not None:
             arena = await to_thread.run_sync(
-                build_arena, settings, services.db, services.router, services.limiter
+                build_arena,
+                settings,
+                services.db,
+                services.router,
+                services.limiter,
+                services.models.catalog,
             )
         return cls(services, arena)
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -315,4 +317,60 @@ def test_admin_page_reviews_a_flag_and_takes_a_model_out(
     expect(
         page.locator('#models tr[data-model="trickster"]').get_by_role("checkbox")
     ).not_to_be_checked()
+    assert not errors
+
+
+def test_admin_page_adds_tests_and_pauses_a_model(browser, start_server, scripted):
+    server = start_server(
+        {
+            "include_default_models": False,
+            "models_poll_s": 0.5,
+            "arena": {"admin_token": "browser-admin"},
+            "models": [model("plain-lm", scripted, "plain")],
+        }
+    )
+    errors: list[str] = []
+    for viewport, theme in ((DESKTOP, "light"), (PHONE, "dark")):
+        page = browser.new_context(viewport=viewport, color_scheme=theme).new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.url + "/admin")
+        page.locator("#token").fill("browser-admin")
+        page.get_by_role("button", name="Open").click()
+        expect(page.locator("#models tbody tr")).not_to_have_count(0)
+        form = page.locator("#add-model")
+        if viewport is PHONE:
+            form.scroll_into_view_if_needed()
+            shot(page, "admin-add-model-phone-dark")
+            continue
+        status = page.locator("#model-form-status")
+        form.get_by_role("button", name="Add model").click()
+        expect(status).to_contain_text("Give the model a name")
+        form.get_by_label("Name", exact=True).fill("form-model")
+        form.get_by_role("button", name="Add model").click()
+        expect(status).to_contain_text("base URL")
+        expect(form.get_by_label("Base URL")).to_have_attribute("aria-invalid", "true")
+        form.get_by_label("Base URL").fill(scripted)
+        form.get_by_label("Upstream model").fill("no-such-model")
+        form.get_by_role("button", name="Test it").click()
+        expect(status).to_contain_text("does not list")
+        expect(form.get_by_label("Upstream model")).to_have_attribute("aria-invalid", "true")
+        form.get_by_label("Upstream model").fill("other")
+        form.get_by_label("Organization").fill("Scripted Labs")
+        form.get_by_role("button", name="Test it").click()
+        expect(status).to_contain_text(re.compile(r"Answered in \d+ ms"), timeout=30_000)
+        expect(page.locator("#test-answer")).to_contain_text("Another answer")
+        shot(page, "admin-add-model-tested-desktop")
+        form.get_by_role("button", name="Add model").click()
+        expect(status).to_contain_text("Added form-model")
+        row = page.locator('#models tr[data-model="form-model"]')
+        expect(row).to_contain_text("active")
+        with httpx.Client(base_url=server.url) as client:
+            deadline = time.monotonic() + 20
+            while "form-model" not in {m["id"] for m in client.get("/v1/models").json()["data"]}:
+                assert time.monotonic() < deadline, "the added model was not served"
+                time.sleep(0.2)
+        row.get_by_role("button", name="Pause").click()
+        expect(page.locator("#admin-status")).to_have_text("form-model is paused.")
+        expect(page.locator('#models tr[data-model="form-model"]')).to_contain_text("paused")
+        shot(page, "admin-models-desktop")
     assert not errors

@@ -4,7 +4,7 @@ import asyncio
 import uuid
 
 from modelarena.serving.rate_limit import MemoryRateLimiter, RedisRateLimiter
-from modelarena.serving.registry import MemoryRegistry, RedisRegistry, WorkerRecord
+from modelarena.serving.worker_registry import MemoryRegistry, RedisRegistry, WorkerRecord
 
 
 def test_memory_limiter_allows_rpm_then_says_when_to_retry():

@@ -3,8 +3,8 @@
 import asyncio
 
 from modelarena.config import load_settings
-from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
+from modelarena.serving.worker_registry import WorkerRecord
 
 
 def test_worker_sync_keeps_a_live_worker_and_drops_a_silent_one():

@@ -319,6 +319,7 @@ async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) 
         "license",
         "parameters",
         "context_length",
+        "deprecated",
         *snapshot.benchmarks,
     ]
     writer = csv.writer(out)

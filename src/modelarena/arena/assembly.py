@@ -4,8 +4,10 @@ and the live leaderboard."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelarena.arena.images import ImageStore
 from modelarena.arena.live_leaderboard import LiveLeaderboard
@@ -13,9 +15,9 @@ from modelarena.arena.moderation import load_moderation
 from modelarena.arena.sampling import PairSampler, SamplingPolicy
 from modelarena.arena.service import ArenaService
 from modelarena.config import Settings
+from modelarena.serving.catalog import Catalog
 from modelarena.serving.rate_limit import FallbackRateLimiter, RateLimiter
 from modelarena.serving.router import Router
-from modelarena.store import arena as store
 from modelarena.store.db import Database
 
 
@@ -26,19 +28,24 @@ class Arena:
     limiter: RateLimiter
     ip_salt: str
     admin_token: str | None
+    catalog: Catalog
 
 
-def build_arena(settings: Settings, db: Database, router: Router, limiter: RateLimiter) -> Arena:
+def build_arena(
+    settings: Settings,
+    db: Database,
+    router: Router,
+    limiter: RateLimiter,
+    catalog: Callable[[], dict[str, dict[str, Any]]],
+) -> Arena:
+    """`catalog`: every registered model's public metadata and state, retired ones too."""
     config = settings.arena
-    store.sync_models(
-        db, [{"name": name, **router.metadata(name)} for name in router.model_names()]
-    )
     sampler = PairSampler(
         SamplingPolicy(
             mode=config.sampling, boost=config.boost, targets=config.targets, explore=config.explore
         )
     )
-    leaderboard = LiveLeaderboard(db.url, config, lambda: _metadata(router), sampler)
+    leaderboard = LiveLeaderboard(db.url, config, catalog, sampler)
     service = ArenaService(
         settings=config,
         db=db,
@@ -47,6 +54,8 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
         sampler=sampler,
         moderation=load_moderation(config.moderation, config.blocked_keywords),
         on_vote=leaderboard.vote_added,
+        catalog=catalog,
+        standing=leaderboard.standing,
     )
     # Visitors keep battling while Redis is down; the limits then count per process.
     return Arena(
@@ -55,11 +64,8 @@ def build_arena(settings: Settings, db: Database, router: Router, limiter: RateL
         FallbackRateLimiter(limiter),
         config.ip_salt or _salt(settings.data_dir),
         config.admin_token,
+        Catalog(settings, db),
     )
-
-
-def _metadata(router: Router) -> dict[str, dict]:
-    return {name: router.metadata(name) for name in router.model_names()}
 
 
 def _salt(data_dir: Path) -> str:

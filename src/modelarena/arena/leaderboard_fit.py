@@ -101,5 +101,6 @@ def _board(
     for row in rows:
         meta = metadata.get(row["model"], {})
         row.update({key: meta.get(key) for key in METADATA})
+        row["deprecated"] = meta.get("state") == "retired"
         row["scores"] = scores.get(row["model"], {})
     return Board(rows, len(selection.battles))

@@ -23,7 +23,7 @@ from anyio import to_thread
 
 from modelarena.arena import leaderboard_fit
 from modelarena.arena.leaderboard_fit import Snapshot
-from modelarena.arena.sampling import PairSampler
+from modelarena.arena.sampling import PairSampler, Standing
 from modelarena.config import ArenaSettings
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,13 @@ class LiveLeaderboard:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fitter: ProcessPoolExecutor | None = None
+
+    def standing(self) -> dict[str, Standing]:
+        """Each rated model's votes and interval half-width in the latest fit."""
+        return {
+            row["model"]: Standing(row["num_battles"], _half_width(row))
+            for row in self.snapshot.board("all").rows
+        }
 
     def vote_added(self) -> None:
         """Count a new vote; enough of them wake the background fit early. Safe to call
@@ -102,3 +109,8 @@ class LiveLeaderboard:
                 initargs=(self.db_url, os.getpid()),
             )
         return self._fitter
+
+
+def _half_width(row: dict[str, Any]) -> float | None:
+    low, high = row.get("ci_lower"), row.get("ci_upper")
+    return None if low is None or high is None else (high - low) / 2

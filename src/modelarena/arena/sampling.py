@@ -45,6 +45,35 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """A model's place in the ratings as far as sampling cares: its votes and the
+    half-width of its rating's 95% interval (None: not rated yet)."""
+
+    votes: int
+    half_width: float | None
+
+
+@dataclass(frozen=True)
+class Newcomers:
+    """Extra weight for a model whose rating has not settled, so that a new entry gets
+    the votes it needs fast: `boost` multiplies its weight until its interval is within
+    ± `interval` points or it has `votes` votes (0: no boost for anyone)."""
+
+    boost: float = 4.0
+    interval: float = 25.0
+    votes: int = 1000
+
+    def settled(self, standing: Standing | None) -> bool:
+        if standing is None:
+            return self.votes == 0
+        narrow = standing.half_width is not None and standing.half_width <= self.interval
+        return narrow or standing.votes >= self.votes
+
+    def factor(self, standing: Standing | None) -> float:
+        return 1.0 if self.settled(standing) else self.boost
+
+
+@dataclass(frozen=True)
 class SamplingPolicy:
     """How pairs are drawn: the mode, weight multipliers, and battle targets.
 

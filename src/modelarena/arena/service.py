@@ -6,7 +6,7 @@ lineup to the parts that own them (turns.py, votes.py, lineup.py)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from modelarena.arena.images import ImageStore
 from modelarena.arena.lineup import Lineup
 from modelarena.arena.moderation import Moderation
 from modelarena.arena.render import render_markdown
-from modelarena.arena.sampling import NoPairError, PairSampler
+from modelarena.arena.sampling import NoPairError, PairSampler, Standing
 from modelarena.arena.turns import Turns
 from modelarena.arena.votes import Votes
 from modelarena.config import ArenaSettings
@@ -48,13 +48,15 @@ class ArenaService:
         sampler: PairSampler,
         moderation: Moderation,
         on_vote: Callable[[], None] = lambda: None,
+        catalog: Callable[[], Mapping[str, Mapping[str, Any]]] = dict,
+        standing: Callable[[], Mapping[str, Standing]] = dict,
     ) -> None:
         self.settings = settings
         self.db = db
         self.images = images
         self.sampler = sampler
         self.claims = Claims()
-        self.lineup = Lineup(settings, db, router)
+        self.lineup = Lineup(settings, db, router, catalog, standing)
         self.turns = Turns(settings, db, router, images, moderation, self.lineup, self.claims)
         self.votes = Votes(db, self.lineup, self.claims, on_vote)
         self._accepted: set[str] = set()  # visitors known to have accepted the terms

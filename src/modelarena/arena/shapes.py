@@ -90,19 +90,47 @@ class Leaderboard(_Open):
 
 class AdminModel(_Open):
     name: str
+    source: str
+    state: str
+    revision: int
+    served: bool
     in_service: bool
+    unavailable: str | None
+    definition: dict[str, Any]
+    has_api_key: bool
+    added_at: str
+    paused_at: str | None
+    retired_at: str | None
     configured_enabled: bool
     configured_weight: float
     enabled_override: bool | None
     weight_override: float | None
 
 
+class ModelChange(_Open):
+    id: int
+    model: str
+    actor: str
+    action: str
+    at: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class ModelHistory(_Open):
+    changes: list[ModelChange]
+
+
+class ModelTrial(_Open):
+    answer: str
+    latency_ms: float
+    first_token_ms: float
+    completion_tokens: int
+    finish_reason: str | None
+
+
 class AdminModels(_Open):
     models: list[AdminModel]
-
-
-class ModelChanged(_Open):
-    name: str
 
 
 class Flag(_Open):

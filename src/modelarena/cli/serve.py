@@ -53,8 +53,8 @@ def worker(
     """Serve one local model over the OpenAI protocol and register with a gateway."""
     from modelarena.config import ModelConfig
     from modelarena.platform import run
-    from modelarena.serving.registry import WorkerRecord
     from modelarena.serving.worker import Announcer
+    from modelarena.serving.worker_registry import WorkerRecord
 
     secret = secret or os.environ.get("MODELARENA_WORKER_SECRET")
     if not gateway and not redis:

@@ -30,11 +30,9 @@ from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest
 from modelarena.engines.chat_template import ChatTemplate
 from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
 from modelarena.engines.llama_runtime import VocabFacts, init_backend, tokenize, vocab_facts
-from modelarena.engines.model_files import resolve_model_path
+from modelarena.engines.model_files import DEFAULT_CONTEXT, resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
 from modelarena.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-
-DEFAULT_CONTEXT = 4096
 
 
 class EngineLoadError(Exception):

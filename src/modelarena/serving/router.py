@@ -31,7 +31,7 @@ class Backend:
     model: str
     engine: Engine
     metadata: dict[str, Any] = field(default_factory=dict)
-    source: str = "config"  # "config" or "worker"
+    source: str = "registry"  # "registry" or "worker"
     healthy: bool = True
     outstanding: int = 0
     blind: int = 0  # of the outstanding requests, those of blind battles
@@ -49,6 +49,9 @@ class Backend:
 class Router:
     def __init__(self) -> None:
         self._backends: dict[str, list[Backend]] = {}
+        # Why a known model has no backend now (paused, retired, loading, failed to load):
+        # the error a request for it gets instead of "not served here".
+        self._unavailable: dict[str, APIError] = {}
 
     # -- membership ---------------------------------------------------------------------
 
@@ -65,6 +68,21 @@ class Router:
                     return backend
         return None
 
+    def set_unavailable(self, model: str, error: APIError | None) -> None:
+        """What a request for `model` gets while no backend serves it (None: forget)."""
+        if error is None:
+            self._unavailable.pop(model, None)
+        else:
+            self._unavailable[model] = error
+
+    def why_unavailable(self, model: str) -> str | None:
+        """Why a known model has no backend now (None: it has one, or is unknown)."""
+        error = None if model in self._backends else self._unavailable.get(model)
+        return error.message if error else None
+
+    def _missing(self, model: str) -> APIError:
+        return self._unavailable.get(model) or model_not_found(model, self.model_names())
+
     def backends(self, model: str | None = None) -> list[Backend]:
         if model is not None:
             return list(self._backends.get(model, []))
@@ -76,7 +94,7 @@ class Router:
     def metadata(self, model: str) -> dict[str, Any]:
         backends = self._backends.get(model)
         if not backends:
-            raise model_not_found(model, self.model_names())
+            raise self._missing(model)
         return backends[0].metadata
 
     # -- choosing -----------------------------------------------------------------------
@@ -84,7 +102,7 @@ class Router:
     def pick(self, model: str, exclude: set[str] | frozenset[str] = frozenset()) -> Backend:
         backends = self._backends.get(model)
         if not backends:
-            raise model_not_found(model, self.model_names())
+            raise self._missing(model)
         healthy = [b for b in backends if b.healthy and b.id not in exclude]
         if not healthy:
             errors = [b.last_error for b in backends if b.last_error]

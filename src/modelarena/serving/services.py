@@ -1,6 +1,7 @@
-"""Everything a running gateway holds: settings, database, router with its engines,
-auth, metrics and the worker registry — started before the server listens and closed
-after it stops. Background loops keep backend health and registered workers current.
+"""Everything a running gateway holds: settings, database, router with its engines, the
+live models that follow the model registry, auth, metrics and the worker registry —
+started before the server listens and closed after it stops. Background loops keep backend
+health, registered models and workers current.
 """
 
 from __future__ import annotations
@@ -13,44 +14,26 @@ from dataclasses import dataclass, field
 
 from anyio import to_thread
 
-from modelarena.config import ModelConfig, Settings
-from modelarena.engines.base import Engine
+from modelarena.config import Settings
 from modelarena.engines.openai_upstream import OpenAIUpstreamEngine
+from modelarena.errors import StartupError
 from modelarena.serving.auth import Auth
+from modelarena.serving.live_models import LiveModels
 from modelarena.serving.metrics import Metrics
 from modelarena.serving.rate_limit import RateLimiter, make_rate_limiter
-from modelarena.serving.registry import Registry, WorkerRecord, make_registry
 from modelarena.serving.router import Backend, Router
 from modelarena.serving.shared_state import SharedStateUnavailable
+from modelarena.serving.worker_registry import Registry, WorkerRecord, make_registry
 from modelarena.store.db import Database, shown_url
 
 log = logging.getLogger(__name__)
-
-
-class StartupError(Exception):
-    """The platform cannot start as configured; the message says what to change."""
-
-
-def make_engine(config: ModelConfig, settings: Settings) -> Engine:
-    if config.engine == "llamacpp":
-        from modelarena.engines.llamacpp import LlamaCppEngine  # needs llama-cpp-python
-
-        return LlamaCppEngine(config, settings.cache_dir)
-    return OpenAIUpstreamEngine(
-        name=config.name,
-        base_url=config.base_url or "",
-        upstream_model=config.upstream_model,
-        api_key_env=config.api_key_env,
-        headers=config.headers,
-        timeout_s=config.timeout_s,
-        supports_tools=config.supports_tools,
-    )
 
 
 @dataclass
 class Services:
     settings: Settings
     router: Router
+    models: LiveModels
     auth: Auth
     metrics: Metrics
     registry: Registry
@@ -71,37 +54,13 @@ class Services:
                 shown = shown_url(settings.database_url)
                 raise StartupError(f"database {shown}: {exc}") from exc
         router = Router()
-        try:
-            engines = [(cfg, make_engine(cfg, settings)) for cfg in settings.models]
-        except ImportError as exc:
-            raise StartupError(
-                f"llama-cpp-python cannot be loaded ({exc}); reinstall it with `make install`"
-            ) from exc
-        results = await asyncio.gather(
-            *(engine.start() for _, engine in engines), return_exceptions=True
-        )
-        failures = [
-            f"{cfg.name}: {r}"
-            for (cfg, _), r in zip(engines, results, strict=True)
-            if isinstance(r, BaseException)
-        ]
-        if failures:
-            for _, engine in engines:
-                await engine.close()
-            raise StartupError("cannot load models:\n  " + "\n  ".join(failures))
-        for cfg, engine in engines:
-            router.add(
-                Backend(
-                    id=f"config:{cfg.name}",
-                    model=cfg.name,
-                    engine=engine,
-                    metadata=cfg.public_metadata(),
-                )
-            )
+        models = LiveModels(settings, db, router)
+        await models.start()
         limiter = make_rate_limiter(settings.redis_url, settings.redis_prefix)
         services = cls(
             settings=settings,
             router=router,
+            models=models,
             auth=Auth(settings, db, limiter),
             metrics=Metrics(router),
             registry=make_registry(settings.redis_url, settings.redis_prefix),
@@ -118,6 +77,7 @@ class Services:
             asyncio.create_task(
                 self._every(min(1.0, self.settings.worker_ttl_s / 4), self.sync_workers)
             ),
+            asyncio.create_task(self._every(self.settings.models_poll_s, self.models.poll)),
         ]
 
     async def close(self) -> None:
@@ -130,7 +90,8 @@ class Services:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for backend in self.router.backends():
+        await self.models.close()
+        for backend in self.router.backends():  # the workers'
             await backend.engine.close()
         await self.registry.close()
         await self.limiter.close()

@@ -9,7 +9,7 @@ import logging
 
 import httpx
 
-from modelarena.serving.registry import RedisRegistry, WorkerRecord
+from modelarena.serving.worker_registry import RedisRegistry, WorkerRecord
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
 from modelarena.errors import APIError
-from modelarena.serving.registry import WorkerRecord
 from modelarena.serving.services import Services
 from modelarena.serving.shared_state import SharedStateUnavailable
+from modelarena.serving.worker_registry import WorkerRecord
 from modelarena.web import openapi
 from modelarena.web.guards import bearer_matches
 from modelarena.web.json_body import StrictJSONRoute

@@ -18,7 +18,6 @@ from modelarena.store.models import (
     Conversation,
     Feedback,
     Flag,
-    ModelRecord,
     Score,
     Turn,
     Visitor,
@@ -408,55 +407,7 @@ def review_flag(db: Database, flag_id: int, excluded: bool) -> bool:
         return True
 
 
-# --- models and scores ---
-
-
-@dataclass(frozen=True)
-class ModelOverrides:
-    """The admin's overrides for one model (None: use the configuration)."""
-
-    name: str
-    enabled: bool | None
-    weight: float | None
-
-
-def sync_models(db: Database, metadata: Iterable[dict[str, Any]]) -> None:
-    """Copy configured models' public metadata into the models table, keeping the
-    admin's overrides."""
-    columns = ("display_name", "organization", "license", "context_length", "vision")
-    with db.session() as session:
-        for meta in metadata:
-            row = session.get(ModelRecord, meta["name"])
-            if row is None:
-                row = ModelRecord(name=meta["name"])
-                session.add(row)
-            for column in columns:
-                setattr(row, column, meta.get(column))
-            row.parameters = None if meta.get("parameters") is None else str(meta["parameters"])
-            row.vision = bool(meta.get("vision"))
-            row.updated_at = utcnow()
-
-
-def model_overrides(db: Database) -> dict[str, ModelOverrides]:
-    with db.session() as session:
-        return {
-            r.name: ModelOverrides(r.name, r.enabled, r.weight)
-            for r in session.scalars(select(ModelRecord))
-        }
-
-
-def set_model_override(db: Database, name: str, changes: dict[str, Any]) -> bool:
-    """Change whether a model battles (`enabled`) and its weight (`weight`); a value of
-    None returns that setting to the configuration. False for an unknown model."""
-    with db.session() as session:
-        row = session.get(ModelRecord, name)
-        if row is None:
-            return False
-        for key in ("enabled", "weight"):
-            if key in changes:
-                setattr(row, key, changes[key])
-        row.updated_at = utcnow()
-        return True
+# --- benchmark scores ---
 
 
 def upsert_scores(db: Database, rows: Iterable[tuple[str, str, float]], source: str) -> int:

@@ -151,8 +151,11 @@ class Flag(Base):
 
 
 class ModelRecord(Base):
-    """A model's public metadata (copied from the configuration at start-up) and the
-    admin's overrides of whether it battles and how often (None: the configured value)."""
+    """A model of the registry: its full definition (`definition`, what the configuration
+    file or `models add` gave; any API key only encrypted, in `secret`), where it came from
+    (`source`: config or runtime), its lifecycle (`state`: active, paused or retired, with
+    dates), a `revision` bumped by every change, its public metadata as columns, and the
+    admin's arena overrides (None: the configured value)."""
 
     __tablename__ = "models"
 
@@ -166,6 +169,29 @@ class ModelRecord(Base):
     enabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     weight: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(16), default="config")
+    definition: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ModelChangeRecord(Base):
+    """The audit trail of the registry: who changed which model, when, and its values
+    before and after (secrets never, only whether one is set)."""
+
+    __tablename__ = "model_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Score(Base):

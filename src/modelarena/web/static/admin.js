@@ -56,6 +56,16 @@ document.addEventListener("DOMContentLoaded", () => {
       weight.setAttribute("aria-label", `${model.name} weight`);
       const path = `/api/admin/models/${encodeURIComponent(model.name)}`;
       const actions = element("span", undefined, "actions");
+      const setState = (state, done) => button(
+        { active: "Resume", paused: "Pause", retired: "Retire" }[state], async () => {
+          if (state === "retired" && !confirm(`Retire ${model.name}? It stops serving; its votes stay.`)) return;
+          await api.json("PATCH", path, { state });
+          status.textContent = `${model.name} ${done}.`;
+          await loadModels();
+        });
+      if (model.state === "active") actions.append(setState("paused", "is paused"));
+      if (model.state !== "active") actions.append(setState("active", "is back in service"));
+      if (model.state !== "retired") actions.append(setState("retired", "is retired"));
       actions.append(
         button("Save", async () => {
           await api.json("PATCH", path, { enabled: enabled.checked, weight: Number(weight.value) });
@@ -68,11 +78,112 @@ document.addEventListener("DOMContentLoaded", () => {
           await loadModels();
         }),
       );
-      const tr = row([model.name, model.in_service ? "yes" : "no", enabled, weight, actions]);
+      const state = element("span", model.state, `state ${model.state}`);
+      if (model.unavailable) state.title = model.unavailable;
+      const loading = model.state === "active" && !model.served ? " (loading…)" : "";
+      const tr = row([model.name, state, (model.in_service ? "yes" : "no") + loading, enabled, weight, actions]);
       tr.dataset.model = model.name;
       body.appendChild(tr);
     }
   }
+
+  // -- adding a model: the form, its checks, and "Test it" -------------------------------
+  const form = $("add-model");
+  const formStatus = $("model-form-status");
+
+  function showEngineFields() {
+    const engine = form.elements.engine.value;
+    for (const label of form.querySelectorAll("[data-engine]")) {
+      label.hidden = label.dataset.engine !== engine;
+    }
+  }
+
+  function definition() {
+    const fields = {};
+    for (const input of form.querySelectorAll("input, select")) {
+      if (input.closest("label")?.hidden) continue;
+      if (input.type === "checkbox") {
+        if (input.checked) fields[input.name] = true;
+      } else if (input.value.trim() !== "") {
+        fields[input.name] = input.type === "number" ? Number(input.value) : input.value.trim();
+      }
+    }
+    return fields;
+  }
+
+  function clearErrors() {
+    for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+    formStatus.textContent = "";
+    formStatus.className = "";
+  }
+
+  function fail(message, param) {
+    const input = param && form.elements[param.split(".")[0]];
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    }
+    formStatus.textContent = message;
+    formStatus.className = "error";
+  }
+
+  function checked() {
+    clearErrors();
+    const fields = definition();
+    const name = form.elements.name;
+    if (!name.value.trim() || !name.checkValidity()) {
+      fail("Give the model a name: letters, digits and . _ : / - (at most 128).", "name");
+      return null;
+    }
+    if (fields.engine === "openai" && !fields.base_url) {
+      fail("An upstream needs its base URL, e.g. http://host:8000/v1.", "base_url");
+      return null;
+    }
+    if (fields.engine === "llamacpp" && !fields.path) {
+      fail("A local model needs the path of its GGUF file.", "path");
+      return null;
+    }
+    return fields;
+  }
+
+  async function submit(path, fields, busyText) {
+    formStatus.textContent = busyText;
+    try {
+      return await api.json("POST", path, fields);
+    } catch (error) {
+      fail(error.message, error.param);
+      return null;
+    }
+  }
+
+  form.elements.engine.addEventListener("change", showEngineFields);
+  $("test-model").addEventListener("click", async (event) => {
+    const fields = checked();
+    if (!fields) return;
+    event.target.disabled = true;
+    const trial = await submit("/api/admin/models/test", fields, "Sending one prompt…");
+    event.target.disabled = false;
+    if (!trial) return;
+    const answer = $("test-answer");
+    answer.textContent = trial.answer;
+    answer.hidden = false;
+    formStatus.textContent = `Answered in ${Math.round(trial.latency_ms)} ms, first token after ` +
+      `${Math.round(trial.first_token_ms)} ms (${trial.completion_tokens} tokens, ` +
+      `finish: ${trial.finish_reason ?? "none"}).`;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = checked();
+    if (!fields) return;
+    const added = await submit("/api/admin/models", fields, "Checking and adding…");
+    if (!added) return;
+    form.reset();
+    showEngineFields();
+    $("test-answer").hidden = true;
+    formStatus.textContent = `Added ${added.name}; it enters service within seconds.`;
+    await loadModels();
+  });
+  showEngineFields();
 
   async function loadFlags() {
     const query = $("unreviewed").checked ? "?unreviewed=true" : "";

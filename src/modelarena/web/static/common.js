@@ -20,12 +20,15 @@ const api = {
   },
   async error(response) {
     let message = `${response.status} ${response.statusText}`;
+    let param = null;
     try {
       const body = await response.json();
       if (body.error && body.error.message) message = body.error.message;
+      if (body.error && body.error.param) param = body.error.param;
     } catch (_) { /* not JSON */ }
     const error = new Error(message);
     error.status = response.status;
+    error.param = param;
     return error;
   },
   // POST that answers with server-sent events; calls onEvent for each one.

@@ -37,8 +37,9 @@ document.addEventListener("DOMContentLoaded", () => {
     const license = $("license").value;
     const minVotes = Number($("min-votes").value) || 0;
     const search = $("search").value.trim().toLowerCase();
+    const deprecated = $("deprecated").checked;
     return data.rows.filter((r) =>
-      (!org || r.organization === org) && (!license || r.license === license) &&
+      (deprecated || !r.deprecated) && (!org || r.organization === org) && (!license || r.license === license) &&
       r.num_battles >= minVotes &&
       (!search || `${r.model} ${r.display_name || ""}`.toLowerCase().includes(search)));
   }
@@ -83,7 +84,15 @@ document.addEventListener("DOMContentLoaded", () => {
       for (const [key] of all) {
         const td = document.createElement("td");
         td.textContent = cell(row, key);
-        if (key === "display_name") td.title = row.model;
+        if (key === "display_name") {
+          td.title = row.model;
+          if (row.deprecated) {
+            const note = document.createElement("span");
+            note.className = "deprecated";
+            note.textContent = " (deprecated)";
+            td.appendChild(note);
+          }
+        }
         tr.appendChild(td);
       }
       body.appendChild(tr);
@@ -148,7 +157,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   $("category").addEventListener("change", load);
-  for (const id of ["organization", "license", "min-votes", "search"]) {
+  for (const id of ["organization", "license", "min-votes", "search", "deprecated"]) {
     $(id).addEventListener("input", () => data && render());
   }
   load();
