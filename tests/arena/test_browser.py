@@ -374,3 +374,48 @@ def test_admin_page_adds_tests_and_pauses_a_model(browser, start_server, scripte
         expect(page.locator('#models tr[data-model="form-model"]')).to_contain_text("paused")
         shot(page, "admin-models-desktop")
     assert not errors
+
+
+def test_leaderboard_hides_retired_models_behind_a_toggle(browser, start_server, scripted):
+    server = start_server(
+        {
+            "include_default_models": False,
+            "models_poll_s": 0.5,
+            "arena": {
+                "admin_token": "browser-admin",
+                "leaderboard_interval_s": 1,
+                "leaderboard_min_gap_s": 0,
+            },
+            "models": [model("north-lm", scripted, "plain"), model("south-lm", scripted, "other")],
+        }
+    )
+    admin = {"Authorization": "Bearer browser-admin"}
+    with httpx.Client(base_url=server.url, headers={"Origin": server.url}) as client:
+        client.post("/api/terms")
+        for k in range(6):
+            battle = client.post("/api/conversations", json={}).json()
+            with client.stream("POST", f"/api/conversations/{battle['id']}/messages",
+                               json={"prompt": f"hello {k}"}) as answer:  # fmt: skip
+                answer.read()
+            assert client.post(
+                f"/api/conversations/{battle['id']}/vote", json={"winner": "tie"}
+            ).status_code == 200  # fmt: skip
+        retired = client.patch("/api/admin/models/south-lm", headers=admin,
+                               json={"state": "retired"})  # fmt: skip
+        assert retired.status_code == 200
+
+        def rows() -> list[dict]:
+            return client.get("/api/leaderboard").json()["rows"]
+
+        deadline = time.monotonic() + 30
+        while not any(r["model"] == "south-lm" and r["deprecated"] for r in rows()):
+            assert time.monotonic() < deadline, "the retired model was not marked"
+            time.sleep(0.3)
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    page.goto(server.url + "/leaderboard")
+    table = page.locator("#board tbody")
+    expect(table).to_contain_text("north-lm")
+    expect(table).not_to_contain_text("south-lm")
+    page.get_by_label("Show deprecated models").check()
+    expect(table).to_contain_text("south-lm (deprecated)")
+    shot(page, "leaderboard-deprecated-desktop")

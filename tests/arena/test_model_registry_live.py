@@ -174,7 +174,18 @@ def test_models_added_at_runtime_serve_at_once_without_dropping_streams(
 def test_pause_lets_the_stream_finish_and_retire_keeps_the_ratings(
     start_server, scripted, tmp_path
 ):
-    config = gateway_config(tmp_path, scripted, f"sqlite:///{tmp_path / 'arena.db'}")
+    config = gateway_config(
+        tmp_path,
+        scripted,
+        f"sqlite:///{tmp_path / 'arena.db'}",
+        arena={
+            "admin_token": ADMIN,
+            "leaderboard_interval_s": 1,
+            "leaderboard_every_votes": 1,
+            "leaderboard_min_gap_s": 0,
+            "newcomer_votes": 20,
+        },
+    )
     gateway = start(start_server, config)
     stream = SlowStream(gateway.url)
     stream.start()
@@ -216,6 +227,17 @@ def test_pause_lets_the_stream_finish_and_retire_keeps_the_ratings(
         )
     )
     cli("battles", "import", str(battles), config=config)
+
+    # A model added now is boosted in pair sampling; plain and slow, with 30 votes, are
+    # settled (newcomer_votes is 20 here).
+    cli("models", "add", "fresh", "--base-url", scripted, "--upstream-model", "other",
+        config=config)  # fmt: skip
+
+    def weights() -> dict:
+        listed = httpx.get(gateway.url + "/api/admin/models", headers=AUTH).json()["models"]
+        return {m["name"]: m["sampling_weight"] for m in listed}
+
+    wait_for(lambda: weights() == {"plain": 1.0, "slow": 1.0, "fresh": 4.0}, 20, "boost")
     cli("models", "retire", "slow", config=config)
     wait_for(lambda: chat(gateway.url, "slow").status_code == 404, 10, "retired answers 404")
     error = chat(gateway.url, "slow").json()["error"]

@@ -13,10 +13,12 @@ from scipy import optimize, stats
 from modelarena.arena.sampling import (
     PRIOR_SD,
     Candidate,
+    Newcomers,
     NoPairError,
     PairSampler,
     RatingState,
     SamplingPolicy,
+    Standing,
 )
 
 MODELS = [Candidate("a", 1.0), Candidate("b", 2.0), Candidate("c", 3.0), Candidate("d", 4.0)]
@@ -325,3 +327,14 @@ def test_fit_recovers_known_strengths():
     se = np.sqrt(np.diag(centre @ state.covariance[np.ix_(order, order)] @ centre))
     assert np.all(se < 0.04)
     assert np.all(np.abs(fitted - truth) < 4 * se)
+
+
+def test_newcomers_are_boosted_until_their_interval_or_votes_settle():
+    rule = Newcomers(boost=4.0, interval=25.0, votes=1000)
+    assert rule.factor(None) == 4.0  # no votes yet
+    assert rule.factor(Standing(votes=300, half_width=60.0)) == 4.0
+    assert rule.factor(Standing(votes=300, half_width=None)) == 4.0  # fit without an interval
+    assert rule.factor(Standing(votes=300, half_width=24.9)) == 1.0  # narrow enough
+    assert rule.factor(Standing(votes=1000, half_width=60.0)) == 1.0  # enough votes
+    off = Newcomers(boost=4.0, interval=25.0, votes=0)
+    assert off.factor(None) == off.factor(Standing(5, 300.0)) == 1.0

@@ -83,16 +83,21 @@ def actor(request: Request) -> str:
     return "admin:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
-def _entry(found: Arena, entry: registry.RegisteredModel, serving: set[str]) -> dict[str, Any]:
+def _entry(
+    found: Arena, entry: registry.RegisteredModel, serving: dict[str, float]
+) -> dict[str, Any]:
     settings = found.service.settings
     router = found.service.lineup.router
+    # A server leaves a paused or retired model's service at its next registry check.
+    active = entry.state == "active"
     return {
         "name": entry.name,
         "source": entry.source,
         "state": entry.state,
         "revision": entry.revision,
         "served": entry.name in router.model_names(),
-        "in_service": entry.name in serving,
+        "in_service": active and entry.name in serving,
+        "sampling_weight": serving.get(entry.name) if active else None,
         "unavailable": router.why_unavailable(entry.name),
         "definition": dict(entry.definition),
         "has_api_key": entry.secret is not None,
@@ -106,8 +111,9 @@ def _entry(found: Arena, entry: registry.RegisteredModel, serving: set[str]) -> 
     }
 
 
-async def _serving(found: Arena) -> set[str]:
-    return {c.name for c in await to_thread.run_sync(found.service.lineup.in_service)}
+async def _serving(found: Arena) -> dict[str, float]:
+    """The models that battle now, with their sampling weights (newcomer boost included)."""
+    return {c.name: c.weight for c in await to_thread.run_sync(found.service.lineup.in_service)}
 
 
 @router.get("/models", responses={200: {"model": shapes.AdminModels}})

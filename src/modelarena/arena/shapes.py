@@ -95,6 +95,7 @@ class AdminModel(_Open):
     revision: int
     served: bool
     in_service: bool
+    sampling_weight: float | None
     unavailable: str | None
     definition: dict[str, Any]
     has_api_key: bool

@@ -80,7 +80,8 @@ document.addEventListener("DOMContentLoaded", () => {
       );
       const state = element("span", model.state, `state ${model.state}`);
       if (model.unavailable) state.title = model.unavailable;
-      const loading = model.state === "active" && !model.served ? " (loading…)" : "";
+      const loading = model.state === "active" && !model.served ? " (loading…)" :
+        model.state !== "active" && model.served ? " (finishing its answers)" : "";
       const tr = row([model.name, state, (model.in_service ? "yes" : "no") + loading, enabled, weight, actions]);
       tr.dataset.model = model.name;
       body.appendChild(tr);
