@@ -134,12 +134,21 @@ def list_models(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt = 
     if json_out:
         _print_json(rows)
         return
-    table = Table(title="Registered models")
-    for column in ("name", "state", "source", "engine", "loads from"):
-        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    console = Console()
+    table = Table(title="Registered models (`models show NAME` for one in full)")
+    used = 16  # the borders and padding of five columns
+    for column in ("name", "state", "source", "engine"):
+        widest = max((len(str(row[column])) for row in rows), default=0)
+        table.add_column(column, no_wrap=True, min_width=max(len(column), widest))
+        used += max(len(column), widest)
+    room = max(12, console.width - used)
+    table.add_column("loads from", no_wrap=True)
     for row in rows:
-        table.add_row(row["name"], row["state"], row["source"], row["engine"], row["loads_from"])
-    Console().print(table)
+        where = str(row["loads_from"] or "")
+        if len(where) > room:  # a path's end says most: keep it
+            where = "…" + where[len(where) - room + 1 :]
+        table.add_row(row["name"], row["state"], row["source"], row["engine"], where)
+    console.print(table)
 
 
 @models.command("show")
@@ -166,7 +175,23 @@ def show_model(
         _print_json(shown)
         return
     shown["history"] = [f"{h['at']}  {h['action']:<7} by {h['actor']}" for h in history]
-    typer.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())
+    dumper = _readable_dumper()
+    typer.echo(yaml.dump(shown, Dumper=dumper, sort_keys=False, allow_unicode=True).rstrip())
+
+
+def _readable_dumper():
+    """A YAML dumper that writes text with line breaks as a block (chat templates)."""
+    import yaml
+
+    class Readable(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Readable.add_representer(str, text)
+    return Readable
 
 
 @models.command("add")
@@ -274,8 +299,7 @@ def import_models(
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Add models an OpenAI-compatible upstream lists at /models (vLLM, SGLang, Ollama,
-    llama.cpp server, a commercial API): those named with --model, or --all."""
+    """Add the models an OpenAI-compatible upstream lists that you pick (--model, --all)."""
     import os
 
     from modelarena.serving.catalog import upstream_models
@@ -326,8 +350,7 @@ def test_model(
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Send one prompt to a model's definition on an engine of its own; print the answer
-    and its latency. Nothing is stored."""
+    """Send one prompt to a model's definition on an engine of its own; nothing is stored."""
     from modelarena.serving.catalog import TRIAL_PROMPT
 
     _, catalog = _open(config, db)

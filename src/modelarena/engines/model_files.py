@@ -11,7 +11,8 @@ import importlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any
+
+from modelarena.engines.gguf_header import MAGIC, GGUFHeaderError, read_metadata
 
 # A model's context when its configuration gives none: its trained context, at most this.
 DEFAULT_CONTEXT = 4096
@@ -54,14 +55,13 @@ def resolve_model_path(spec: str, cache_dir: Path, *, create: bool = True) -> Pa
     return path
 
 
-GGUF_MAGIC = b"GGUF"
 KV_BYTES = 2  # llama.cpp's KV cache holds f16 values
 
 
 def check_gguf(path: Path) -> None:
-    """ModelFileError unless `path` starts as a GGUF file does."""
+    """ModelFileError unless `path` begins as a GGUF file does."""
     with path.open("rb") as file:
-        if file.read(4) != GGUF_MAGIC:
+        if file.read(4) != MAGIC:
             raise ModelFileError(f"{path} is not a GGUF file (it does not begin with 'GGUF')")
 
 
@@ -69,28 +69,23 @@ def memory_needed(path: Path, context_length: int | None, parallel: int) -> int:
     """Bytes a model needs loaded, estimated from its file: the weights (read into memory
     whole) and the KV cache of `parallel` slots of `context_length` tokens (the GGUF's
     trained context, at most DEFAULT_CONTEXT, when None)."""
-    from gguf import GGUFReader
+    try:
+        meta = read_metadata(path)
+    except GGUFHeaderError as exc:
+        raise ModelFileError(str(exc)) from None
+    arch = meta.get("general.architecture", "llama")
 
-    check_gguf(path)
-    reader = GGUFReader(path)
+    def number(key: str, default: int) -> int:
+        value = meta.get(f"{arch}.{key}")
+        if isinstance(value, list):  # given per layer: the largest
+            value = max(value, default=default)
+        return default if value is None else int(value)
 
-    def value(key: str, default: Any = None) -> Any:
-        field = reader.fields.get(key)
-        return default if field is None else field.contents()
-
-    arch = value("general.architecture", "llama")
-    layers = int(value(f"{arch}.block_count", 0))
-    heads = _largest(value(f"{arch}.attention.head_count", 1))
-    kv_heads = _largest(value(f"{arch}.attention.head_count_kv", heads))
-    width = int(value(f"{arch}.embedding_length", 0))
-    key_length = int(value(f"{arch}.attention.key_length", width // max(heads, 1)))
-    value_length = int(value(f"{arch}.attention.value_length", key_length))
-    trained = int(value(f"{arch}.context_length", DEFAULT_CONTEXT))
-    context = context_length or min(trained, DEFAULT_CONTEXT)
+    layers = number("block_count", 0)
+    heads = number("attention.head_count", 1)
+    kv_heads = number("attention.head_count_kv", heads)
+    key_length = number("attention.key_length", number("embedding_length", 0) // max(heads, 1))
+    value_length = number("attention.value_length", key_length)
+    context = context_length or min(number("context_length", DEFAULT_CONTEXT), DEFAULT_CONTEXT)
     kv_cache = parallel * context * layers * kv_heads * (key_length + value_length) * KV_BYTES
     return path.stat().st_size + kv_cache
-
-
-def _largest(count: Any) -> int:
-    """A head count, which a GGUF may give per layer."""
-    return int(max(count)) if isinstance(count, list) else int(count)
