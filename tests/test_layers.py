@@ -16,7 +16,7 @@ LAYERS = [
     ("engines",),
     ("serving",),
     ("arena",),
-    ("judge",),
+    ("judge", "train"),
     ("platform",),
     ("cli",),
 ]

@@ -12,6 +12,7 @@ from modelarena.cli.leaderboard import leaderboard
 from modelarena.cli.models import models
 from modelarena.cli.scores import scores
 from modelarena.cli.serve import serve, worker
+from modelarena.cli.train import train
 
 app = typer.Typer(
     help="Serve language models, battle them blind, rank them from votes, judge them.",
@@ -29,6 +30,7 @@ app.add_typer(battles, name="battles")
 app.add_typer(conversations, name="conversations")
 app.add_typer(scores, name="scores")
 app.add_typer(judge, name="judge")
+app.add_typer(train, name="train")
 # Older spellings, kept for one release: `export battles|conversations`, `import battles`,
 # `label`.
 app.add_typer(export, name="export", hidden=True)

@@ -55,18 +55,19 @@ class ChatTemplate:
             ) from exc
 
     def render_parts(
-        self, messages: list[dict[str, Any]]
+        self, messages: list[dict[str, Any]], add_generation_prompt: bool = True
     ) -> tuple[str, list[tuple[str, bool]] | None]:
         """The prompt, and the same prompt in pieces: `(text, True)` for the template's
         markup, `(text, False)` for the messages' contents. The pieces are None when the
         template rewrites contents beyond trimming them, so they cannot be found again."""
-        prompt = self.render(messages)
+        prompt = self.render(messages, add_generation_prompt)
         for prepare in (str, str.strip):
             marked = self.render(
                 [
                     {**m, "content": self._open + prepare(m["content"]) + self._close}
                     for m in messages
-                ]
+                ],
+                add_generation_prompt,
             )
             if self._marks.sub("", marked) == prompt:
                 return prompt, self._split(marked)

@@ -14,22 +14,20 @@ inputs when their client leaves.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import math
 import os
 import threading
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import llama_cpp as llama
 
 from modelarena.config import ModelConfig
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
-from modelarena.engines.chat_template import ChatTemplate
+from modelarena.engines.chat_tokens import ChatTokens, NoChatTemplate
 from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
-from modelarena.engines.llama_runtime import VocabFacts, init_backend, tokenize, vocab_facts
+from modelarena.engines.llama_runtime import init_backend
 from modelarena.engines.model_files import DEFAULT_CONTEXT, resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
 from modelarena.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -44,12 +42,7 @@ class LlamaCppEngine(Engine):
 
     # Known once the weights are loaded (`start`).
     context_length: int
-    _vocab: Any
-    _facts: VocabFacts
-    _bos: str
-    _bos_id: int
-    _adds_bos: bool
-    _template: ChatTemplate
+    _tokens: ChatTokens
     _threads: int
 
     def __init__(self, config: ModelConfig, cache_dir: Path) -> None:
@@ -83,22 +76,10 @@ class LlamaCppEngine(Engine):
         self._model = llama.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise EngineLoadError(f"model '{cfg.name}': llama.cpp could not load {self.path}")
-        self._vocab = llama.llama_model_get_vocab(self._model)
-        self._facts = vocab_facts(self._vocab)
-        self._bos_id = llama.llama_vocab_bos(self._vocab)
-        self._adds_bos = bool(llama.llama_vocab_get_add_bos(self._vocab)) and self._bos_id >= 0
-        template = cfg.chat_template or (llama.llama_model_chat_template(self._model, None) or b"")
-        if isinstance(template, bytes):
-            template = template.decode("utf-8", errors="replace")
-        if not template:
-            raise EngineLoadError(
-                f"model '{cfg.name}' ({self.path}) has no chat template in its GGUF metadata; "
-                "give one in its config as `chat_template` (a Jinja template over `messages`)"
-            )
-        self._bos = self._token_text(llama.llama_vocab_bos(self._vocab))
-        self._template = ChatTemplate(
-            template, self._bos, self._token_text(llama.llama_vocab_eos(self._vocab))
-        )
+        try:
+            self._tokens = ChatTokens(self._model, cfg.name, cfg.chat_template)
+        except NoChatTemplate as exc:
+            raise EngineLoadError(f"{exc} ({self.path})") from None
         trained = llama.llama_model_n_ctx_train(self._model)
         self.context_length = cfg.context_length or min(trained, DEFAULT_CONTEXT)
         self._threads = cfg.threads or os.cpu_count() or 1
@@ -212,7 +193,7 @@ class LlamaCppEngine(Engine):
         if isinstance(request, CompletionRequest):
             text = request.prompt_text()
             self._check_fits(len(text), request.max_tokens, "prompt")
-            tokens = self._plain_tokens(text)
+            tokens = self._tokens.plain(text)
         else:
             tokens = self._chat_tokens(request)
         if not tokens:
@@ -222,19 +203,13 @@ class LlamaCppEngine(Engine):
     def _check_fits(self, characters: int, max_tokens: int | None, param: str) -> None:
         """Refuse, before tokenizing, text that holds more tokens than the context can:
         a token covers at most `longest_piece` bytes, so at least one per that many."""
-        at_least = math.ceil(characters / self._facts.longest_piece)
+        at_least = math.ceil(characters / self._tokens.facts.longest_piece)
         if at_least >= self.context_length:
             raise context_length_exceeded(
                 at_least, max_tokens, self.context_length, param, lower_bound=True
             )
 
-    def _plain_tokens(self, text: str) -> list[int]:
-        head = [self._bos_id] if self._adds_bos else []
-        return head + tokenize(self._vocab, text, add_special=False, parse_special=False)
-
     def _chat_tokens(self, request: ChatCompletionRequest) -> list[int]:
-        """The rendered chat's tokens, in which only the template's markup writes control
-        tokens: text that spells one inside a message stays plain text."""
         messages = [
             {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
             for m in request.messages
@@ -242,40 +217,7 @@ class LlamaCppEngine(Engine):
         if self.config.system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": self.config.system_prompt})
         self._check_fits(sum(len(m["content"]) for m in messages), request.max_tokens, "messages")
-        prompt, parts = self._template.render_parts(messages)
-        # A template that writes the BOS token itself must not get a second one.
-        head = (
-            [self._bos_id]
-            if self._adds_bos and not (self._bos and prompt.startswith(self._bos))
-            else []
-        )
-        tokens = self._special_tokens(prompt)
-        if parts is None:  # the template rewrites messages: they cannot be told apart
-            if any(self._controls(self._special_tokens(m["content"])) for m in messages):
-                raise invalid_request(
-                    f"Model '{self.config.name}' rewrites message text in its chat template, "
-                    "so text that spells one of its control tokens cannot be kept plain; "
-                    "remove such text from the messages.",
-                    param="messages",
-                    code="control_token_in_text",
-                )
-            return head + tokens
-        written = sum(
-            self._controls(self._special_tokens(text)) for text, markup in parts if markup
-        )
-        if self._controls(tokens) == written:
-            return head + tokens  # as always: no message spells a control token
-        return head + [
-            token
-            for text, markup in parts
-            for token in tokenize(self._vocab, text, add_special=False, parse_special=markup)
-        ]
-
-    def _special_tokens(self, text: str) -> list[int]:
-        return tokenize(self._vocab, text, add_special=False, parse_special=True)
-
-    def _controls(self, tokens: list[int]) -> int:
-        return sum(1 for token in tokens if token in self._facts.control)
+        return self._tokens.chat(messages)
 
     def _max_tokens(self, request: GenerationRequest, prompt_tokens: int, param: str) -> int:
         """Prompt and answer together must fit the context, as OpenAI counts it."""
@@ -309,13 +251,6 @@ class LlamaCppEngine(Engine):
             presence_penalty=pick("presence_penalty", 0.0),
         )
 
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        buf = ctypes.create_string_buffer(64)
-        size = llama.llama_token_to_piece(self._vocab, token, buf, 64, 0, True)
-        return buf.raw[: max(size, 0)].decode("utf-8", errors="replace")
-
     # -- embeddings ---------------------------------------------------------------------
 
     async def embed(self, request: EmbeddingRequest) -> Embeddings:
@@ -330,7 +265,7 @@ class LlamaCppEngine(Engine):
             )
         inputs = request.inputs()
         limit = self.config.max_embedding_tokens
-        if math.ceil(sum(map(len, inputs)) / self._facts.longest_piece) > limit:
+        if math.ceil(sum(map(len, inputs)) / self._tokens.facts.longest_piece) > limit:
             raise _too_many_embedding_tokens(limit, None)
         stop = threading.Event()
         job = self._embed_thread.submit(self._embed_all, inputs, stop)
@@ -349,7 +284,7 @@ class LlamaCppEngine(Engine):
     def _embed_all(self, inputs: list[str], stop: threading.Event) -> tuple[list[list[float]], int]:
         """On the engine's embedding thread: check every input, then embed them in turn
         until done or `stop` is set."""
-        encoded = [self._plain_tokens(text) for text in inputs]
+        encoded = [self._tokens.plain(text) for text in inputs]
         limit = self.config.max_embedding_tokens
         total = sum(map(len, encoded))
         if total > limit:

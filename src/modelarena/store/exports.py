@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from modelarena.store.db import Database
-from modelarena.store.models import Conversation, Flag, Turn, Visitor, Vote
+from modelarena.store.models import Conversation, Feedback, Flag, Turn, Visitor, Vote
 
 SIDES = ("a", "b")
 
@@ -33,10 +33,13 @@ class StoredSide:
 
 @dataclass(frozen=True)
 class StoredTurn:
+    """A turn; `rating` is the direct chat's thumb on its answer (+1, -1, None)."""
+
     prompt: str
     image: str | None
     regenerations: int
     sides: dict[str, StoredSide]
+    rating: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def voted(
 
 def conversations(db: Database, conversation_id: str | None = None) -> list[StoredConversation]:
     """Every stored conversation of every mode (or just the one with this id), oldest
-    first, with its vote if it has one."""
+    first, with its vote if it has one and the thumbs on its turns."""
     query = (
         select(Conversation, Vote)
         .outerjoin(Vote, Vote.conversation_id == Conversation.id)
@@ -96,8 +99,12 @@ def conversations(db: Database, conversation_id: str | None = None) -> list[Stor
         query = query.where(Conversation.id == conversation_id)
     with db.session() as session:
         flags = _excluding_flags(session)
+        ratings = {
+            turn: rating
+            for turn, rating in session.execute(select(Feedback.turn_id, Feedback.rating))
+        }
         return [
-            _view(conversation, vote, flags.get(conversation.id, ()))
+            _view(conversation, vote, flags.get(conversation.id, ()), ratings)
             for conversation, vote in session.execute(query)
         ]
 
@@ -110,7 +117,10 @@ def _excluding_flags(session) -> dict[str, tuple[str, ...]]:
 
 
 def _view(
-    conversation: Conversation, vote: Vote | None, flags: tuple[str, ...]
+    conversation: Conversation,
+    vote: Vote | None,
+    flags: tuple[str, ...],
+    ratings: dict[int, int] | None = None,
 ) -> StoredConversation:
     return StoredConversation(
         id=conversation.id,
@@ -121,7 +131,7 @@ def _view(
         sampling=dict(conversation.sampling or {}),
         vision=bool(conversation.vision),
         created_at=_timestamp(conversation.created_at),
-        turns=[_turn(turn) for turn in conversation.turns],
+        turns=[_turn(turn, (ratings or {}).get(turn.id)) for turn in conversation.turns],
         winner=vote.winner if vote else None,
         voter=vote.visitor_id if vote else None,
         voted_at=_timestamp(vote.created_at) if vote else None,
@@ -129,7 +139,7 @@ def _view(
     )
 
 
-def _turn(turn: Turn) -> StoredTurn:
+def _turn(turn: Turn, rating: int | None = None) -> StoredTurn:
     return StoredTurn(
         prompt=turn.prompt,
         image=turn.image,
@@ -146,6 +156,7 @@ def _turn(turn: Turn) -> StoredTurn:
             )
             for side in SIDES
         },
+        rating=rating,
     )
 
 

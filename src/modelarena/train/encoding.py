@@ -1,0 +1,91 @@
+"""Training examples as token ids and labels, exactly as the served model reads them.
+
+The conversation is rendered and tokenized by the model's own chat template and
+vocabulary (`engines.chat_tokens`, what the engine serves with), its configured system
+prompt added as the engine adds it. Only the assistant's turns are learned: for each one,
+the tokens after the prompt the engine would send for it (the messages before it, with
+the generation prompt) up to the end of its turn — its text and the template's closing
+markup, so the model learns to stop.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelarena.engines.chat_tokens import ChatTokens
+from modelarena.engines.llama_runtime import init_backend
+from modelarena.train.sources import Example
+
+IGNORED = -100  # the label of a token the loss leaves out
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]
+    labels: list[int]
+    origin: str = ""
+
+    @property
+    def learned(self) -> int:
+        return sum(1 for label in self.labels if label != IGNORED)
+
+
+class Encoder:
+    def __init__(
+        self,
+        gguf: Path,
+        name: str,
+        chat_template: str | None,
+        system_prompt: str | None,
+        max_length: int,
+    ) -> None:
+        import llama_cpp as llama
+
+        init_backend()
+        params = llama.llama_model_default_params()
+        params.vocab_only = True  # the vocabulary and metadata, no weights
+        self._model = llama.llama_model_load_from_file(str(gguf).encode(), params)
+        if not self._model:
+            raise ValueError(f"llama.cpp cannot read the vocabulary of {gguf}")
+        self.tokens = ChatTokens(self._model, name, chat_template)
+        self.system_prompt = system_prompt
+        self.max_length = max_length
+        self.skipped: Counter = Counter()
+
+    def encode_all(self, examples: list[Example]) -> list[Encoded]:
+        encoded = [self.encode(example) for example in examples]
+        return [e for e in encoded if e is not None]
+
+    def encode(self, example: Example) -> Encoded | None:
+        messages = [dict(m) for m in example.messages]
+        if self.system_prompt and messages[0]["role"] != "system":
+            messages.insert(0, {"role": "system", "content": self.system_prompt})
+        try:
+            ids = self.tokens.chat(messages, add_generation_prompt=False)
+        except Exception as exc:  # the template refused the dialogue (roles out of order)
+            self.skipped[f"the chat template refused it ({type(exc).__name__})"] += 1
+            return None
+        labels = [IGNORED] * len(ids)
+        for index, message in enumerate(messages):
+            if message["role"] != "assistant":
+                continue
+            prompt = self.tokens.chat(messages[:index], add_generation_prompt=True)
+            through = self.tokens.chat(messages[: index + 1], add_generation_prompt=False)
+            if through[: len(prompt)] != prompt or ids[: len(through)] != through:
+                self.skipped["its turns do not tokenize as prefixes of each other"] += 1
+                return None
+            labels[len(prompt) : len(through)] = ids[len(prompt) : len(through)]
+        ids, labels = ids[: self.max_length], labels[: self.max_length]
+        if all(label == IGNORED for label in labels):
+            self.skipped[f"no answer within max_length {self.max_length}"] += 1
+            return None
+        return Encoded(ids, labels, example.origin)
+
+    def close(self) -> None:
+        import llama_cpp as llama
+
+        if self._model:
+            llama.llama_model_free(self._model)
+            self._model = None
