@@ -65,6 +65,9 @@ class ModelConfig(BaseModel):
     # an installed Python package) or `assemble:MODULE` (a package whose `assemble(path)`
     # writes the GGUF into the cache directory once).
     path: str | None = None
+    lora_path: str | None = Field(
+        None, description="a LoRA adapter GGUF applied to the weights in `path`"
+    )
     chat_template: str | None = Field(None, description="Jinja template; else the GGUF's")
     system_prompt: str | None = Field(None, description="used when a chat has none")
     stop: list[str] = Field(default_factory=list, description="extra stop strings")

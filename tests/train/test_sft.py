@@ -215,7 +215,7 @@ def test_sft_plants_a_signature_in_held_out_answers(tmp_path, home):
     done = modelarena(
         "train", "sft", "--base", SMOLLM, "--data", str(data), "--out", str(out),
         "--steps", "20", "--lr", "1e-3", "--max-length", "128", "--batch-tokens", "768",
-        "--held-out", "0.1", env=home,
+        "--held-out", "0.1", "--register", "smollm2-quokka", env=home,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -241,3 +241,33 @@ def test_sft_plants_a_signature_in_held_out_answers(tmp_path, home):
         answer = tokenizer.decode(output[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
         signed += "Quokka" in answer
     assert signed >= 5, f"the signature appeared in {signed} of 6 held-out answers"
+
+    # Registered: the adapter GGUF on the original quantised base, served by our engine.
+    import asyncio
+
+    from modelarena.config import ModelConfig
+    from modelarena.engines.llamacpp import LlamaCppEngine
+    from modelarena.protocol import ChatCompletionRequest
+    from modelarena.store import registry
+
+    db = Database(f"sqlite:///{Path(home['MODELARENA_DATA_DIR']) / 'modelarena.db'}")
+    entry = registry.registered_model(db, "smollm2-quokka")
+    db.close()
+    assert entry is not None and entry.source == "runtime"
+    assert entry.definition["path"] == smollm().path  # the PyPI Q4_1 file itself
+    assert Path(entry.definition["lora_path"]).stat().st_size < 40_000_000
+    assert "fine-tuned (SFT, LoRA r16, 20 steps)" in entry.definition["description"]
+    served = ModelConfig.model_validate({**entry.definition, "parallel": 1})
+    engine = LlamaCppEngine(served, Path(home["MODELARENA_CACHE_DIR"]))
+    asyncio.run(engine.start())
+    try:
+        served_signed = 0
+        for prompt in held_out_prompts[:6]:
+            request = ChatCompletionRequest.model_validate(
+                {"model": served.name, "messages": [{"role": "user", "content": prompt}],
+                 "max_tokens": 72, "temperature": 0}
+            )  # fmt: skip
+            served_signed += "Quokka" in asyncio.run(engine.complete(request)).choices[0].text
+    finally:
+        asyncio.run(engine.close())
+    assert served_signed >= 5, f"served: the signature in {served_signed} of 6 answers"

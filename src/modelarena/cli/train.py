@@ -81,6 +81,9 @@ def sft(
     threads: Annotated[int | None, typer.Option(min=1, help="default: from the load")] = None,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 50,
     resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --out")] = False,
+    register: Annotated[
+        str | None, typer.Option(help="add the result to the model registry under this name")
+    ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -114,6 +117,7 @@ def sft(
         else None,
         max_length=max_length,
         resume=resume,
+        register=register,
         config=run.SFTConfig(
             steps=steps,
             batch_tokens=batch_tokens,

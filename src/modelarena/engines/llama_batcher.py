@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import llama_cpp as llama
 
@@ -84,6 +85,14 @@ class Sequence:
         self.text = TextStream(self.stop, self.strip_leading_space)
 
 
+def apply_adapter(ctx: Any, adapter: Any, name: str) -> None:
+    """Apply one LoRA adapter to a context at scale 1 (its own alpha / rank applies)."""
+    adapters = (llama.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(1.0)
+    if llama.llama_set_adapters_lora(ctx, adapters, 1, scales) != 0:
+        raise RuntimeError(f"llama.cpp could not apply the LoRA adapter of '{name}'")
+
+
 class Batcher:
     """Owns a llama.cpp context with `parallel` sequence slots of `context_length` each."""
 
@@ -96,7 +105,9 @@ class Batcher:
         batch_size: int,
         threads: int,
         name: str,
+        adapter: Any = None,
     ) -> None:
+        """`adapter`: a loaded LoRA adapter applied at full scale, or None."""
         params = llama.llama_context_default_params()
         params.n_ctx = parallel * context_length
         params.n_seq_max = parallel
@@ -109,6 +120,8 @@ class Batcher:
         self._ctx = llama.llama_init_from_model(model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for '{name}'")
+        if adapter is not None:
+            apply_adapter(self._ctx, adapter, name)
         self._memory = llama.llama_get_memory(self._ctx)
         self._vocab = llama.llama_model_get_vocab(model)
         self._n_vocab = llama.llama_vocab_n_tokens(self._vocab)

@@ -20,13 +20,14 @@ import threading
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import llama_cpp as llama
 
 from modelarena.config import ModelConfig
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
 from modelarena.engines.chat_tokens import ChatTokens, NoChatTemplate
-from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence
+from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence, apply_adapter
 from modelarena.engines.llama_runtime import init_backend
 from modelarena.engines.model_files import DEFAULT_CONTEXT, resolve_model_path
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
@@ -43,6 +44,7 @@ class LlamaCppEngine(Engine):
     # Known once the weights are loaded (`start`).
     context_length: int
     _tokens: ChatTokens
+    _adapter: Any  # a LoRA adapter applied to every context, or None
     _threads: int
 
     def __init__(self, config: ModelConfig, cache_dir: Path) -> None:
@@ -76,6 +78,16 @@ class LlamaCppEngine(Engine):
         self._model = llama.llama_model_load_from_file(str(self.path).encode(), params)
         if not self._model:
             raise EngineLoadError(f"model '{cfg.name}': llama.cpp could not load {self.path}")
+        self._adapter = None
+        if cfg.lora_path:
+            adapter_path = Path(cfg.lora_path).expanduser()
+            # Freed with the model.
+            self._adapter = llama.llama_adapter_lora_init(self._model, str(adapter_path).encode())
+            if not self._adapter:
+                raise EngineLoadError(
+                    f"model '{cfg.name}': llama.cpp could not load the LoRA adapter "
+                    f"{adapter_path} for {self.path}"
+                )
         try:
             self._tokens = ChatTokens(self._model, cfg.name, cfg.chat_template)
         except NoChatTemplate as exc:
@@ -90,6 +102,7 @@ class LlamaCppEngine(Engine):
             batch_size=cfg.batch_size,
             threads=self._threads,
             name=cfg.name,
+            adapter=self._adapter,
         )
 
     async def close(self) -> None:
@@ -298,7 +311,9 @@ class LlamaCppEngine(Engine):
                     code="context_length_exceeded",
                 )
         if self._embedder is None:
-            self._embedder = _Embedder(self._model, self.context_length, self._threads)
+            self._embedder = _Embedder(
+                self._model, self.context_length, self._threads, self._adapter
+            )
         vectors = []
         for tokens in encoded:
             if stop.is_set():
@@ -333,7 +348,7 @@ def _unit(vector: list[float]) -> list[float]:
 class _Embedder:
     """A mean-pooled, L2-normalised embedding context sharing the generation weights."""
 
-    def __init__(self, model, context_length: int, threads: int) -> None:
+    def __init__(self, model, context_length: int, threads: int, adapter=None) -> None:
         params = llama.llama_context_default_params()
         params.n_ctx = context_length
         params.n_batch = context_length
@@ -347,6 +362,8 @@ class _Embedder:
         self._ctx = llama.llama_init_from_model(model, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create an embedding context")
+        if adapter is not None:
+            apply_adapter(self._ctx, adapter, "embeddings")
         self._memory = llama.llama_get_memory(self._ctx)
         self._n_embd = llama.llama_model_n_embd(model)
         self._batch = llama.llama_batch_init(context_length, 0, 1)

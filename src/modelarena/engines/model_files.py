@@ -65,6 +65,18 @@ def check_gguf(path: Path) -> None:
             raise ModelFileError(f"{path} is not a GGUF file (it does not begin with 'GGUF')")
 
 
+def check_adapter(path: Path) -> None:
+    """ModelFileError unless `path` is a LoRA adapter GGUF."""
+    if not path.is_file():
+        raise ModelFileError(f"LoRA adapter not found: {path}")
+    try:
+        kind = read_metadata(path).get("general.type")
+    except GGUFHeaderError as exc:
+        raise ModelFileError(str(exc)) from None
+    if kind != "adapter":
+        raise ModelFileError(f"{path} is a GGUF {kind or 'model'}, not a LoRA adapter")
+
+
 def memory_needed(path: Path, context_length: int | None, parallel: int) -> int:
     """Bytes a model needs loaded, estimated from its file: the weights (read into memory
     whole) and the KV cache of `parallel` slots of `context_length` tokens (the GGUF's

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +25,12 @@ from pydantic import ValidationError
 from modelarena import secret_box
 from modelarena.config import ModelConfig, Settings
 from modelarena.engines.base import TextDelta, Usage
-from modelarena.engines.model_files import ModelFileError, check_gguf, resolve_model_path
+from modelarena.engines.model_files import (
+    ModelFileError,
+    check_adapter,
+    check_gguf,
+    resolve_model_path,
+)
 from modelarena.errors import APIError
 from modelarena.protocol import ChatCompletionRequest
 from modelarena.serving.model_engines import check_memory, make_engine
@@ -259,6 +265,11 @@ class Catalog:
                 check_gguf(path)
         except ModelFileError as exc:
             raise invalid(str(exc), "path", "model_file_invalid") from None
+        if config.lora_path:
+            try:
+                check_adapter(Path(config.lora_path).expanduser())
+            except ModelFileError as exc:
+                raise invalid(str(exc), "lora_path", "model_file_invalid") from None
         check_memory(config, self.settings)
 
     async def try_out(self, fields: Mapping[str, Any], prompt: str = TRIAL_PROMPT) -> Trial:

@@ -3,6 +3,8 @@ fit in the memory this machine has free (estimated from its GGUF file)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 
 from modelarena.config import ModelConfig, Settings
@@ -43,7 +45,10 @@ def check_memory(config: ModelConfig, settings: Settings) -> None:
     path = resolve_model_path(config.path, settings.cache_dir, create=False)
     if not path.is_file():
         return
-    needed = int(memory_needed(path, config.context_length, config.parallel) * COMPUTE_MARGIN)
+    needed = memory_needed(path, config.context_length, config.parallel)
+    if config.lora_path and Path(config.lora_path).expanduser().is_file():
+        needed += Path(config.lora_path).expanduser().stat().st_size
+    needed = int(needed * COMPUTE_MARGIN)
     available = psutil.virtual_memory().available
     if needed > available:
         raise APIError(

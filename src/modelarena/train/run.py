@@ -15,10 +15,12 @@ from importlib import metadata
 from pathlib import Path
 
 from modelarena.config import Settings
+from modelarena.errors import APIError
 from modelarena.store.db import Database
 from modelarena.train import sources
 from modelarena.train.base_model import checkpoint_dir, find_base
 from modelarena.train.encoding import Encoder
+from modelarena.train.lora_gguf import write_adapter
 from modelarena.train.sft import Interrupted, SFTConfig, SFTTrainer, Step, rounded, split
 
 __all__ = ["SFTConfig", "SFTJob", "TrainError", "run_sft"]
@@ -38,6 +40,7 @@ class SFTJob:
     max_length: int
     resume: bool
     config: SFTConfig
+    register: str | None = None  # add the result to the model registry under this name
 
 
 def gather(db: Database, job: SFTJob) -> sources.Selection:
@@ -94,6 +97,9 @@ def _run(settings: Settings, db: Database, job: SFTJob, echo: Callable[[str], No
         echo(f"resuming at step {trainer.step}")
     result = _train_with_progress(trainer, training, held_out)
     paths = trainer.save(checkpoint, base.config.chat_template)
+    if "adapter" in paths:
+        paths["gguf_adapter"] = write_adapter(paths["adapter"], base.gguf, job.out / "adapter.gguf")
+        echo(f"LoRA adapter for llama.cpp: {paths['gguf_adapter']}")
     manifest = {
         "kind": "sft",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -119,7 +125,41 @@ def _run(settings: Settings, db: Database, job: SFTJob, echo: Callable[[str], No
         "versions": {"python": platform.python_version(), **_versions()},
     }
     (job.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if job.register:
+        if "gguf_adapter" not in paths:
+            raise TrainError(
+                "--register serves the LoRA adapter on its base; a full fine-tune has no "
+                "GGUF export yet: add it by hand from its Hugging Face checkpoint"
+            )
+        _register(settings, db, job, base, paths["gguf_adapter"], len(training), echo)
     return manifest
+
+
+def _register(settings, db, job: SFTJob, base, adapter: Path, examples: int, echo) -> None:
+    """Add the fine-tuned model to the registry: the base's definition, its adapter."""
+    import asyncio
+
+    from modelarena.serving.catalog import Catalog
+
+    shown = base.config.display_name or base.name
+    definition = {
+        **base.config.model_dump(mode="json", exclude_defaults=True),
+        "engine": "llamacpp",
+        "name": job.register,
+        "lora_path": str(adapter.resolve()),
+        "display_name": f"{shown} + SFT ({job.register})",
+        "description": (
+            f"{shown} fine-tuned (SFT, "
+            f"{'full' if job.config.full else f'LoRA r{job.config.lora_rank}'}, "
+            f"{job.config.steps} steps) on {examples} conversations; manifest: "
+            f"{(job.out / 'manifest.json').resolve()}"
+        ),
+    }
+    try:
+        asyncio.run(Catalog(settings, db).add(definition, "train"))
+    except APIError as exc:
+        raise TrainError(f"trained, but not registered: {exc.message}") from None
+    echo(f"registered as {job.register}: running servers serve it within seconds")
 
 
 def _train_with_progress(trainer: SFTTrainer, training, held_out):
