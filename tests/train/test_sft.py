@@ -192,7 +192,7 @@ def test_clear_errors_before_any_training(tmp_path, home):
     empty.write_text('{"messages": [{"role": "user", "content": "no answer"}]}\n')
     cases = [
         (["--data", str(empty)], "no examples to train on"),
-        (["--data", str(tmp_path / "missing.jsonl")], "does not exist"),
+        (["--data", str(tmp_path / "missing.jsonl")], "No such file"),
         ([], "give training data"),
     ]
     for args, message in cases:
