@@ -10,6 +10,7 @@ longest example, twice: with its defaults (bf16 and gradient checkpointing), and
 without checkpointing, as ours runs on a CPU without native bf16. Speed is real
 (non-padding) tokens per second of training steps; memory is the process's peak RSS.
 
+    .venv/bin/pip install -c .venv/torch-pin.txt -e '.[bench]'    # TRL, once
     .venv/bin/python bench/train.py [--steps 4] [--examples 8] [--chars 1200]
 
 Targets (issue 13): ours ≥ 1.3× TRL's tokens/s; peak RSS ≤ 4 GB with LoRA.
