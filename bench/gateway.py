@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import orjson
 import yaml
-from processes import free_port, wait_ready
+from processes import free_port, synthetic_backend, wait_ready
 
 CHUNKS = 16  # streamed replies carry this many content chunks
 
@@ -188,26 +188,7 @@ def main() -> None:
                 }
             )
         )
-        backend = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--app-dir",
-                "bench",
-                "gateway:synthetic_app",
-                "--port",
-                str(backend_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-            ],
-            cwd=Path(__file__).resolve().parents[1],
-        )
+        backend = synthetic_backend(backend_port)
         gateway = subprocess.Popen(
             [
                 sys.executable,

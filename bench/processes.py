@@ -1,11 +1,14 @@
-"""Helpers the benchmarks share for the servers they start: a free port, and waiting
-until a started server answers."""
+"""Helpers the benchmarks share for the servers they start: a free port, the synthetic
+backend of bench/gateway.py in a process of its own, and waiting until a started server
+answers."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -27,3 +30,13 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None
         except httpx.HTTPError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not start")
+
+
+def synthetic_backend(port: int) -> subprocess.Popen:
+    """bench/gateway.py's instant OpenAI-compatible backend (not a model) on `port`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
+         "--port", str(port), "--log-level", "warning", "--no-access-log",
+         "--loop", "uvloop", "--http", "httptools"],
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip

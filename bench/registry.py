@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import psutil
 import yaml
-from processes import free_port, wait_ready
+from processes import free_port, synthetic_backend, wait_ready
 
 from modelarena.config import load_settings
 from modelarena.engines.model_files import resolve_model_path
@@ -111,12 +111,7 @@ def main() -> None:
                 }
             )
         )
-        root = Path(__file__).resolve().parents[1]
-        backend = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", "bench", "gateway:synthetic_app",
-             "--port", str(backend_port), "--log-level", "warning", "--no-access-log"],
-            cwd=root,
-        )  # fmt: skip
+        backend = synthetic_backend(backend_port)
         gateway = subprocess.Popen(
             [sys.executable, "-m", "modelarena.cli", "serve", "--port", str(gateway_port),
              "--config", str(config)],
