@@ -271,3 +271,36 @@ def test_sft_plants_a_signature_in_held_out_answers(tmp_path, home):
     finally:
         asyncio.run(engine.close())
     assert served_signed >= 5, f"served: the signature in {served_signed} of 6 answers"
+
+
+def test_activation_checkpointing_trades_time_not_results(tmp_path, cache_dir):
+    import torch
+
+    from modelarena.config import load_settings
+    from modelarena.train.base_model import checkpoint_dir, find_base
+    from modelarena.train.sft import SFTConfig, SFTTrainer
+
+    settings = load_settings(cache_dir=cache_dir, data_dir=tmp_path)
+    db = Database("sqlite://")
+    db.migrate()
+    base = checkpoint_dir(find_base(settings, db, SMOLLM), cache_dir)
+    config = smollm()
+    encoder = Encoder(resolve_model_path(config.path, cache_dir), SMOLLM, None, None, 64)
+    example = Example(
+        ({"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "Hi there!"}),
+        "test",
+    )
+    encoded = [encoder.encode(example)]
+    encoder.close()
+    losses, grads = [], []
+    for checkpointing in (False, True):
+        trainer = SFTTrainer(
+            base, SFTConfig(seed=0, activation_checkpointing=checkpointing), 2, tmp_path
+        )
+        loss = trainer.loss(encoded)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters()
+                                if p.requires_grad]))  # fmt: skip
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)

@@ -80,6 +80,9 @@ def sft(
     ] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="default: from the load")] = None,
     checkpoint_every: Annotated[int, typer.Option(min=1)] = 50,
+    activation_checkpointing: Annotated[
+        bool, typer.Option(help="recompute activations: less memory, slower steps")
+    ] = False,
     resume: Annotated[bool, typer.Option(help="continue from the checkpoint in --out")] = False,
     register: Annotated[
         str | None, typer.Option(help="add the result to the model registry under this name")
@@ -131,6 +134,7 @@ def sft(
             bf16=bf16,
             threads=threads or _threads(),
             checkpoint_every=checkpoint_every,
+            activation_checkpointing=activation_checkpointing,
         ),
     )
     try:

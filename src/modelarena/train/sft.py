@@ -42,6 +42,7 @@ class SFTConfig:
     bf16: bool | None = None  # None: where the CPU supports it
     threads: int | None = None
     checkpoint_every: int = 50
+    activation_checkpointing: bool = False  # recompute activations in the backward pass
 
 
 @dataclass
@@ -152,6 +153,14 @@ class SFTTrainer:
                 task_type="CAUSAL_LM",
             )
             model = get_peft_model(model, lora)
+        if config.activation_checkpointing:
+            # Memory for time: each layer's activations are recomputed in the backward
+            # pass; LoRA needs gradients to flow from the (frozen) embeddings for it.
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+            if not config.full:
+                model.enable_input_require_grads()
         self.model = model
         self.bf16 = bf16_supported() if config.bf16 is None else config.bf16
         trainable = [p for p in model.parameters() if p.requires_grad]
