@@ -5,13 +5,14 @@ Hugging Face folder) with LoRA rank 16 on the same conversations — Arena-Hard 
 GPT-4's answers from ../shared/data, cut to `--chars` characters — for the same number of
 steps and examples per step, each in its own process so that peak memory is its own.
 Ours: `modelarena.train` (length-grouped batches under a token budget, loss on answers
-only). TRL: `trl.SFTTrainer` with the same LoRA settings and batches padded to their
-longest example, twice: with its defaults (bf16 and gradient checkpointing), and in fp32
-without checkpointing, as ours runs on a CPU without native bf16. Speed is real
+only), with and without activation checkpointing. TRL: `trl.SFTTrainer` with the same
+LoRA settings and batches padded to their longest example, in fp32 without checkpointing
+as ours runs; `--trl-defaults` adds its defaults (bf16 and gradient checkpointing), which a
+CPU without native bf16 runs very slowly. Speed is real
 (non-padding) tokens per second of training steps; memory is the process's peak RSS.
 
     .venv/bin/pip install -c .venv/torch-pin.txt -e '.[bench]'    # TRL, once
-    .venv/bin/python bench/train.py [--steps 4] [--examples 8] [--chars 1200]
+    .venv/bin/python bench/train.py [--steps 4] [--examples 8] [--chars 1200] [--trl-defaults]
 
 Targets (issue 13): ours ≥ 1.3× TRL's tokens/s; peak RSS ≤ 4 GB with LoRA.
 """
@@ -165,6 +166,12 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=1200, help="prompt and answer cut to this")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--trl-defaults",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also TRL with its defaults (bf16 is emulated without native support: slow)",
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"the shared Arena-Hard data is missing at {SHARED}")
@@ -178,13 +185,6 @@ def main() -> None:
     base = str(checkpoint_dir(find_base(settings, db, "smollm2-135m-instruct"), settings.cache_dir))
     chats = conversations(args.steps * args.examples, args.chars)
     os.environ["BENCH_THREADS"] = str(args.threads)
-    with __import__("tempfile").TemporaryDirectory() as out:
-        os.environ["BENCH_OUT"] = out
-        common = (base, chats, args.steps, args.examples, args.max_length)
-        ours = measure(run_ours, *common, False)
-        ours_light = measure(run_ours, *common, True)
-        tuned = measure(run_trl, *common, True)
-        defaults = measure(run_trl, *common, False)
     print(
         f"# bench/train.py · {date.today()} · {platform.machine()}, {os.cpu_count()} cores · "
         f"Python {platform.python_version()} · torch threads {args.threads}\n"
@@ -193,23 +193,26 @@ def main() -> None:
           f"examples (Arena-Hard, GPT-4 answers, ≤ {args.chars} chars, ≤ {args.max_length} "
           "tokens)\n")  # fmt: skip
     print("| trainer | real tokens/s | real share of batch tokens | step time | peak RSS |")
-    print("|---|---|---|---|---|")
-    rows = (
-        ("modelarena (fp32)", ours),
-        ("modelarena, activation checkpointing", ours_light),
-        ("TRL SFTTrainer, fp32, no gradient checkpointing", tuned),
-        ("TRL SFTTrainer, its defaults (bf16, gradient checkpointing)", defaults),
-    )
-    for name, result in rows:
-        print(f"| {name} | {result['tokens_per_s']:.0f} | {result['real_share']:.0%} | "
-              f"{result['seconds'] / args.steps:.2f} s | {result['rss_gb']:.2f} GB |")  # fmt: skip
-    print(
-        f"\nours / TRL tokens/s: **{ours['tokens_per_s'] / tuned['tokens_per_s']:.2f}×** "
-        f"against TRL in fp32, {ours['tokens_per_s'] / defaults['tokens_per_s']:.2f}× against "
-        f"its defaults; with activation checkpointing on both sides "
-        f"{ours_light['tokens_per_s'] / defaults['tokens_per_s']:.2f}× · native bf16 on this "
-        f"CPU: {_native_bf16()}"
-    )
+    print("|---|---|---|---|---|", flush=True)
+    runs = [
+        ("modelarena (fp32)", run_ours, False),
+        ("modelarena, activation checkpointing", run_ours, True),
+        ("TRL SFTTrainer, fp32, no gradient checkpointing", run_trl, True),
+    ]
+    if args.trl_defaults:
+        runs.append(("TRL SFTTrainer, its defaults (bf16, gradient checkpointing)", run_trl, False))
+    speeds = {}
+    with __import__("tempfile").TemporaryDirectory() as out:
+        os.environ["BENCH_OUT"] = out
+        for name, target, flag in runs:  # each row as soon as it is measured
+            result = measure(target, base, chats, args.steps, args.examples, args.max_length, flag)
+            speeds[name] = result["tokens_per_s"]
+            print(f"| {name} | {result['tokens_per_s']:.0f} | {result['real_share']:.0%} | "
+                  f"{result['seconds'] / args.steps:.2f} s | {result['rss_gb']:.2f} GB |",
+                  flush=True)  # fmt: skip
+    ours, trl = speeds[runs[0][0]], speeds[runs[2][0]]
+    print(f"\nours / TRL (fp32) tokens/s: **{ours / trl:.2f}×** · native bf16 on this CPU: "
+          f"{_native_bf16()}")  # fmt: skip
 
 
 def _native_bf16() -> bool:
