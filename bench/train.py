@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import platform
 import resource
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -202,7 +203,7 @@ def main() -> None:
     if args.trl_defaults:
         runs.append(("TRL SFTTrainer, its defaults (bf16, gradient checkpointing)", run_trl, False))
     speeds = {}
-    with __import__("tempfile").TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out:
         os.environ["BENCH_OUT"] = out
         for name, target, flag in runs:  # each row as soon as it is measured
             result = measure(target, base, chats, args.steps, args.examples, args.max_length, flag)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 pytestmark = pytest.mark.live
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def cli(*args: str, config) -> subprocess.CompletedProcess:

@@ -282,7 +282,7 @@ class Catalog:
                 api_key = self._decrypted(existing.secret)
         await self.probe(config, api_key)
         # One slot is enough for one prompt, and keeps a trial's KV cache small.
-        config = config.model_copy(update={"parallel": 1, "batch_size": config.batch_size})
+        config = config.model_copy(update={"parallel": 1})
         engine = make_engine(config, self.settings, api_key)
         request = ChatCompletionRequest.model_validate(
             {

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelarena.store.db import Database
+from modelarena.store.db import Database, shown_url
 from modelarena.store.exports import StoredConversation, conversations
 from modelarena.vocabulary import WINNING_SIDE
 
@@ -67,7 +67,7 @@ class StoreFilter:
 
 def from_store(db: Database, chosen: StoreFilter) -> Selection:
     """One example per answering side of each stored conversation that passes."""
-    selection = Selection(sources=[{"name": f"store:{db.url.split('@')[-1]}", "sha256": ""}])
+    selection = Selection(sources=[{"name": f"store:{shown_url(db.url)}", "sha256": ""}])
     stored = conversations(db)
     digest = hashlib.sha256()
     for conversation in stored:
