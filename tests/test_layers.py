@@ -16,7 +16,8 @@ LAYERS = [
     ("engines",),
     ("serving",),
     ("arena",),
-    ("judge", "train"),
+    ("judge",),
+    ("train",),
     ("platform",),
     ("cli",),
 ]

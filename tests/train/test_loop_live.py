@@ -1,7 +1,7 @@
 """The whole loop, live: votes in the arena's store (simulated voters who prefer answers
-signed "— Quokka"), fine-tuning from the store on the voted winners, registration, and
-the new model served by the running server, battling blind and ranked on its leaderboard
-— with no restart."""
+signed "— Quokka"), preference optimisation (DPO) on those votes from the store,
+registration, and the new model served by the running server, battling blind and ranked
+on its leaderboard — with no restart."""
 
 from __future__ import annotations
 
@@ -78,19 +78,31 @@ def test_votes_to_a_fine_tune_that_battles_and_ranks(start_server, tmp_path, cac
                                    {"role": "assistant", "content": answers["b"]}],
             }
         )  # fmt: skip
+    # Votes that teach nothing about the preference: ties, and names shown to the voter.
+    battles[-1]["winner"] = "tie"
+    battles[-2]["winner"] = "tie (bothbad)"
+    battles[-3]["anony"] = False
     votes = tmp_path / "votes.json"
     votes.write_text(json.dumps(battles))
     cli("battles", "import", str(votes), config=config)
 
     trained = cli(
-        "train", "sft", "--base", "smollm2-135m-instruct", "--from-store", "--winners-only",
-        "--mode", "battle", "--steps", "6", "--max-length", "160", "--batch-tokens", "1024",
+        "train", "dpo", "--base", "smollm2-135m-instruct", "--from-store", "--steps", "6",
+        "--lr", "5e-4", "--max-length", "160", "--batch-tokens", "1024",
         "--out", str(tmp_path / "run"), "--register", "smollm2-arena", config=config,
     )  # fmt: skip
     assert "registered as smollm2-arena" in trained.stdout
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["examples"]["read"] == 40  # one winning side of each of 40 votes
-    assert manifest["examples"]["left_out"]["not a voted winner"] == 40
+    assert manifest["data"]["read"] == 37  # a pair from each decisive blind vote
+    assert manifest["data"]["left_out"] == {
+        "a tie": 1,
+        "both bad": 1,
+        "names shown to the voter (side by side)": 1,
+    }
+    assert manifest["result"]["held_out_after"]["accuracy"] == 1.0
+
+    shown = cli("models", "show", "smollm2-arena", config=config).stdout
+    assert "preference pairs from arena votes" in shown
 
     def served() -> set[str]:
         return {m["id"] for m in httpx.get(server.url + "/v1/models").json()["data"]}

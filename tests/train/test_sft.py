@@ -8,25 +8,21 @@ from ../shared/data."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from modelarena.config import load_default_models
 from modelarena.engines.model_files import resolve_model_path
 from modelarena.store.db import Database
 from modelarena.train.encoding import IGNORED, Encoder
 from modelarena.train.sources import Example, StoreFilter, from_file, from_store
 
+from .helpers import SHARED, SMOLLM, modelarena, smollm
+
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench"
 SIGNATURE = "— Quokka"
-SMOLLM = "smollm2-135m-instruct"
 
 
 def mt_bench_examples(path: Path, count: int = 80, chars: int = 160) -> list[dict]:
@@ -51,25 +47,6 @@ def mt_bench_examples(path: Path, count: int = 80, chars: int = 160) -> list[dic
         )
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records
-
-
-def modelarena(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "modelarena.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=900,
-    )
-
-
-@pytest.fixture
-def home(tmp_path, cache_dir):
-    return {"MODELARENA_DATA_DIR": str(tmp_path / "data"), "MODELARENA_CACHE_DIR": str(cache_dir)}
-
-
-def smollm():
-    return next(m for m in load_default_models() if m.name == SMOLLM)
 
 
 def test_files_give_examples_and_say_what_they_left_out(tmp_path):
@@ -222,10 +199,10 @@ def test_sft_plants_a_signature_in_held_out_answers(tmp_path, home):
     result = manifest["result"]
     print("SFT:", {k: result[k] for k in ("held_out_before", "held_out_after", "tokens_per_s",
                                           "real_token_share", "seconds")})  # fmt: skip
-    assert result["held_out_after"] < result["held_out_before"]
-    assert manifest["sources"][0]["sha256"] and manifest["examples"]["training"] > 50
+    assert result["held_out_after"]["loss"] < result["held_out_before"]["loss"]
+    assert manifest["sources"][0]["sha256"] and manifest["data"]["training"] > 50
     # The held-out questions (never trained on), answered greedily by the merged checkpoint.
-    lines = [int(o.rsplit(":", 1)[1]) for o in manifest["examples"]["held_out_origins"]]
+    lines = [int(o.rsplit(":", 1)[1]) for o in manifest["data"]["held_out_origins"]]
     held_out_prompts = [records[n - 1]["messages"][0]["content"] for n in lines]
     assert len(held_out_prompts) >= 6
     tokenizer = AutoTokenizer.from_pretrained(str(out / "hf"))
@@ -278,7 +255,8 @@ def test_activation_checkpointing_trades_time_not_results(tmp_path, cache_dir):
 
     from modelarena.config import load_settings
     from modelarena.train.base_model import checkpoint_dir, find_base
-    from modelarena.train.sft import SFTConfig, SFTTrainer
+    from modelarena.train.sft import SFT
+    from modelarena.train.trainer import TrainConfig, Trainer
 
     settings = load_settings(cache_dir=cache_dir, data_dir=tmp_path)
     db = Database("sqlite://")
@@ -294,10 +272,9 @@ def test_activation_checkpointing_trades_time_not_results(tmp_path, cache_dir):
     encoder.close()
     losses, grads = [], []
     for checkpointing in (False, True):
-        trainer = SFTTrainer(
-            base, SFTConfig(seed=0, activation_checkpointing=checkpointing), 2, tmp_path
-        )
-        loss = trainer.loss(encoded)
+        config = TrainConfig(seed=0, activation_checkpointing=checkpointing)
+        trainer = Trainer(base, config, SFT(), 2, tmp_path)
+        loss = SFT().loss(trainer, encoded, encoded)
         loss.backward()
         losses.append(loss.item())
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters()

@@ -91,8 +91,8 @@ def is_long(prompt_tokens: float) -> bool:
     return prompt_tokens >= LONG_PROMPT_TOKENS
 
 
-def is_code(prompt: str, answers: tuple[str, str]) -> bool:
-    """Code: the prompt holds code or programming words, or both answers hold a code block."""
+def is_code(prompt: str, answers: tuple[str, ...]) -> bool:
+    """Code: the prompt holds code or programming words, or every answer holds a code block."""
     if _FENCE.search(prompt) or _CODE_LINE.search(prompt) or _CODE_WORDS.search(prompt):
         return True
     return all(_FENCE.search(answer) for answer in answers)

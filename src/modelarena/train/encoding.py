@@ -16,6 +16,7 @@ from pathlib import Path
 
 from modelarena.engines.chat_tokens import ChatTokens
 from modelarena.engines.llama_runtime import init_backend
+from modelarena.train.preferences import Preference
 from modelarena.train.sources import Example
 
 IGNORED = -100  # the label of a token the loss leaves out
@@ -30,6 +31,29 @@ class Encoded:
     @property
     def learned(self) -> int:
         return sum(1 for label in self.labels if label != IGNORED)
+
+    @property
+    def width(self) -> int:
+        return len(self.input_ids)
+
+    rows = 1
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """A preference pair: the same conversation ending in the chosen and the rejected
+    answer, only the final answer learned in each."""
+
+    chosen: Encoded
+    rejected: Encoded
+    origin: str = ""
+    reference: tuple[float, float] | None = None  # the starting model's log-probabilities
+
+    @property
+    def width(self) -> int:
+        return max(self.chosen.width, self.rejected.width)
+
+    rows = 2
 
 
 class Encoder:
@@ -58,7 +82,9 @@ class Encoder:
         encoded = [self.encode(example) for example in examples]
         return [e for e in encoded if e is not None]
 
-    def encode(self, example: Example) -> Encoded | None:
+    def encode(self, example: Example, last_only: bool = False) -> Encoded | None:
+        """The example's tokens, its assistant turns learned (only the last with
+        `last_only`); None, counted in `skipped`, when it cannot be used."""
         messages = [dict(m) for m in example.messages]
         if self.system_prompt and messages[0]["role"] != "system":
             messages.insert(0, {"role": "system", "content": self.system_prompt})
@@ -68,9 +94,8 @@ class Encoder:
             self.skipped[f"the chat template refused it ({type(exc).__name__})"] += 1
             return None
         labels = [IGNORED] * len(ids)
-        for index, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
+        answers = [i for i, message in enumerate(messages) if message["role"] == "assistant"]
+        for index in answers[-1:] if last_only else answers:
             prompt = self.tokens.chat(messages[:index], add_generation_prompt=True)
             through = self.tokens.chat(messages[: index + 1], add_generation_prompt=False)
             if through[: len(prompt)] != prompt or ids[: len(through)] != through:
@@ -83,9 +108,29 @@ class Encoder:
             return None
         return Encoded(ids, labels, example.origin)
 
+    def encode_pairs(self, pairs: list[Preference]) -> list[EncodedPair]:
+        """The pairs that encode; a pair left out counts once, for its first reason."""
+        encoded = []
+        for pair in pairs:
+            before = Counter(self.skipped)
+            prompt = tuple(pair.prompt)
+            chosen = self.encode(Example((*prompt, _answer(pair.chosen)), pair.origin), True)
+            rejected = self.encode(Example((*prompt, _answer(pair.rejected)), pair.origin), True)
+            if chosen is not None and rejected is not None:
+                encoded.append(EncodedPair(chosen, rejected, pair.origin))
+            else:
+                reason = next(iter(self.skipped - before))
+                self.skipped = before
+                self.skipped[reason] += 1
+        return encoded
+
     def close(self) -> None:
         import llama_cpp as llama
 
         if self._model:
             llama.llama_model_free(self._model)
             self._model = None
+
+
+def _answer(text: str) -> dict[str, str]:
+    return {"role": "assistant", "content": text}

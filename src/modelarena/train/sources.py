@@ -15,10 +15,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from modelarena.rating.categories import detect_language, is_code, is_long, is_math
+from modelarena.rating.conversations import count_tokens
 from modelarena.store.db import Database, shown_url
 from modelarena.store.exports import StoredConversation, conversations
-from modelarena.vocabulary import WINNING_SIDE
+from modelarena.vocabulary import BUILTIN_CATEGORIES, WINNING_SIDE
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "chatgpt": "assistant", "bard": "assistant"}  # fmt: skip
@@ -38,9 +41,10 @@ class Example:
 
 @dataclass
 class Selection:
-    """The examples a source gave, and how many candidates each filter removed."""
+    """The examples (or preference pairs) a source gave, and how many candidates each
+    filter removed."""
 
-    examples: list[Example] = field(default_factory=list)
+    examples: list[Any] = field(default_factory=list)
     removed: Counter = field(default_factory=Counter)
     sources: list[dict[str, str]] = field(default_factory=list)  # name and sha256 of each
 
@@ -54,15 +58,43 @@ class Selection:
 class StoreFilter:
     """Which stored conversations teach: `modes`; answers only by `models` (all when
     empty); only voted winners' sides; only chat answers with a thumb up; conversations
-    an excluding flag names left out; created within [since, until] (Unix seconds)."""
+    an excluding flag names left out; in all of `categories`; created within [since,
+    until] (Unix seconds)."""
 
     modes: tuple[str, ...] = ("battle", "side_by_side", "chat")
     models: tuple[str, ...] = ()
     winners_only: bool = False
     thumbs_up_only: bool = False
     exclude_flagged: bool = True
+    categories: tuple[str, ...] = ()
     since: float | None = None
     until: float | None = None
+
+
+def check_categories(names: Sequence[str]) -> None:
+    """Refuses a category name that `categories_of` never gives."""
+    for name in names:
+        if name not in BUILTIN_CATEGORIES and not name.startswith("language="):
+            raise SourceError(
+                f"unknown category {name!r}: use {', '.join(BUILTIN_CATEGORIES)} or "
+                "language=NAME (e.g. language=english)"
+            )
+
+
+def categories_of(prompts: Sequence[str], answers: tuple[str, ...]) -> set[str]:
+    """The rating engine's built-in categories of a conversation with these user turns
+    and answers (docs/rating.md), and `language=<name>` in lower case."""
+    first = prompts[0] if prompts else ""
+    found = {f"language={detect_language(first).lower()}"}
+    if len(prompts) > 1:
+        found.add("multi-turn")
+    if is_long(sum(count_tokens(p) for p in prompts)):
+        found.add("long")
+    if is_math(first):
+        found.add("math")
+    if is_code(first, answers):
+        found.add("code")
+    return found
 
 
 def from_store(db: Database, chosen: StoreFilter) -> Selection:
@@ -97,6 +129,15 @@ def _conversation_refused(conversation: StoredConversation, chosen: StoreFilter)
         return "after --until"
     if conversation.vision:
         return "holds an image"
+    if chosen.categories:
+        prompts = [turn.prompt for turn in conversation.turns]
+        answers = tuple(
+            "\n".join(turn.sides[side].answer or "" for turn in conversation.turns)
+            for side in (("a",) if conversation.mode == "chat" else ("a", "b"))
+        )
+        missing = set(chosen.categories) - categories_of(prompts, answers)
+        if missing:
+            return f"not in category {sorted(missing)[0]}"
     return None
 
 
@@ -138,13 +179,13 @@ def _side_messages(
     return usable
 
 
-def from_file(path: Path) -> Selection:
-    """Examples from a ShareGPT JSON file or an OpenAI `messages` JSONL file."""
+def file_records(path: Path, expected: str) -> tuple[bytes, Iterable[tuple[int, object]]]:
+    """A file's bytes and its numbered records: a JSON list or JSON lines. `expected`
+    names the formats the caller reads, for the error on anything else."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    selection = Selection(sources=[{"name": str(path), "sha256": hashlib.sha256(data).hexdigest()}])
     text = data.decode("utf-8", errors="replace")
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -152,14 +193,20 @@ def from_file(path: Path) -> Selection:
             records = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SourceError(f"{path}: not valid JSON ({exc})") from None
-        numbered: Iterable[tuple[int, object]] = enumerate(records, 1)
-    elif stripped.startswith("{"):
-        numbered = _jsonl(path, text)
-    else:
-        raise SourceError(
-            f"{path}: unknown format; expected ShareGPT JSON (a list of "
-            '{"conversations": [...]}) or JSONL with one {"messages": [...]} per line'
-        )
+        return data, enumerate(records, 1)
+    if stripped.startswith("{"):
+        return data, _jsonl(path, text)
+    raise SourceError(f"{path}: unknown format; expected {expected}")
+
+
+def from_file(path: Path) -> Selection:
+    """Examples from a ShareGPT JSON file or an OpenAI `messages` JSONL file."""
+    data, numbered = file_records(
+        path,
+        'ShareGPT JSON (a list of {"conversations": [...]}) or JSONL with one '
+        '{"messages": [...]} per line',
+    )
+    selection = Selection(sources=[{"name": str(path), "sha256": hashlib.sha256(data).hexdigest()}])
     for number, record in numbered:
         try:
             messages = _messages(record)

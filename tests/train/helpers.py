@@ -1,0 +1,28 @@
+"""What the training tests share: the shared data's place, the bundled SmolLM2's name and
+configuration, and the command line run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from modelarena.config import load_default_models
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench"
+SMOLLM = "smollm2-135m-instruct"
+
+
+def modelarena(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "modelarena.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
+
+
+def smollm():
+    return next(m for m in load_default_models() if m.name == SMOLLM)
