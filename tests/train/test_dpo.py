@@ -267,6 +267,7 @@ def test_clear_errors_for_dpo(tmp_path, home):
         (["--data", str(pairs), "--merge", "q4_1"], "cannot merge into 'q4_1'"),
         (["--data", str(pairs), "--device", "cuda"], "a GPU was asked for"),
         (["--data", str(pairs), "--category", "poetry"], "unknown category 'poetry'"),
+        (["--data", str(pairs), "--micro-batch-tokens", "50000000"], "GB of memory and"),
     ]
     for args, message in cases:
         done = modelarena("train", "dpo", "--base", SMOLLM, "--out", str(tmp_path / "o"),
@@ -329,3 +330,34 @@ def _served_answers(gguf: Path, lora: Path | None, prompts: list[str], home) -> 
         return answers
     finally:
         asyncio.run(engine.close())
+
+
+def test_checkpoint_folders_as_bases(tmp_path, home, cache_dir):
+    """A checkpoint this platform wrote trains on and exports to GGUF again (its manifest
+    names the GGUF of origin); a foreign folder trains with its own tokenizer and
+    template, and says why it gets no GGUF."""
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"Say {w}.", "chosen": f"{w.title()}!",
+                                         "rejected": "No."}) + "\n"
+                             for w in ("hi", "yes", "thanks", "bye")))  # fmt: skip
+    common = ["--data", str(pairs), "--steps", "2", "--held-out", "0", "--max-length", "64"]
+    first = modelarena("train", "dpo", "--base", SMOLLM, "--out", str(tmp_path / "one"),
+                       *common, env=home)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    chained = modelarena("train", "dpo", "--base", str(tmp_path / "one" / "hf"), "--out",
+                         str(tmp_path / "two"), "--merge", "f16", *common, env=home)  # fmt: skip
+    assert chained.returncode == 0, chained.stderr
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["base"]["model"] == SMOLLM
+    assert manifest["base"]["folder"] == str(tmp_path / "one" / "hf")
+    assert "adapter" not in manifest["exports"]  # an adapter on the GGUF would miss round one
+    assert manifest["exports"]["merged"]["greedy_agreement"] == 1.0
+
+    foreign = next((cache_dir / "train" / "base").iterdir())  # SmolLM2 as transformers wrote it
+    alone = modelarena("train", "dpo", "--base", str(foreign), "--out", str(tmp_path / "three"),
+                       *common, env=home)  # fmt: skip
+    assert alone.returncode == 0, alone.stderr
+    assert "no GGUF written" in alone.stdout
+    refused = modelarena("train", "dpo", "--base", str(foreign), "--out", str(tmp_path / "four"),
+                         "--merge", "q8_0", *common, env=home)  # fmt: skip
+    assert refused.returncode == 2 and "convert_hf_to_gguf.py" in refused.stderr

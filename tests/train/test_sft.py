@@ -250,7 +250,9 @@ def test_sft_plants_a_signature_in_held_out_answers(tmp_path, home):
     assert served_signed >= 5, f"served: the signature in {served_signed} of 6 answers"
 
 
-def test_activation_checkpointing_trades_time_not_results(tmp_path, cache_dir):
+def test_memory_options_trade_time_not_results(tmp_path, cache_dir):
+    """Activation checkpointing and micro-batches give the loss and gradients of one plain
+    pass over the whole batch."""
     import torch
 
     from modelarena.config import load_settings
@@ -264,20 +266,27 @@ def test_activation_checkpointing_trades_time_not_results(tmp_path, cache_dir):
     base = checkpoint_dir(find_base(settings, db, SMOLLM), cache_dir)
     config = smollm()
     encoder = Encoder(resolve_model_path(config.path, cache_dir), SMOLLM, None, None, 64)
-    example = Example(
-        ({"role": "user", "content": "Say hi."}, {"role": "assistant", "content": "Hi there!"}),
-        "test",
-    )
-    encoded = [encoder.encode(example)]
+    encoded = [
+        encoder.encode(Example(({"role": "user", "content": prompt},
+                                {"role": "assistant", "content": answer}), "test"))
+        for prompt, answer in [("Say hi.", "Hi there!"), ("Count to three.", "One, two, three."),
+                               ("Name a colour.", "Blue, like the sky on a clear day.")]
+    ]  # fmt: skip
     encoder.close()
     losses, grads = [], []
-    for checkpointing in (False, True):
-        config = TrainConfig(seed=0, activation_checkpointing=checkpointing)
-        trainer = Trainer(base, config, SFT(), 2, tmp_path)
-        loss = SFT().loss(trainer, encoded, encoded)
-        loss.backward()
-        losses.append(loss.item())
+    for checkpointing, micro in [(False, 10_000), (True, 10_000), (False, 16)]:
+        options = TrainConfig(seed=0, activation_checkpointing=checkpointing,
+                              micro_batch_tokens=micro, bf16=False)  # fmt: skip
+        trainer = Trainer(base, options, SFT(), 2, tmp_path)
+        trainer.model.train()
+        # The step's gradients, kept: the optimiser neither applies nor clears them.
+        trainer.optimizer.step = lambda *_, **__: None
+        trainer.optimizer.zero_grad = lambda *_, **__: None
+        losses.append(trainer._step(encoded))
         grads.append(torch.cat([p.grad.flatten() for p in trainer.model.parameters()
                                 if p.requires_grad]))  # fmt: skip
-    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
-    assert torch.allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    assert losses[2] == pytest.approx(losses[0], rel=1e-5)
+    assert grads[0].abs().sum() > 0
+    assert torch.allclose(grads[1], grads[0], rtol=1e-4, atol=1e-6)
+    assert torch.allclose(grads[2], grads[0], rtol=1e-4, atol=1e-6)

@@ -34,7 +34,10 @@ Category = Annotated[
 Since = Annotated[str | None, typer.Option(help="store: on or after this date (ISO)")]
 Until = Annotated[str | None, typer.Option(help="store: on or before this date")]
 Steps = Annotated[int, typer.Option(min=1)]
-BatchTokens = Annotated[int, typer.Option(min=16, help="padded tokens per batch")]
+BatchTokens = Annotated[int, typer.Option(min=16, help="padded tokens per optimiser step")]
+MicroTokens = Annotated[
+    int, typer.Option(min=16, help="padded tokens per forward pass: bounds the memory")
+]
 LearningRate = Annotated[float, typer.Option("--lr", min=0.0, help="peak learning rate")]
 Full = Annotated[bool, typer.Option(help="train every weight, not a LoRA adapter")]
 Rank = Annotated[int, typer.Option(min=1)]
@@ -99,6 +102,7 @@ def _run(config: Path | None, db: str | None, objective: str, options: dict[str,
     hyper = run.TrainConfig(
         steps=options["steps"],
         batch_tokens=options["batch_tokens"],
+        micro_batch_tokens=options["micro_batch_tokens"],
         learning_rate=options["lr"],
         full=options["full"],
         lora_rank=options["lora_rank"],
@@ -163,6 +167,7 @@ def sft(
     until: Until = None,
     steps: Steps = 30,
     batch_tokens: BatchTokens = 2048,
+    micro_batch_tokens: MicroTokens = 512,
     lr: LearningRate = 2e-4,
     full: Full = False,
     lora_rank: Rank = 16,
@@ -236,6 +241,7 @@ def dpo(
     beta: Annotated[float, typer.Option(min=0.0, help="pull away from the starting model")] = 0.1,
     steps: Steps = 30,
     batch_tokens: BatchTokens = 2048,
+    micro_batch_tokens: MicroTokens = 512,
     lr: LearningRate = 5e-5,
     full: Full = False,
     lora_rank: Rank = 16,

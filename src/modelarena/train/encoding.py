@@ -11,10 +11,11 @@ markup, so the model learns to stop.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelarena.engines.chat_tokens import ChatTokens
+from modelarena.engines.chat_tokens import ChatTokens, NoChatTemplate
 from modelarena.engines.llama_runtime import init_backend
 from modelarena.train.preferences import Preference
 from modelarena.train.sources import Example
@@ -56,24 +57,54 @@ class EncodedPair:
     rows = 2
 
 
+class TokenizerChat:
+    """A Hugging Face checkpoint's own tokenizer and chat template, for a base with no
+    GGUF. Unlike the engine's tokens, text in a message that spells a control token is not
+    kept plain: transformers renders and tokenizes the whole chat at once."""
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        if not self.tokenizer.chat_template:
+            raise NoChatTemplate(f"the checkpoint in {folder} has no chat template")
+        self.eos_id = self.tokenizer.eos_token_id
+
+    def chat(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> list[int]:
+        ids = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=add_generation_prompt, tokenize=True
+        )
+        return list(ids["input_ids"] if isinstance(ids, Mapping) else ids)
+
+
 class Encoder:
     def __init__(
         self,
-        gguf: Path,
+        gguf: Path | None,
         name: str,
         chat_template: str | None,
         system_prompt: str | None,
         max_length: int,
+        folder: Path | None = None,
     ) -> None:
+        """Encodes with the GGUF's vocabulary and template (what the engine serves with),
+        or, with no GGUF, the tokenizer of the checkpoint `folder`."""
         import llama_cpp as llama
 
-        init_backend()
-        params = llama.llama_model_default_params()
-        params.vocab_only = True  # the vocabulary and metadata, no weights
-        self._model = llama.llama_model_load_from_file(str(gguf).encode(), params)
-        if not self._model:
-            raise ValueError(f"llama.cpp cannot read the vocabulary of {gguf}")
-        self.tokens = ChatTokens(self._model, name, chat_template)
+        self._model = None
+        self.tokens: ChatTokens | TokenizerChat
+        if gguf is None:
+            if folder is None:
+                raise ValueError("an encoder needs a GGUF or a checkpoint folder")
+            self.tokens = TokenizerChat(folder)
+        else:
+            init_backend()
+            params = llama.llama_model_default_params()
+            params.vocab_only = True  # the vocabulary and metadata, no weights
+            self._model = llama.llama_model_load_from_file(str(gguf).encode(), params)
+            if not self._model:
+                raise ValueError(f"llama.cpp cannot read the vocabulary of {gguf}")
+            self.tokens = ChatTokens(self._model, name, chat_template)
         self.system_prompt = system_prompt
         self.max_length = max_length
         self.skipped: Counter = Counter()

@@ -26,14 +26,30 @@ from modelarena.train.base_model import BaseModel, checkpoint_dir, find_base
 from modelarena.train.dpo import DPO
 from modelarena.train.encoding import IGNORED, Encoded, EncodedPair, Encoder
 from modelarena.train.lora_gguf import write_adapter
+from modelarena.train.memory import advice, estimate
 from modelarena.train.merged_gguf import check_type, write_merged
 from modelarena.train.sft import SFT
-from modelarena.train.trainer import Interrupted, Step, TrainConfig, Trainer, rounded, split
+from modelarena.train.trainer import (
+    Interrupted,
+    Step,
+    TrainConfig,
+    Trainer,
+    check_device,
+    rounded,
+    split,
+)
 
 __all__ = ["Job", "TrainConfig", "TrainError", "run_job"]
 PACKAGES = ("modelarena", "torch", "transformers", "peft", "llama-cpp-python", "gguf")
 PROBES, PROBE_TOKENS = 4, 32  # prompts and answer tokens that measure an export
 AGREEMENT_WARNING = 0.95
+# A fine-tuned Gemma is a model derivative under Google's Gemma Terms of Use.
+GEMMA_NOTICE = (
+    "This model was fine-tuned from Gemma. Gemma is provided under and subject to the "
+    "Gemma Terms of Use found at ai.google.dev/gemma/terms; any use or distribution of this "
+    "model, including its GGUF exports, is subject to those terms and their use "
+    "restrictions.\n"
+)
 
 
 class TrainError(Exception):
@@ -105,6 +121,7 @@ def _quiet(_: str) -> None:
 
 
 def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]) -> dict:
+    check_device(job.config.device)
     if job.merge:
         check_type(job.merge)
     if job.register and job.config.full and not job.merge:
@@ -112,6 +129,7 @@ def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]
             "--register serves a full fine-tune from a merged GGUF: add --merge q8_0 (or f16)"
         )
     base = find_base(settings, db, job.base)
+    _check_outputs(base, job)
     selection = gather(db, job)
     for line in sources.describe(selection.removed):
         echo(f"  left out: {line}")
@@ -128,6 +146,13 @@ def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]
     echo(f"{len(training)} {unit} to train on, {len(held_out)} held out; base {base.name}")
     echo("loading the base model (converted from its GGUF once, then cached)…")
     checkpoint = checkpoint_dir(base, settings.cache_dir)
+    memory = estimate(checkpoint, job.config)
+    if not memory.fits:
+        raise TrainError(advice(memory, job.config))
+    echo(
+        f"memory: about {memory.needed / 1e9:.1f} GB needed, "
+        f"{memory.available / 1e9:.1f} GB available"
+    )
     job.out.mkdir(parents=True, exist_ok=True)
     objective = DPO(job.beta) if job.objective == "dpo" else SFT()
     trainer = Trainer(checkpoint, job.config, objective, pad_id, job.out)
@@ -139,7 +164,7 @@ def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]
         trainer.load_checkpoint()
         echo(f"resuming at step {trainer.step}")
     result = _train_with_progress(trainer, training, held_out)
-    paths = trainer.save(checkpoint, base.config.chat_template)
+    paths = trainer.save(checkpoint, base.config.chat_template if base.config else None)
     if not trainer.main:
         return {}  # the main process writes the outputs
     del trainer
@@ -148,7 +173,13 @@ def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]
     manifest = {
         "kind": job.objective,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "base": {"name": base.name, "gguf": str(base.gguf), "license": base.config.license},
+        "base": {
+            "name": base.name,
+            "model": base.config.name if base.config else None,
+            "gguf": str(base.gguf) if base.gguf else None,
+            "folder": str(base.folder) if base.folder else None,
+            "license": base.config.license if base.config else None,
+        },
         "sources": selection.sources,
         "data": {
             "unit": unit,
@@ -176,16 +207,42 @@ def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]
     manifest["exports"] = _export(base, job, manifest, paths, probes, echo)
     manifest["outputs"] = {name: str(path) for name, path in paths.items()}
     (job.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if base.config and base.config.license == "gemma":
+        (job.out / "NOTICE").write_text(GEMMA_NOTICE)
     if job.register:
         served = paths.get("gguf_merged") or paths["gguf_adapter"]
         _register(settings, db, job, base, served, len(training), echo)
     return manifest
 
 
+def _check_outputs(base: BaseModel, job: Job) -> None:
+    """Refuses, before any work, outputs this base cannot have."""
+    if job.merge and base.gguf is None:
+        raise TrainError(
+            f"--merge needs the GGUF a model was served from; {base.name} is a checkpoint "
+            "folder without one: convert it with llama.cpp's convert_hf_to_gguf.py"
+        )
+    if job.register and (base.config is None or base.gguf is None):
+        raise TrainError(
+            "--register needs a base the arena serves; train from a registered model or a "
+            "checkpoint this platform wrote"
+        )
+    if job.register and base.folder is not None and not job.merge:
+        raise TrainError(
+            "--register from a checkpoint folder serves a merged GGUF: add --merge q8_0 (or f16)"
+        )
+
+
 def _encode(base: BaseModel, job: Job, selection: sources.Selection):
     """(encoded examples or pairs, what encoding left out, the padding token)."""
+    config = base.config
     encoder = Encoder(
-        base.gguf, base.name, base.config.chat_template, base.config.system_prompt, job.max_length
+        base.gguf,
+        base.name,
+        config.chat_template if config else None,
+        config.system_prompt if config else None,
+        job.max_length,
+        folder=base.folder,
     )
     try:
         if job.objective == "dpo":
@@ -215,7 +272,10 @@ def _export(
     """The GGUF outputs (LoRA adapter; merged F16/Q8_0 on request), each with its
     measured greedy agreement with the trained torch model."""
     exports: dict = {}
-    if "adapter" in paths:
+    if base.gguf is None:
+        echo("no GGUF written: the base checkpoint has no GGUF of origin (see docs/train.md)")
+        return exports
+    if "adapter" in paths and base.folder is None:  # the adapter applies to the GGUF's weights
         paths["gguf_adapter"] = write_adapter(paths["adapter"], base.gguf, job.out / "adapter.gguf")
         exports["adapter"] = {"on": str(base.gguf)}
     if job.merge:
@@ -268,7 +328,8 @@ def _register(
 
     from modelarena.serving.catalog import Catalog
 
-    shown = base.config.display_name or base.name
+    assert base.config is not None
+    shown = base.config.display_name or base.config.name
     definition = {
         **base.config.model_dump(mode="json", exclude_defaults=True),
         "engine": "llamacpp",

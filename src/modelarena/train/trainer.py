@@ -1,7 +1,8 @@
 """The training loop both objectives share: a model with a LoRA adapter (default) or all
 its weights trainable, AdamW with a linear warm-up and decay and gradient clipping, bf16
 autocast where the device supports it, batches of similar length under a token budget so
-compute goes to real tokens, progress after every step, checkpoints every
+compute goes to real tokens (and micro-batches within a step, so memory stays bounded
+whatever the batch), progress after every step, checkpoints every
 `checkpoint_every` steps and on Ctrl-C, `resume` with the same data order, and held-out
 measures before and after.
 
@@ -17,6 +18,7 @@ the whole batch, so N processes take the same steps as one, up to arithmetic ord
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -39,7 +41,8 @@ class Interrupted(Exception):
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 30
-    batch_tokens: int = 2048  # padded tokens a batch holds at most
+    batch_tokens: int = 2048  # padded tokens a batch (one optimiser step) holds at most
+    micro_batch_tokens: int = 512  # padded tokens a forward pass holds: bounds the memory
     learning_rate: float = 2e-4
     warmup: float = 0.1  # share of the steps
     full: bool = False  # train every weight instead of a LoRA adapter
@@ -105,10 +108,16 @@ class TrainResult:
 def batches(items: Sequence[Item], budget: int, rng: random.Random) -> list[list[Any]]:
     """Items in batches of similar length whose padded size stays within `budget` tokens
     (one long item may exceed it alone), in a random order."""
-    ordered = sorted(items, key=lambda item: item.width)
+    groups = packed(sorted(items, key=lambda item: item.width), budget)
+    rng.shuffle(groups)
+    return groups
+
+
+def packed(items: Sequence[Item], budget: int) -> list[list[Any]]:
+    """Consecutive items gathered while their padded size stays within `budget` tokens."""
     groups: list[list[Any]] = []
     current: list[Any] = []
-    for item in ordered:
+    for item in items:
         width = max([item.width] + [i.width for i in current])
         if current and width * (sum(i.rows for i in current) + item.rows) > budget:
             groups.append(current)
@@ -116,7 +125,6 @@ def batches(items: Sequence[Item], budget: int, rng: random.Random) -> list[list
         current.append(item)
     if current:
         groups.append(current)
-    rng.shuffle(groups)
     return groups
 
 
@@ -269,7 +277,8 @@ class Trainer:
         return measured
 
     def eval_batches(self, items: Sequence[Any]) -> list[list[Any]]:
-        return batches(items, self.config.batch_tokens, random.Random(0))
+        """Items in forward passes no larger than training's: the same memory bound."""
+        return batches(items, self.config.micro_batch_tokens, random.Random(0))
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -334,13 +343,21 @@ class Trainer:
         )
 
     def _step(self, group: list[Any]) -> float:
-        """One optimiser step on `group`, this process's share of it; the batch's loss."""
+        """One optimiser step on `group`: this process's share of it, in micro-batches
+        whose gradients add up to the batch's; returns the batch's loss."""
         processes, rank = self.accelerator.num_processes, self.accelerator.process_index
         part = group[rank::processes]
         # Every process must take part in each step; one without items runs the first
         # one at zero weight.
-        loss = self.objective.loss(self, part or group[:1], group) * (processes if part else 0)
-        self.accelerator.backward(loss)
+        weight = processes if part else 0
+        micro = packed(part or group[:1], self.config.micro_batch_tokens)
+        loss = torch.zeros(())
+        for index, items in enumerate(micro):
+            last = index == len(micro) - 1
+            with contextlib.nullcontext() if last else self.accelerator.no_sync(self.forward):
+                share = self.objective.loss(self, items, group) * weight
+                self.accelerator.backward(share)
+            loss += share.detach()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.accelerator.clip_grad_norm_(trainable, 1.0)
         self.optimizer.step()
@@ -348,7 +365,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         # The batch's loss: the parts' shares summed over the processes.
-        return self.accelerator.reduce(loss.detach() / processes, reduction="sum").item()
+        return self.accelerator.reduce(loss / processes, reduction="sum").item()
 
     # -- checkpoints -------------------------------------------------------------------
 
