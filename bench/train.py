@@ -34,6 +34,7 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from queue import Empty as queue_empty
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
@@ -196,7 +197,14 @@ def measure(target, *args) -> dict:
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))
     process.start()
-    result = queue.get()
+    while True:  # a run that dies says so instead of leaving the benchmark waiting
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queue_empty:
+            if not process.is_alive():
+                message = f"{target.__name__} failed (exit code {process.exitcode})"
+                raise SystemExit(message) from None
     process.join()
     return result
 
