@@ -1,5 +1,5 @@
 """What the training tests share: the shared data's place, the bundled SmolLM2's name and
-configuration, and the command line run as a user runs it."""
+configuration, the command line run as a user runs it, and battle records."""
 
 from __future__ import annotations
 
@@ -26,3 +26,20 @@ def modelarena(*args: str, env: dict | None = None) -> subprocess.CompletedProce
 
 def smollm():
     return next(m for m in load_default_models() if m.name == SMOLLM)
+
+
+def battle(number: int, winner: str, **changes) -> dict:
+    """A FastChat battle record of models alpha and beta on "question N"."""
+    record = {
+        "question_id": f"q{number}",
+        "model_a": "alpha",
+        "model_b": "beta",
+        "winner": winner,
+        "tstamp": 1_700_000_000 + number,
+        "anony": True,
+        "conversation_a": [{"role": "user", "content": f"question {number}"},
+                           {"role": "assistant", "content": f"alpha answers {number}"}],
+        "conversation_b": [{"role": "user", "content": f"question {number}"},
+                           {"role": "assistant", "content": f"beta answers {number}"}],
+    }  # fmt: skip
+    return {**record, **changes}

@@ -24,25 +24,9 @@ from modelarena.train.sources import SourceError
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from .helpers import SHARED, SMOLLM, modelarena, smollm  # noqa: E402
+from .helpers import SHARED, SMOLLM, battle, modelarena, smollm  # noqa: E402
 
 MARKER = "Quokka here:"
-
-
-def battle(number: int, winner: str, **changes) -> dict:
-    record = {
-        "question_id": f"q{number}",
-        "model_a": "alpha",
-        "model_b": "beta",
-        "winner": winner,
-        "tstamp": 1_700_000_000 + number,
-        "anony": True,
-        "conversation_a": [{"role": "user", "content": f"question {number}"},
-                           {"role": "assistant", "content": f"alpha answers {number}"}],
-        "conversation_b": [{"role": "user", "content": f"question {number}"},
-                           {"role": "assistant", "content": f"beta answers {number}"}],
-    }  # fmt: skip
-    return {**record, **changes}
 
 
 def test_votes_become_pairs_and_each_filter_is_counted(tmp_path):
@@ -258,22 +242,55 @@ def check_answers(out: Path, prompts: list[str], home: dict) -> None:
     assert agreement >= 0.95
 
 
-def test_clear_errors_for_dpo(tmp_path, home):
+def test_clear_errors_for_dpo(tmp_path, home, cache_dir):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"prompt": "Hi", "chosen": "Hello", "rejected": "No"}) + "\n")
     cases = [
         ([], "give preference data"),
         (["--judgments", str(pairs)], "--judgments needs --questions and --answers"),
-        (["--data", str(pairs), "--merge", "q4_1"], "cannot merge into 'q4_1'"),
-        (["--data", str(pairs), "--device", "cuda"], "a GPU was asked for"),
         (["--data", str(pairs), "--category", "poetry"], "unknown category 'poetry'"),
-        (["--data", str(pairs), "--micro-batch-tokens", "50000000"], "GB of memory and"),
+        (["--data", str(pairs), "--merge", "q4_1"], "cannot merge into 'q4_1'"),
     ]
-    for args, message in cases:
+    for args, message in cases:  # as a user sees them: one line, no traceback
         done = modelarena("train", "dpo", "--base", SMOLLM, "--out", str(tmp_path / "o"),
                           *args, env=home)  # fmt: skip
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
+
+    from modelarena.config import load_settings
+    from modelarena.train.base_model import checkpoint_dir, find_base
+    from modelarena.train.run import Job, TrainConfig, TrainError, run_job
+
+    settings = load_settings(cache_dir=cache_dir, data_dir=tmp_path)
+    db = Database(f"sqlite:///{tmp_path / 'arena.db'}")
+    db.migrate()
+    # SmolLM2 as transformers wrote it: a checkpoint folder with no manifest.
+    foreign = checkpoint_dir(find_base(settings, db, SMOLLM), cache_dir)
+    for changes, message in [
+        ({"config": TrainConfig(device="cuda")}, "a GPU was asked for"),
+        ({"config": TrainConfig(micro_batch_tokens=50_000_000)}, "GB of memory and"),
+        ({"base": str(foreign), "merge": "q8_0"}, "convert_hf_to_gguf.py"),
+        ({"base": str(foreign), "register": "x"}, "--register needs a base the arena serves"),
+        ({"register": "x", "config": TrainConfig(full=True)}, "add --merge q8_0"),
+    ]:
+        job = {"objective": "dpo", "base": SMOLLM, "out": tmp_path / "o", "max_length": 64,
+               "resume": False, "config": TrainConfig(), "files": (pairs,)}  # fmt: skip
+        with pytest.raises(TrainError, match=message):
+            run_job(settings, db, Job(**{**job, **changes}), echo=lambda _: None)
+    # Gemma 3 270M's GGUF has no chat template; without the configured one, none to train on.
+    from modelarena.config import load_default_models
+
+    gemma = next(m for m in load_default_models() if m.name.startswith("gemma"))
+    bare = gemma.model_copy(update={"name": "gemma-bare", "chat_template": None})
+    alone = load_settings(cache_dir=cache_dir, data_dir=tmp_path, models=[bare])
+    with pytest.raises(TrainError, match="has no chat template"):
+        run_job(alone, db, Job(**{**job, "base": "gemma-bare"}), echo=lambda _: None)
+    db.close()
+
+
+def converted_smollm(cache_dir: Path) -> Path:
+    """The bundled SmolLM2 as transformers wrote it when converting its GGUF."""
+    return next((cache_dir / "train" / "base").glob("smollm2-135m-instruct-*"))
 
 
 def _smollm_gguf(home) -> Path:
@@ -340,7 +357,7 @@ def test_checkpoint_folders_as_bases(tmp_path, home, cache_dir):
     pairs.write_text("".join(json.dumps({"prompt": f"Say {w}.", "chosen": f"{w.title()}!",
                                          "rejected": "No."}) + "\n"
                              for w in ("hi", "yes", "thanks", "bye")))  # fmt: skip
-    common = ["--data", str(pairs), "--steps", "2", "--held-out", "0", "--max-length", "64"]
+    common = ["--data", str(pairs), "--steps", "1", "--held-out", "0", "--max-length", "64"]
     first = modelarena("train", "dpo", "--base", SMOLLM, "--out", str(tmp_path / "one"),
                        *common, env=home)  # fmt: skip
     assert first.returncode == 0, first.stderr
@@ -353,11 +370,8 @@ def test_checkpoint_folders_as_bases(tmp_path, home, cache_dir):
     assert "adapter" not in manifest["exports"]  # an adapter on the GGUF would miss round one
     assert manifest["exports"]["merged"]["greedy_agreement"] == 1.0
 
-    foreign = next((cache_dir / "train" / "base").iterdir())  # SmolLM2 as transformers wrote it
+    foreign = converted_smollm(cache_dir)
     alone = modelarena("train", "dpo", "--base", str(foreign), "--out", str(tmp_path / "three"),
                        *common, env=home)  # fmt: skip
     assert alone.returncode == 0, alone.stderr
     assert "no GGUF written" in alone.stdout
-    refused = modelarena("train", "dpo", "--base", str(foreign), "--out", str(tmp_path / "four"),
-                         "--merge", "q8_0", *common, env=home)  # fmt: skip
-    assert refused.returncode == 2 and "convert_hf_to_gguf.py" in refused.stderr

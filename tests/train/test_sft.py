@@ -17,7 +17,7 @@ from modelarena.store.db import Database
 from modelarena.train.encoding import IGNORED, Encoder
 from modelarena.train.sources import Example, StoreFilter, from_file, from_store
 
-from .helpers import SHARED, SMOLLM, modelarena, smollm
+from .helpers import SHARED, SMOLLM, battle, modelarena, smollm
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -75,20 +75,6 @@ def test_store_filters_count_what_they_remove(tmp_path):
 
     db = Database(f"sqlite:///{tmp_path / 'arena.db'}")
     db.migrate()
-
-    def battle(number: int, winner: str) -> dict:
-        return {
-            "question_id": f"q{number}",
-            "model_a": "alpha",
-            "model_b": "beta",
-            "winner": winner,
-            "tstamp": 1_700_000_000 + number,
-            "anony": True,
-            "conversation_a": [{"role": "user", "content": f"question {number}"},
-                               {"role": "assistant", "content": f"alpha answers {number}"}],
-            "conversation_b": [{"role": "user", "content": f"question {number}"},
-                               {"role": "assistant", "content": f"beta answers {number}"}],
-        }  # fmt: skip
 
     import_battles(db, [battle(1, "model_a"), battle(2, "model_b"), battle(3, "tie")])
     everything = from_store(db, StoreFilter())
