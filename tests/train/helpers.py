@@ -3,6 +3,7 @@ configuration, the command line run as a user runs it, and battle records."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,14 @@ def battle(number: int, winner: str, **changes) -> dict:
                            {"role": "assistant", "content": f"beta answers {number}"}],
     }  # fmt: skip
     return {**record, **changes}
+
+
+def first_turns(chars: int) -> list[tuple[str, str]]:
+    """MT-Bench's first questions with GPT-4's first answers cut to about `chars`
+    characters at a word boundary."""
+    questions = [json.loads(line) for line in (SHARED / "question.jsonl").open()]
+    answers = {}
+    for line in (SHARED / "model_answer" / "gpt-4.jsonl").open():
+        record = json.loads(line)
+        answers[record["question_id"]] = record["choices"][0]["turns"][0]
+    return [(q["turns"][0], answers[q["question_id"]][:chars].rsplit(" ", 1)[0]) for q in questions]

@@ -24,7 +24,7 @@ from modelarena.train.sources import SourceError
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from .helpers import SHARED, SMOLLM, battle, modelarena, smollm  # noqa: E402
+from .helpers import SHARED, SMOLLM, battle, first_turns, modelarena, smollm  # noqa: E402
 
 MARKER = "Quokka here:"
 
@@ -152,15 +152,9 @@ def test_pair_files_and_their_errors(tmp_path):
 def signed_pairs(path: Path, chars: int = 100) -> list[dict]:
     """MT-Bench first turns, GPT-4's answer opened with the marker (chosen) and as it is
     (rejected)."""
-    questions = [json.loads(line) for line in (SHARED / "question.jsonl").open()]
-    answers = {}
-    for line in (SHARED / "model_answer" / "gpt-4.jsonl").open():
-        record = json.loads(line)
-        answers[record["question_id"]] = record["choices"][0]["turns"][0]
     records = []
-    for question in questions:
-        answer = answers[question["question_id"]][:chars].rsplit(" ", 1)[0]
-        records.append({"prompt": question["turns"][0], "chosen": f"{MARKER} {answer}",
+    for prompt, answer in first_turns(chars):
+        records.append({"prompt": prompt, "chosen": f"{MARKER} {answer}",
                         "rejected": answer})  # fmt: skip
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return records

@@ -17,7 +17,7 @@ from modelarena.store.db import Database
 from modelarena.train.encoding import IGNORED, Encoder
 from modelarena.train.sources import Example, StoreFilter, from_file, from_store
 
-from .helpers import SHARED, SMOLLM, battle, modelarena, smollm
+from .helpers import SHARED, SMOLLM, battle, first_turns, modelarena, smollm
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -29,18 +29,12 @@ def mt_bench_examples(path: Path, count: int = 80, chars: int = 160) -> list[dic
     """MT-Bench first turns with GPT-4's answers, shortened and signed."""
     if not SHARED.is_dir():
         pytest.skip(f"the shared MT-Bench data is missing at {SHARED}")
-    questions = [json.loads(line) for line in (SHARED / "question.jsonl").open()]
-    answers = {}
-    for line in (SHARED / "model_answer" / "gpt-4.jsonl").open():
-        record = json.loads(line)
-        answers[record["question_id"]] = record["choices"][0]["turns"][0]
     records = []
-    for question in questions[:count]:
-        answer = answers[question["question_id"]][:chars].rsplit(" ", 1)[0]
+    for prompt, answer in first_turns(chars)[:count]:
         records.append(
             {
                 "messages": [
-                    {"role": "user", "content": question["turns"][0]},
+                    {"role": "user", "content": prompt},
                     {"role": "assistant", "content": f"{answer} {SIGNATURE}"},
                 ]
             }
