@@ -177,15 +177,19 @@ def test_simulated_strengths_are_recovered():
     assert np.abs(fit.theta - _centered(truth)).max() < 0.08  # about 4 standard errors
 
 
-def test_models_that_never_met_are_refused():
+def test_models_that_never_met_are_fitted_together_only_with_a_penalty():
     battles = Battles(
         models=("a", "b", "c", "d"),
-        model_a=np.array([0, 1, 2, 3], dtype=np.int32),
-        model_b=np.array([1, 0, 3, 2], dtype=np.int32),
-        outcome=np.array([2, 2, 2, 2], dtype=np.int8),
+        model_a=np.array([0, 0, 1, 2, 2, 3], dtype=np.int32),
+        model_b=np.array([1, 1, 0, 3, 3, 2], dtype=np.int32),
+        outcome=np.array([2, 2, 2, 2, 2, 2], dtype=np.int8),
     )
-    with pytest.raises(FitError, match="2 groups that never met"):
+    with pytest.raises(FitError, match="2 groups that never met.*group 1: a, b; group 2: c, d"):
         fit_bt(aggregate(battles))
+    # The penalty alone places the groups: each is centred, as a whole fit would be.
+    fit = fit_bt(aggregate(battles), l2=0.1)
+    assert fit.theta[0] > 0 and fit.theta[:2].sum() == pytest.approx(0.0, abs=1e-12)
+    assert fit.theta[2:] == pytest.approx(fit.theta[:2], abs=1e-12)
 
 
 def test_a_model_that_never_lost_is_named_and_a_penalty_fixes_it():

@@ -318,14 +318,18 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
         write_html(board, html, record, meta)
     if manifest_path is not None:
         manifest_path.write_text(to_json(record), encoding="utf-8")
+    for warning in board.warnings:
+        typer.echo(f"Warning: {warning}.", err=True)
     if board.bootstrap_unconverged:
         unbounded = [
             name
             for name, low, high in zip(board.models, board.ci_lower, board.ci_upper, strict=True)
             if abs(low) == float("inf") or abs(high) == float("inf")
         ]
+        # A board rated group by group ran the rounds once per group.
+        rounds = config.rounds * max(1, len(board.parts))
         typer.echo(
-            f"Warning: {board.bootstrap_unconverged} of {config.rounds} bootstrap rounds left "
+            f"Warning: {board.bootstrap_unconverged} of {rounds} bootstrap rounds left "
             "some model without a finite rating (it won or lost all of its resampled battles, "
             f"or had none); unbounded intervals: {', '.join(unbounded) or 'none'}. More battles "
             "or a small --l2 penalty make them finite.",

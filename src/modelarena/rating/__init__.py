@@ -19,10 +19,10 @@ _EXPORTS = {
     "Anchor": "presets",
     "BattleDataError": "errors",
     "Battles": "data",
-    "Coefficient": "leaderboard",
+    "Coefficient": "board",
     "FitError": "errors",
     "Filters": "data",
-    "Leaderboard": "leaderboard",
+    "Leaderboard": "board",
     "PairCounts": "aggregate",
     "PRESETS": "presets",
     "RatingConfig": "presets",
@@ -64,12 +64,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from modelarena.rating.aggregate import PairCounts
+    from modelarena.rating.board import Coefficient, Leaderboard
     from modelarena.rating.bt import fit_bt
     from modelarena.rating.data import Battles, Filters, Selection, select_battles
     from modelarena.rating.elo import online_elo
     from modelarena.rating.errors import BattleDataError, FitError, RatingError
     from modelarena.rating.html import render_html
-    from modelarena.rating.leaderboard import Coefficient, Leaderboard, rate
+    from modelarena.rating.leaderboard import rate
     from modelarena.rating.presets import PRESETS, Anchor, RatingConfig
     from modelarena.rating.read import read_battles
     from modelarena.rating.report import manifest, render_text

@@ -1,6 +1,7 @@
 """Checks that the data identify Bradley–Terry ratings before anything is fitted.
 
-All models must be linked by battles; without a penalty, no group may never lose (or never win).
+`model_groups` finds the groups of models that battles link; without a penalty all models
+must be linked, and no set of them may never lose (or never win) to the rest.
 `ResampleLimits` says which models a bootstrap resample leaves without a finite rating.
 """
 
@@ -14,22 +15,53 @@ from modelarena.rating.aggregate import PairCounts, pair_index
 from modelarena.rating.errors import FitError
 
 
+def model_groups(data: PairCounts) -> list[list[int]]:
+    """The groups of models linked by battles (model indices, ascending), largest first.
+
+    Groups of equal size come in the order of their alphabetically first model's name.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = data.n_models
+    pairs = pair_index(data.i * m + data.j, m)[0]
+    links = coo_matrix((np.ones(pairs.size), (pairs // m, pairs % m)), shape=(m, m))
+    count, labels = connected_components(links, directed=False)
+    ends = np.cumsum(np.bincount(labels, minlength=count))[:-1]
+    groups = [group.tolist() for group in np.split(np.argsort(labels, kind="stable"), ends)]
+    return sorted(groups, key=lambda group: (-len(group), min(data.models[k] for k in group)))
+
+
+def list_groups(data: PairCounts, groups: list[list[int]], limit: int = 4) -> str:
+    """'group 1: a, b; group 2: c' for the first `limit` groups, naming a few models each."""
+    listed = "; ".join(
+        f"group {number}: {names_of(data, group)}"
+        for number, group in enumerate(groups[:limit], start=1)
+    )
+    more = f"; and {len(groups) - limit} more groups" if len(groups) > limit else ""
+    return listed + more
+
+
 def check_identified(data: PairCounts, *, penalized: bool) -> None:
-    """Raise FitError naming the models that make the ratings unidentified or infinite."""
+    """Raise FitError naming the models that make the ratings unidentified or infinite.
+
+    With a penalty the fit is unique even when groups never met (their differences then
+    come from the penalty alone); `rate` says so in a warning.
+    """
+    if penalized:
+        return
+    groups = model_groups(data)
+    if len(groups) > 1:
+        raise FitError(
+            f"the models fall into {len(groups)} groups that never met each other "
+            f"({list_groups(data, groups)}); ratings across groups are not comparable: add "
+            "battles between them, rate each group on its own (as `rate` does) or add an L2 "
+            "penalty"
+        )
     m = data.n_models
     pairs, row_pair = pair_index(data.i * m + data.j, m)
     per_pair = np.stack([np.bincount(row_pair, data.counts[:, c], pairs.size) for c in range(3)])
     low, high = pairs // m, pairs % m
-    groups = _components(m, low.tolist(), high.tolist())
-    if len(groups) > 1:
-        listed = "; ".join(_names(data, group) for group in groups[:4])
-        raise FitError(
-            f"the models fall into {len(groups)} groups that never met each other ({listed}); "
-            "ratings across groups are not comparable: add battles between them or rate each "
-            "group on its own"
-        )
-    if penalized:
-        return
     # Edges winner → loser; a tie links both ways.
     low_scored = per_pair[0] + per_pair[1] > 0
     high_scored = per_pair[2] + per_pair[1] > 0
@@ -46,11 +78,11 @@ def check_identified(data: PairCounts, *, penalized: bool) -> None:
     has_in = np.bincount(target_of[across], minlength=len(components)) > 0
     has_out = np.bincount(source_of[across], minlength=len(components)) > 0
     problems = [
-        f"{_names(data, members)} never lost to the others"
+        f"{names_of(data, members)} never lost to the others"
         for index, members in enumerate(components)
         if not has_in[index]
     ] + [
-        f"{_names(data, members)} never beat the others"
+        f"{names_of(data, members)} never beat the others"
         for index, members in enumerate(components)
         if not has_out[index]
     ]
@@ -133,23 +165,6 @@ class ResampleLimits:
         return graph
 
 
-def _components(m: int, sources: list[int], targets: list[int]) -> list[list[int]]:
-    parent = list(range(m))
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for source, target in zip(sources, targets, strict=True):
-        parent[root(source)] = root(target)
-    groups: dict[int, list[int]] = {}
-    for node in range(m):
-        groups.setdefault(root(node), []).append(node)
-    return sorted(groups.values(), key=len, reverse=True)
-
-
 def _strong_components(m: int, sources: list[int], targets: list[int]) -> list[list[int]]:
     """Kosaraju's algorithm with explicit stacks."""
     forward: list[list[int]] = [[] for _ in range(m)]
@@ -194,7 +209,8 @@ def _strong_components(m: int, sources: list[int], targets: list[int]) -> list[l
     return components
 
 
-def _names(data: PairCounts, members: list[int], limit: int = 5) -> str:
+def names_of(data: PairCounts, members: list[int], limit: int = 5) -> str:
+    """The first `limit` members' names, then how many more there are."""
     names = [data.models[k] for k in members[:limit]]
     more = f" and {len(members) - limit} more" if len(members) > limit else ""
     return ", ".join(names) + more

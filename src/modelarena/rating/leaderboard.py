@@ -1,22 +1,26 @@
 """Compute a leaderboard from battles: ratings, intervals, ranks, coefficients and matrices.
 
-`rate` is the one entry point; it returns a frozen Leaderboard sorted best first.
+`rate` is the one entry point; it returns a frozen Leaderboard (board.py) sorted best first.
+Models in groups that never met are fitted together under an L2 penalty, with a warning,
+and otherwise rated group by group (groups.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
 from modelarena.rating.aggregate import PairCounts, aggregate, model_totals, pair_matrices
+from modelarena.rating.board import Coefficient, Leaderboard
 from modelarena.rating.bt import BTFit, fit_bt
 from modelarena.rating.data import TIE, Battles
 from modelarena.rating.elo import elo_bootstrap, online_elo
-from modelarena.rating.errors import RatingError
+from modelarena.rating.errors import FitError, RatingError
+from modelarena.rating.groups import battles_among, join
+from modelarena.rating.identify import list_groups, model_groups, names_of
 from modelarena.rating.intervals import (
     Intervals,
     bootstrap,
@@ -28,77 +32,6 @@ from modelarena.rating.intervals import (
 from modelarena.rating.presets import RatingConfig
 
 _TIE_PARAMETER = {"davidson": "davidson_nu", "rao-kupper": "rao_kupper_theta"}
-
-
-@dataclass(frozen=True)
-class Coefficient:
-    """A fitted coefficient with its interval (NaN bounds when no intervals were asked for)."""
-
-    name: str
-    value: float
-    lower: float
-    upper: float
-
-
-@dataclass(frozen=True, eq=False)
-class Leaderboard:
-    """Ratings of every model, best first; arrays and matrices follow `models`' order.
-
-    `rank` is the position by rating; `rank_upper` is FastChat's rank (1 + the number of
-    models whose interval lies entirely above). `observed` and `predicted` hold the row
-    model's score rate against the column model (ties ½; NaN where they never met).
-    `style` holds the style-control coefficients (log-odds per standard deviation of each
-    feature) and `tie` the tie model's parameter. `bootstrap_unconverged` counts the bootstrap
-    rounds that left some model without a finite rating (its bounds may then be ±inf);
-    `ties_dropped` the tie battles (rows) left out of the fit by ties='drop'.
-    """
-
-    models: tuple[str, ...]
-    rating: np.ndarray
-    ci_lower: np.ndarray
-    ci_upper: np.ndarray
-    simultaneous_lower: np.ndarray
-    simultaneous_upper: np.ndarray
-    rank: np.ndarray
-    rank_upper: np.ndarray
-    num_battles: np.ndarray
-    win_rate: np.ndarray
-    battle_counts: np.ndarray
-    observed: np.ndarray
-    predicted: np.ndarray
-    style: tuple[Coefficient, ...]
-    tie: Coefficient | None
-    config: RatingConfig
-    anchored: str | None
-    bootstrap_unconverged: int
-    ties_dropped: int = 0
-
-    def records(self, meta: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
-        """One plain dict per model, best first (NaN becomes None), with any metadata merged."""
-        rows = []
-        for index, model in enumerate(self.models):
-            row: dict[str, Any] = {
-                "rank": int(self.rank[index]),
-                "rank_upper": int(self.rank_upper[index]),
-                "model": model,
-                "rating": _number(self.rating[index]),
-                "ci_lower": _number(self.ci_lower[index]),
-                "ci_upper": _number(self.ci_upper[index]),
-                "simultaneous_lower": _number(self.simultaneous_lower[index]),
-                "simultaneous_upper": _number(self.simultaneous_upper[index]),
-                "num_battles": round(float(self.num_battles[index])),
-                "win_rate": _number(self.win_rate[index]),
-            }
-            if meta is not None:
-                info = meta.get(model, {})
-                row["organization"] = info.get("organization", "")
-                row["license"] = info.get("license", "")
-            rows.append(row)
-        return rows
-
-
-def _number(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
 
 
 def rate(
@@ -119,12 +52,86 @@ def rate(
         )
     if len(battles) == 0:
         raise RatingError("there are no battles to rate")
-    data = aggregate(
+    data = _aggregate(battles, config)
+    groups = model_groups(data)
+    if len(groups) == 1:
+        return _rate_linked(battles, data, config, progress)
+    never_met = (
+        f"the models fall into {len(groups)} groups that never met each other "
+        f"({list_groups(data, groups)})"
+    )
+    for number, members in enumerate(groups, start=1):
+        if len(members) == 1:
+            raise FitError(
+                f"{never_met}: group {number} is {data.models[members[0]]} alone, which has "
+                "no battles to rate it by; leave it out"
+            )
+    if config.l2 > 0:
+        board = _rate_linked(battles, data, config, progress)
+        warning = f"{never_met}; rating differences between groups come from the L2 penalty alone"
+        return replace(board, warnings=(warning,))
+    parts = _rate_each_group(battles, data, groups, config, progress)
+    warning = (
+        f"{never_met}; each group was rated on its own, so ratings in different groups are "
+        "not comparable"
+    )
+    tallies = _tallies(battles, data, config)
+    return join(parts, data.models, tallies, config, _ties_dropped(battles, config), warning)
+
+
+def _rate_each_group(
+    battles: Battles,
+    data: PairCounts,
+    groups: list[list[int]],
+    config: RatingConfig,
+    progress: Callable[[int], None] | None,
+) -> list[Leaderboard]:
+    """Each group's board from its battles alone; an anchor applies to its own group only."""
+    _anchor_index(data, config)  # an anchor that no group holds is refused as usual
+    parts = []
+    for number, members in enumerate(groups, start=1):
+        names = [data.models[k] for k in members]
+        part_config = config
+        if config.anchor is not None and config.anchor.model not in names:
+            part_config = replace(config, anchor=None)
+        group_battles = battles_among(battles, names)
+        share = _progress_share(progress, number - 1, len(groups), config.rounds)
+        try:
+            group_data = _aggregate(group_battles, part_config)
+            parts.append(_rate_linked(group_battles, group_data, part_config, share))
+        except RatingError as exc:
+            raise type(exc)(
+                f"group {number} of {len(groups)} ({names_of(data, members)}): {exc}"
+            ) from None
+    return parts
+
+
+def _aggregate(battles: Battles, config: RatingConfig) -> PairCounts:
+    return aggregate(
         battles,
         drop_ties=config.ties == "drop",
         style_control=config.style_control,
         reweight=config.reweight,
     )
+
+
+def _progress_share(
+    progress: Callable[[int], None] | None, index: int, groups: int, rounds: int
+) -> Callable[[int], None] | None:
+    """Report group `index`'s rounds as a share of all groups' rounds, scaled to `rounds`."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda done: report((index * rounds + done) // groups)
+
+
+def _rate_linked(
+    battles: Battles,
+    data: PairCounts,
+    config: RatingConfig,
+    progress: Callable[[int], None] | None,
+) -> Leaderboard:
+    """The board of `battles`, whose models (`data`'s) are fitted together in one fit."""
     anchor = _anchor_index(data, config)
     if config.method == "elo":
         point, intervals, predicted, unconverged = _rate_elo(battles, config, anchor, progress)
@@ -135,10 +142,7 @@ def rate(
         point, intervals, style, tie, unconverged = _rate_bt(fit, config, anchor, progress)
         theta = fit.theta
         predicted = fit.problem.expected(theta[:, None] - theta[None, :], fit.tie)
-    shown = data if config.ties != "drop" else _every_battle(battles, data.models)
-    played, points = model_totals(shown)
-    counts = pair_matrices(shown)[0]
-    observed = pair_matrices(data)[1]
+    played, points, counts, observed = _tallies(battles, data, config)
     order = np.lexsort((np.array(data.models), -point))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(1, len(order) + 1)
@@ -168,8 +172,21 @@ def rate(
         config=config,
         anchored=None if anchor is None else data.models[anchor],
         bootstrap_unconverged=unconverged,
-        ties_dropped=int(np.count_nonzero(battles.outcome == TIE)) if config.ties == "drop" else 0,
+        ties_dropped=_ties_dropped(battles, config),
     )
+
+
+def _tallies(
+    battles: Battles, data: PairCounts, config: RatingConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Battles and points of each model, battle counts and observed score rates (data order)."""
+    shown = data if config.ties != "drop" else _every_battle(battles, data.models)
+    played, points = model_totals(shown)
+    return played, points, pair_matrices(shown)[0], pair_matrices(data)[1]
+
+
+def _ties_dropped(battles: Battles, config: RatingConfig) -> int:
+    return int(np.count_nonzero(battles.outcome == TIE)) if config.ties == "drop" else 0
 
 
 def _every_battle(battles: Battles, models: tuple[str, ...]) -> PairCounts:

@@ -1,6 +1,7 @@
 """Leaderboard output: Rich terminal table, JSON, CSV and Markdown text, and the manifest.
 
 The manifest records input hash, filter counts, settings and version so a board can be redone.
+A board rated group by group is shown as one section per group, with its warning.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from modelarena.rating.board import Leaderboard
 from modelarena.rating.data import Filters, Selection
-from modelarena.rating.leaderboard import Leaderboard
 
 
 def describe(board: Leaderboard) -> str:
@@ -37,17 +38,25 @@ def describe(board: Leaderboard) -> str:
         ci = f"{config.level:.0%} bootstrap intervals ({config.rounds} rounds)"
     else:
         ci = f"{config.level:.0%} sandwich intervals"
-    anchor = (
-        f", {board.anchored} fixed at {config.anchor.rating:g}"
-        if board.anchored and config.anchor
-        else ""
-    )
+    anchor = ""
+    if board.anchored and config.anchor:
+        anchor = f", {board.anchored} fixed at {config.anchor.rating:g}"
+        if board.parts:
+            anchor += f" (other groups average {config.init:g})"
     battles = f"{board.num_battles.sum() / 2:,.0f} battles, {len(board.models)} models"
+    if board.parts:
+        battles += f" in {len(board.parts)} groups rated separately"
     return f"{method}; {ci}{anchor}; {battles}"
 
 
 def coefficient_lines(board: Leaderboard) -> list[str]:
-    """Style coefficients and tie parameter, one per line."""
+    """Style coefficients and tie parameter, one per line (each group's, named, if grouped)."""
+    if board.parts:
+        return [
+            f"group {number}: {line}"
+            for number, part in enumerate(board.parts, start=1)
+            for line in coefficient_lines(part)
+        ]
     lines = []
     for coefficient in (*board.style, *([board.tie] if board.tie else [])):
         interval = ""
@@ -72,6 +81,23 @@ def render_text(board: Leaderboard, fmt: str, meta: dict[str, dict[str, str]] | 
     if fmt == "markdown":
         return _markdown(board, meta)
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def sections(board: Leaderboard) -> list[tuple[str | None, list[int], list[str]]]:
+    """(title, row indices, coefficient lines) of each section of the table.
+
+    One untitled section, or one per group of a board rated group by group.
+    """
+    if board.group is None:
+        return [(None, list(range(len(board.models))), coefficient_lines(board))]
+    return [
+        (
+            f"Group {number} ({len(part.models)} models)",
+            [index for index, group in enumerate(board.group) if group == number],
+            coefficient_lines(part),
+        )
+        for number, part in enumerate(board.parts, start=1)
+    ]
 
 
 def _interval(board: Leaderboard, index: int) -> str:
@@ -120,31 +146,50 @@ def cells(
 
 def _markdown(board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> str:
     header, rows = cells(board, meta)
-    lines = [f"<!-- {describe(board)} -->", "| " + " | ".join(header) + " |"]
-    lines.append("|" + "|".join(" --- " for _ in header) + "|")
-    for row in rows:
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    extra = coefficient_lines(board)
-    if extra:
-        lines += ["", *[f"- {line}" for line in extra]]
+    lines = [f"<!-- {describe(board)} -->"]
+    lines += [f"> **Warning:** {warning}" for warning in board.warnings]
+    for title, indices, extra in sections(board):
+        if title is not None:
+            lines += ["", f"### {title}", ""]
+        elif board.warnings:
+            lines.append("")
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join(" --- " for _ in header) + "|")
+        for index in indices:
+            cell_text = (cell.replace("|", "\\|") for cell in rows[index])
+            lines.append("| " + " | ".join(cell_text) + " |")
+        if extra:
+            lines += ["", *[f"- {line}" for line in extra]]
     return "\n".join(lines) + "\n"
 
 
 def table(board: Leaderboard, meta: dict[str, dict[str, str]] | None = None) -> Any:
-    """A Rich Table of the leaderboard, with coefficients in its caption."""
+    """A Rich Table of the leaderboard, with coefficients in its caption.
+
+    A board rated group by group gives a renderable group: its description, then one
+    table per group.
+    """
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     # Text, not markup: model names may hold square brackets.
     header, rows = cells(board, meta)
-    caption = "\n".join(coefficient_lines(board))
-    grid = Table(title=Text(describe(board)), caption=Text(caption) if caption else None)
-    for name in header:
-        left = name in ("Model", "Organization", "License")
-        grid.add_column(name, justify="left" if left else "right", overflow="fold")
-    for row in rows:
-        grid.add_row(*map(Text, row))
-    return grid
+    grids = []
+    for title, indices, extra in sections(board):
+        caption = "\n".join(extra)
+        grid = Table(
+            title=Text(title or describe(board)), caption=Text(caption) if caption else None
+        )
+        for name in header:
+            left = name in ("Model", "Organization", "License")
+            grid.add_column(name, justify="left" if left else "right", overflow="fold")
+        for index in indices:
+            grid.add_row(*map(Text, rows[index]))
+        grids.append(grid)
+    if board.group is None:
+        return grids[0]
+    return Group(Text(describe(board), justify="center"), *grids)
 
 
 def manifest(
@@ -170,11 +215,27 @@ def manifest(
         "battles_used": len(selection.battles) - board.ties_dropped,
         "models": len(board.models),
         "settings": config,
+        "warnings": list(board.warnings),
+        **_fitted(board),
+        **({"groups": _groups(board)} if board.parts else {}),
+    }
+
+
+def _fitted(board: Leaderboard) -> dict[str, Any]:
+    return {
         "anchored_model": board.anchored,
         "bootstrap_unconverged_rounds": board.bootstrap_unconverged,
         "style_coefficients": [asdict(c) for c in board.style],
         "tie_parameter": None if board.tie is None else asdict(board.tie),
     }
+
+
+def _groups(board: Leaderboard) -> list[dict[str, Any]]:
+    """Each group's models and fitted coefficients, for a board rated group by group."""
+    return [
+        {"group": number, "models": list(part.models), **_fitted(part)}
+        for number, part in enumerate(board.parts, start=1)
+    ]
 
 
 def to_json(value: Any) -> str:
