@@ -1,6 +1,8 @@
 """Data parallel training, for real: the same command launched by torchrun as two CPU
 processes over gloo takes the same steps as one process — the same loss curve and the
-same trained adapter, up to the order of floating-point sums."""
+same trained adapter, up to the order of floating-point sums — whether each process holds
+the whole model (DDP) or half of it (`--shard`, FSDP), and a sharded run resumes from its
+checkpoint to the same loss."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 
 
-def test_two_processes_follow_one_process_loss_curve(tmp_path, home):
+def test_two_processes_follow_one_process_loss_curve_whole_or_sharded(tmp_path, home):
     import torch
     from safetensors.torch import load_file
 
@@ -34,24 +36,41 @@ def test_two_processes_follow_one_process_loss_curve(tmp_path, home):
               "--held-out", "0.2", "--no-bf16"]  # fmt: skip
     one = modelarena(*common, "--out", str(tmp_path / "one"), env=home)
     assert one.returncode == 0, one.stderr
-    two = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", "29517", "-m", "modelarena.cli", *common,
-         "--out", str(tmp_path / "two")],
-        capture_output=True, text=True, env={**os.environ, **home}, timeout=600,
-    )  # fmt: skip
-    assert two.returncode == 0, two.stderr[-3000:]
-    assert two.stdout.count("done: 3 steps") == 1  # one process reports
-    curves = [json.loads((tmp_path / run / "manifest.json").read_text()) for run in ("one", "two")]
-    print("losses:", [c["loss_history"] for c in curves])
-    assert curves[1]["loss_history"] == pytest.approx(curves[0]["loss_history"], rel=1e-3)
-    assert curves[1]["result"]["held_out_after"]["loss"] == pytest.approx(
-        curves[0]["result"]["held_out_after"]["loss"], rel=1e-3
-    )
-    weights = [load_file(str(tmp_path / run / "adapter" / "adapter_model.safetensors"))
-               for run in ("one", "two")]  # fmt: skip
+    runs = {"one": one.stdout}
+    sharded = ["--shard", "--checkpoint-every", "2"]
+    for name, extra in (("ddp", []), ("fsdp", sharded)):
+        runs[name] = _torchrun(*common, *extra, "--out", str(tmp_path / name), env=home)
+    assert "step 3/3" in runs["fsdp"] and "GGUF adapter" in runs["fsdp"]
+    curves = {run: json.loads((tmp_path / run / "manifest.json").read_text()) for run in runs}
+    print("losses:", {run: c["loss_history"] for run, c in curves.items()})
+    for run in ("ddp", "fsdp"):
+        assert curves[run]["loss_history"] == pytest.approx(curves["one"]["loss_history"], rel=1e-3)
+        assert curves[run]["result"]["held_out_after"]["loss"] == pytest.approx(
+            curves["one"]["result"]["held_out_after"]["loss"], rel=1e-3
+        )
+    # The sharded run left its step-2 checkpoint (gathered from both halves); resumed, it
+    # takes the third step to the same loss.
+    resumed = _torchrun(*common, *sharded, "--resume", "--out", str(tmp_path / "fsdp"), env=home)
+    assert "resuming at step 2" in resumed
+    last = json.loads((tmp_path / "fsdp" / "manifest.json").read_text())["loss_history"]
+    assert last == pytest.approx(curves["one"]["loss_history"][-1:], rel=1e-3)
+    weights = {run: load_file(str(tmp_path / run / "adapter" / "adapter_model.safetensors"))
+               for run in ("one", "ddp", "fsdp")}  # fmt: skip
     # AdamW turns a gradient near zero into a full-size step of either sign, so a few
     # elements may differ by a step; the adapters as a whole agree.
-    for name, value in weights[0].items():
-        difference = torch.linalg.norm(weights[1][name] - value) / torch.linalg.norm(value)
-        assert difference < 0.02, (name, difference.item())
+    for run in ("ddp", "fsdp"):
+        for name, value in weights["one"].items():
+            difference = torch.linalg.norm(weights[run][name] - value) / torch.linalg.norm(value)
+            assert difference < 0.02, (run, name, difference.item())
+
+
+def _torchrun(*args: str, env: dict) -> str:
+    """The command as two processes on this machine; what they printed (one reports)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", "29517", "-m", "modelarena.cli", *args],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("done:") == 1
+    return done.stdout

@@ -262,6 +262,7 @@ def test_clear_errors_for_dpo(tmp_path, home, cache_dir):
     foreign = checkpoint_dir(find_base(settings, db, SMOLLM), cache_dir)
     for changes, message in [
         ({"config": TrainConfig(device="cuda")}, "a GPU was asked for"),
+        ({"config": TrainConfig(shard=True)}, "launch the command with torchrun"),
         ({"config": TrainConfig(micro_batch_tokens=50_000_000)}, "GB of memory and"),
         ({"base": str(foreign), "merge": "q8_0"}, "convert_hf_to_gguf.py"),
         ({"base": str(foreign), "register": "x"}, "--register needs a base the arena serves"),

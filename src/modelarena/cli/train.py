@@ -51,6 +51,10 @@ Threads = Annotated[int | None, typer.Option(min=1, help="default: from the load
 Device = Annotated[str, typer.Option(help="cpu or cuda")]
 Every = Annotated[int, typer.Option(min=1)]
 Recompute = Annotated[bool, typer.Option(help="recompute activations: less memory, slower steps")]
+Shard = Annotated[
+    bool,
+    typer.Option(help="under torchrun with N processes, split the model across them (FSDP)"),
+]
 Resume = Annotated[bool, typer.Option(help="continue from the checkpoint in --out")]
 Register = Annotated[
     str | None, typer.Option(help="add the result to the model registry under this name")
@@ -115,6 +119,7 @@ def _run(config: Path | None, db: str | None, objective: str, options: dict[str,
         checkpoint_every=options["checkpoint_every"],
         activation_checkpointing=options["activation_checkpointing"],
         device=options["device"],
+        shard=options["shard"],
     )
     job = run.Job(
         objective=objective,
@@ -181,6 +186,7 @@ def sft(
     device: Device = "cpu",
     checkpoint_every: Every = 50,
     activation_checkpointing: Recompute = False,
+    shard: Shard = False,
     resume: Resume = False,
     register: Register = None,
     merge: Merge = None,
@@ -255,6 +261,7 @@ def dpo(
     device: Device = "cpu",
     checkpoint_every: Every = 50,
     activation_checkpointing: Recompute = False,
+    shard: Shard = False,
     resume: Resume = False,
     register: Register = None,
     merge: Merge = None,

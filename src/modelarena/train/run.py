@@ -35,6 +35,7 @@ from modelarena.train.trainer import (
     TrainConfig,
     Trainer,
     check_device,
+    check_processes,
     rounded,
     split,
 )
@@ -122,6 +123,7 @@ def _quiet(_: str) -> None:
 
 def _run(settings: Settings, db: Database, job: Job, echo: Callable[[str], None]) -> dict:
     check_device(job.config.device)
+    check_processes(job.config)
     if job.merge:
         check_type(job.merge)
     if job.register and job.config.full and not job.merge:

@@ -14,15 +14,19 @@ Data parallel through Hugging Face Accelerate: launched by `torchrun` or `accele
 launch` with N processes, each process takes every N-th item of each batch and gradients
 are averaged (DDP; gloo between CPU processes). Each part's loss is scaled by its share of
 the whole batch, so N processes take the same steps as one, up to arithmetic order.
+With `shard`, the processes also split the model (FSDP: torch's `fully_shard` on every
+decoder layer), so each holds 1/N of the weights, gradients and optimiser state; whole
+tensors are gathered only to save.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -56,6 +60,7 @@ class TrainConfig:
     checkpoint_every: int = 50
     activation_checkpointing: bool = False  # recompute activations in the backward pass
     device: str = "cpu"  # or "cuda"
+    shard: bool = False  # FSDP: split weights, gradients and optimiser state over processes
 
 
 class Item(Protocol):
@@ -171,6 +176,15 @@ def check_device(device: str) -> None:
         )
 
 
+def check_processes(config: TrainConfig) -> None:
+    """Sharding needs several processes, started by a launcher (which sets WORLD_SIZE)."""
+    if config.shard and int(os.environ.get("WORLD_SIZE", "1")) < 2:
+        raise ValueError(
+            "--shard splits the model across processes: launch the command with "
+            "torchrun --nproc_per_node N (N ≥ 2)"
+        )
+
+
 class AnswerLogprobs(torch.nn.Module):
     """One forward pass: the log-probability of each learned token of a batch and the row
     it belongs to. The output layer runs only on the positions that predict a learned
@@ -206,7 +220,6 @@ class Trainer:
     ) -> None:
         from accelerate import Accelerator
         from accelerate.utils import DistributedType
-        from transformers import AutoModelForCausalLM
 
         check_device(config.device)
         self.config = config
@@ -217,31 +230,29 @@ class Trainer:
         kind = self.accelerator.distributed_type
         if kind not in (DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU):
             raise ValueError(
-                f"the launcher asked for {kind.value}; training runs in one process or data "
-                "parallel (DDP) over several: launch with torchrun or a plain accelerate config"
+                f"the launcher asked for {kind.value}; launch with torchrun or a plain "
+                "multi-process accelerate config, and add --shard to split the model across "
+                "the processes (FSDP)"
             )
+        check_processes(config)
+        self.checkpoint = checkpoint
         torch.manual_seed(config.seed)
         if config.threads:
             torch.set_num_threads(config.threads)
-        model: Any = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
-        if not config.full:
-            model = _with_lora(model, config)
-        if config.activation_checkpointing:
-            # Memory for time: each layer's activations are recomputed in the backward
-            # pass; LoRA needs gradients to flow from the (frozen) embeddings for it.
-            model.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs={"use_reentrant": False}
-            )
-            if not config.full:
-                model.enable_input_require_grads()
+        model = self._load_model()
         self.model = model
         self.bf16 = bf16_supported(config.device) if config.bf16 is None else config.bf16
         causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+        forward = AnswerLogprobs(causal, self.bf16, self.accelerator.device.type)
+        if config.shard:
+            forward = _sharded(forward.to(self.accelerator.device), causal)
+        # The optimiser sees the parameters as they are trained: sharded ones after sharding.
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
-        self.forward, self.optimizer = self.accelerator.prepare(
-            AnswerLogprobs(causal, self.bf16, self.accelerator.device.type), optimizer
-        )
+        if config.shard:
+            self.forward, self.optimizer = forward, self.accelerator.prepare(optimizer)
+        else:
+            self.forward, self.optimizer = self.accelerator.prepare(forward, optimizer)
         warm = max(1, round(config.steps * config.warmup))
 
         def schedule(step: int) -> float:
@@ -252,6 +263,23 @@ class Trainer:
         # Stepped once per step by hand: a prepared scheduler steps once per process.
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         self.step = 0
+
+    def _load_model(self) -> Any:
+        from transformers import AutoModelForCausalLM
+
+        config = self.config
+        model: Any = AutoModelForCausalLM.from_pretrained(str(self.checkpoint), dtype=torch.float32)
+        if not config.full:
+            model = _with_lora(model, config)
+        if config.activation_checkpointing:
+            # Memory for time: each layer's activations are recomputed in the backward
+            # pass; LoRA needs gradients to flow from the (frozen) embeddings for it.
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs={"use_reentrant": False}
+            )
+            if not config.full:
+                model.enable_input_require_grads()
+        return model
 
     @property
     def main(self) -> bool:
@@ -350,11 +378,17 @@ class Trainer:
         # Every process must take part in each step; one without items runs the first
         # one at zero weight.
         weight = processes if part else 0
-        micro = packed(part or group[:1], self.config.micro_batch_tokens)
+        micro = [
+            (items, weight) for items in packed(part or group[:1], self.config.micro_batch_tokens)
+        ]
+        if self.config.shard:
+            # Each forward pass of a sharded model gathers weights from every process, so
+            # all take as many passes: the extra ones at zero weight.
+            most = int(self.accelerator.gather(torch.tensor([len(micro)])).max())
+            micro += [(micro[0][0], 0)] * (most - len(micro))
         loss = torch.zeros(())
-        for index, items in enumerate(micro):
-            last = index == len(micro) - 1
-            with contextlib.nullcontext() if last else self.accelerator.no_sync(self.forward):
+        for index, (items, weight) in enumerate(micro):
+            with self._gradient_sync(index == len(micro) - 1):
                 share = self.objective.loss(self, items, group) * weight
                 self.accelerator.backward(share)
             loss += share.detach()
@@ -367,20 +401,47 @@ class Trainer:
         # The batch's loss: the parts' shares summed over the processes.
         return self.accelerator.reduce(loss / processes, reduction="sum").item()
 
+    def _gradient_sync(self, on: bool) -> contextlib.AbstractContextManager[Any]:
+        """Gradients are combined across processes on a step's last micro-batch only."""
+        if on:
+            return contextlib.nullcontext()
+        if self.config.shard:
+            return _unsynced(self.forward)
+        return self.accelerator.no_sync(self.forward)
+
+    def _full_state(self, optimizer: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Whole (unsharded) weights and optimiser state on the CPU, in the main process
+        ({} elsewhere). Every process must call it: sharded tensors are gathered."""
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_model_state_dict,
+            get_optimizer_state_dict,
+        )
+
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        weights = get_model_state_dict(self.model, options=options)
+        state = (
+            get_optimizer_state_dict(self.model, self.optimizer.optimizer, options=options)
+            if optimizer
+            else {}
+        )
+        return (weights, state) if self.main else ({}, {})
+
     # -- checkpoints -------------------------------------------------------------------
 
     def save_checkpoint(self) -> None:
+        weights, optimizer = self._full_state(optimizer=True)
         if not self.main:
             return
         folder = self.out / "checkpoint"
         folder.mkdir(parents=True, exist_ok=True)
-        trainable = {n: p.detach() for n, p in self.model.named_parameters() if p.requires_grad}
+        trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
         torch.save(
             {
                 "objective": self.objective.name,
                 "step": self.step,
-                "weights": trainable,
-                "optimizer": self.optimizer.state_dict(),
+                "weights": {n: v for n, v in weights.items() if n in trainable},
+                "optimizer": optimizer,
                 "scheduler": self.scheduler.state_dict(),
                 "config": asdict(self.config),
                 "rng": torch.get_rng_state(),
@@ -389,6 +450,12 @@ class Trainer:
         )
 
     def load_checkpoint(self) -> None:
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
+
         path = self.out / "checkpoint" / "state.pt"
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to resume from at {path}")
@@ -398,11 +465,12 @@ class Trainer:
                 "the checkpoint was made with other settings; resume with the same options "
                 "(or start afresh in another --out folder)"
             )
-        parameters = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for name, value in state["weights"].items():
-                parameters[name].copy_(value)
-        self.optimizer.load_state_dict(state["optimizer"])
+        # Each process takes its share of the whole tensors.
+        options = StateDictOptions(full_state_dict=True, strict=False)
+        set_model_state_dict(self.model, state["weights"], options=options)
+        set_optimizer_state_dict(
+            self.model, self.optimizer.optimizer, state["optimizer"], options=options
+        )
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         self.step = state["step"]
@@ -414,11 +482,16 @@ class Trainer:
         LoRA, the adapter on its own. Written by the main process; {} in the others."""
         from transformers import AutoTokenizer
 
+        model: Any = self.model
+        if self.config.shard:
+            weights, _ = self._full_state(optimizer=False)
+            if self.main:
+                model = self._load_model()
+                model.load_state_dict(weights)
         self.accelerator.wait_for_everyone()
         if not self.main:
             return {}
         paths = {}
-        model: Any = self.model
         if not self.config.full:
             adapter = self.out / "adapter"
             model.save_pretrained(adapter)
@@ -432,6 +505,28 @@ class Trainer:
         tokenizer.save_pretrained(hf)
         paths["hf"] = hf
         return paths
+
+
+def _sharded(forward: AnswerLogprobs, causal: Any) -> Any:
+    """`forward` with its weights split across the processes: each decoder layer (the
+    model's own no-split unit) gathers its weights just for its pass, then the rest."""
+    from torch.distributed.fsdp import fully_shard
+
+    layers = set(getattr(causal, "_no_split_modules", None) or ())
+    for module in causal.modules():
+        if type(module).__name__ in layers:
+            fully_shard(module)
+    return fully_shard(forward)
+
+
+@contextlib.contextmanager
+def _unsynced(sharded: Any) -> Iterator[None]:
+    """Gradients of a sharded model kept per process (accumulating) until the sync pass."""
+    sharded.set_requires_gradient_sync(False)
+    try:
+        yield
+    finally:
+        sharded.set_requires_gradient_sync(True)
 
 
 def _with_lora(model: Any, config: TrainConfig) -> Any:
