@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from modelarena.cli.common import fail, reachable, warn
+
 judge = typer.Typer(
     help="Answer question sets, grade answers with an LLM judge, report, calibrate.",
     no_args_is_help=True,
@@ -47,19 +49,17 @@ Retries = Annotated[
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Errors a user can act on: one line on stderr, exit status 1."""
+    """Errors a user can act on: one `Error:` line on stderr, exit status 1."""
     from modelarena.judge.client import CallError
     from modelarena.judge.errors import JudgeError
 
     try:
         yield
     except (JudgeError, CallError, ValueError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc), status=1)
     except OSError as exc:  # a file that cannot be read or written
         where = f": {exc.filename}" if exc.filename else ""
-        typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{exc.strerror or exc}{where}", status=1)
 
 
 def _with_client(
@@ -69,13 +69,15 @@ def _with_client(
     retries: int,
     work: Callable[[Any], Coroutine[Any, Any, Any]],
 ) -> Any:
-    """Run `work(client)` in a fresh event loop with one ChatClient, closed afterwards."""
+    """Run `work(client)` in a fresh event loop with one ChatClient, closed afterwards;
+    an endpoint that takes no connection stops the command before any work starts."""
     import asyncio
 
     from modelarena.judge.client import ChatClient, api_key_from_env, gateway_endpoint
 
     key = api_key_from_env(api_key_env)
     endpoint = endpoint or gateway_endpoint()
+    reachable(endpoint, status=1)
 
     async def main() -> Any:
         client = ChatClient(endpoint, key, concurrency=concurrency, retries=retries)
@@ -145,8 +147,7 @@ def answers(
         )
         typer.echo(generate.describe(run))
         if run.failures:
-            typer.echo("Error: some answers failed; run the command again to retry them", err=True)
-            raise typer.Exit(1)
+            fail("some answers failed; run the command again to retry them", status=1)
 
 
 @judge.command()
@@ -165,7 +166,9 @@ def run(
     ] = None,
     model: Annotated[
         list[str] | None,
-        typer.Option(help="Judge only these models (repeatable; default: all with answers)."),
+        typer.Option(
+            metavar="<str>", help="Judge only these models (repeatable; default: all with answers)."
+        ),
     ] = None,
     reference: Annotated[
         Path | None,
@@ -183,8 +186,8 @@ def run(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Judgment file (default: model_judgment/<judge>_<prompts>_<single|pair>.jsonl "
-            "beside the answer directory)."
+            help="Judgment file (default: model_judgment/ beside the answer directory, "
+            "named <judge>_<prompts>_<single|pair>.jsonl)."
         ),
     ] = None,
     concurrency: Concurrency = 16,
@@ -233,17 +236,18 @@ def run(
         )
         if result.errors:
             first = next(iter(result.errors.values()))
-            typer.echo(
-                f"Error: {len(result.errors)} judge calls failed (first: {first}); "
+            fail(
+                f"{len(result.errors)} judge calls failed (first: {first}); "
                 "run the command again to retry them",
-                err=True,
+                status=1,
             )
-            raise typer.Exit(1)
 
 
 @judge.command()
 def show(
-    judgments: Annotated[list[Path], typer.Argument(help="Judgment files or directories.")],
+    judgments: Annotated[
+        list[Path], typer.Argument(metavar="JUDGMENTS", help="Judgment files or directories.")
+    ],
     judge: Annotated[str | None, typer.Option(help="Report this judge's verdicts.")] = None,
     baseline: Annotated[
         str | None,
@@ -307,8 +311,9 @@ def agreement(
     judgments: Annotated[
         list[Path],
         typer.Option(
+            metavar="<path>",
             help="Pairwise judgment file or directory (repeatable: judges are also compared "
-            "with each other)."
+            "with each other).",
         ),
     ],
     votes: Annotated[
@@ -396,7 +401,11 @@ def _sink(output: Path | None) -> Iterator[Any]:
 @judge.command("from-battles")
 def from_battles(
     source: Annotated[
-        str, typer.Argument(help="A battle file (FastChat clean_battle) or the arena database URL.")
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="A battle file (FastChat clean_battle) or the arena database URL.",
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Directory for question.jsonl and model_answer/.")],
 ) -> None:
@@ -416,11 +425,9 @@ def from_battles(
             f"{len(found.answers)} models -> {answer_dir}"
         )
         if found.without_conversation:
-            typer.echo(
-                f"{found.without_conversation} records without conversations skipped", err=True
-            )
+            warn(f"{found.without_conversation} records without conversations skipped")
         for conflict in found.conflicts:
-            typer.echo(f"warning: {conflict}", err=True)
+            warn(conflict)
 
 
 @judge.command("label")
@@ -466,10 +473,7 @@ def label(
             )
         typer.echo(f"{result.labelled} prompts labelled")
         for conversation_id, raw in result.unparseable.items():
-            typer.echo(
-                f"unparseable labels for {conversation_id} (not stored): {raw[:200]!r}", err=True
-            )
+            warn(f"unparseable labels for {conversation_id} (not stored): {raw[:200]!r}")
         if result.errors:
             first = next(iter(result.errors.values()))
-            typer.echo(f"Error: {len(result.errors)} calls failed (first: {first})", err=True)
-            raise typer.Exit(1)
+            fail(f"{len(result.errors)} calls failed (first: {first})", status=1)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from modelarena.cli.common import ConfigOpt, DbOpt, database, fail
+from modelarena.cli.common import ConfigOpt, DbOpt, database, fail, table
 
 keys = typer.Typer(
     help="Create, list and revoke gateway API keys (stored hashed).", no_args_is_help=True
@@ -36,15 +36,14 @@ def keys_create(
 def keys_list(config: ConfigOpt = None, db: DbOpt = None) -> None:
     """List keys (ids, names, prefixes, limits, state)."""
     from rich.console import Console
-    from rich.table import Table
 
     from modelarena.store import repo
 
-    table = Table()
+    listing = table()
     for column in ("id", "name", "prefix", "rpm", "created", "state"):
-        table.add_column(column)
+        listing.add_column(column)
     for k in repo.list_api_keys(database(config, db)):
-        table.add_row(
+        listing.add_row(
             str(k.id),
             k.name,
             k.prefix + "…",
@@ -52,12 +51,12 @@ def keys_list(config: ConfigOpt = None, db: DbOpt = None) -> None:
             k.created_at.strftime("%Y-%m-%d %H:%M"),
             "revoked" if k.revoked_at else "active",
         )
-    Console().print(table)
+    Console().print(listing)
 
 
 @keys.command("revoke")
 def keys_revoke(
-    key_id: Annotated[int, typer.Argument(help="the key's id (see `keys list`)")],
+    key_id: Annotated[int, typer.Argument(metavar="ID", help="the key's id (see `keys list`)")],
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:

@@ -16,6 +16,8 @@ from typing import Annotated
 
 import typer
 
+from modelarena.cli.common import fail, warn
+
 
 class Method(StrEnum):
     bt = "bt"
@@ -51,7 +53,10 @@ class Format(StrEnum):
 def leaderboard(
     battles: Annotated[
         Path,
-        typer.Argument(help="Battle file: FastChat clean_battle .json, .jsonl, .csv or .parquet."),
+        typer.Argument(
+            metavar="BATTLES",
+            help="Battle file: FastChat clean_battle .json, .jsonl, .csv or .parquet.",
+        ),
     ],
     method: Annotated[
         Method | None, typer.Option(help="Bradley–Terry (default) or online Elo.")
@@ -85,21 +90,24 @@ def leaderboard(
     category: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="<str>",
             help="Only battles in this category (repeatable): long, multi-turn, "
-            "code, math, language=NAME, or a column NAME / NAME=VALUE."
+            "code, math, language=NAME, or a column NAME / NAME=VALUE.",
         ),
     ] = None,
     include_named: Annotated[
         bool, typer.Option("--include-named", help="Use named battles too, not only anonymous.")
     ] = False,
     exclude_model: Annotated[
-        list[str] | None, typer.Option(help="Leave out a model's battles (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="<str>", help="Leave out a model's battles (repeatable)."),
     ] = None,
     min_battles: Annotated[
         int, typer.Option(help="Drop models with fewer battles (repeated until stable).")
     ] = 0,
     language: Annotated[
-        list[str] | None, typer.Option(help="Only battles in this language (repeatable).")
+        list[str] | None,
+        typer.Option(metavar="<str>", help="Only battles in this language (repeatable)."),
     ] = None,
     since: Annotated[
         str | None,
@@ -162,10 +170,11 @@ def leaderboard(
             seed,
         )
         config = _config(preset, anchor, settings)
+        if preset is not None:
+            typer.echo(_wrapped(_preset_note(preset.value)), err=True)
         _run(battles, filters, config, models_meta, format, output, html, manifest)
     except (RatingError, OSError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc), status=1)
 
 
 def _filters(
@@ -253,10 +262,14 @@ def _config(preset: Preset | None, anchor: str | None, settings: dict):
             ) from None
         if not equals or not name:
             raise RatingError(f"--anchor needs NAME=RATING, e.g. gpt-4=1200; got {anchor!r}")
-    if preset is not None:
-        modified = sorted(key for key in changes if key != "seed")
-        changes["name"] = preset.value + (f" (changed: {', '.join(modified)})" if modified else "")
     config = replace(base, **changes)
+    if preset is not None:  # named with the settings the options changed
+        modified = sorted(
+            key for key in changes if key != "seed" and getattr(config, key) != getattr(base, key)
+        )
+        config = replace(
+            config, name=preset.value + (f" (changed: {', '.join(modified)})" if modified else "")
+        )
     if settings["k"] is not None and config.method != "elo":
         raise RatingError(
             "--k is online Elo's K factor and has no effect on Bradley–Terry; "
@@ -268,6 +281,52 @@ def _config(preset: Preset | None, anchor: str | None, settings: dict):
             "use --ci bootstrap or leave out --bootstrap-rounds"
         )
     return config
+
+
+def _preset_note(name: str) -> str:
+    """One line: what the preset sets, and the default of each setting it changes."""
+    from dataclasses import fields
+
+    from modelarena.rating.presets import RatingConfig
+    from modelarena.rating.presets import preset as named_preset
+
+    chosen, default = named_preset(name), RatingConfig()
+    shown = ["method", "ties", "l2", "ci"]
+    shown += ["rounds"] if chosen.ci == "bootstrap" else []
+    shown += ["k"] if chosen.method == "elo" else []
+    shown += [
+        item.name
+        for item in fields(RatingConfig)
+        if item.compare
+        and item.name not in shown
+        and getattr(chosen, item.name) != getattr(default, item.name)
+    ]
+    parts = []
+    for setting in shown:
+        value, usual = getattr(chosen, setting), getattr(default, setting)
+        part = f"{setting} {_setting_text(value)}"
+        parts.append(part if value == usual else f"{part} (default {_setting_text(usual)})")
+    same = "; all as the defaults" if chosen == default else ""
+    return f"Preset {name}: {', '.join(parts)}{same}."
+
+
+def _wrapped(text: str) -> str:
+    """`text` in lines as wide as the terminal, broken between words only."""
+    import shutil
+    import textwrap
+
+    width = shutil.get_terminal_size().columns
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+
+def _setting_text(value) -> str:
+    from modelarena.rating.presets import Anchor
+
+    if isinstance(value, Anchor):
+        return f"{value.model}={value.rating:g}" + (" if rated" if value.if_present else "")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else str(value)
 
 
 def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path) -> None:
@@ -319,7 +378,7 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
     if manifest_path is not None:
         manifest_path.write_text(to_json(record), encoding="utf-8")
     for warning in board.warnings:
-        typer.echo(f"Warning: {warning}.", err=True)
+        warn(f"{warning}.")
     if board.bootstrap_unconverged:
         unbounded = [
             name
@@ -328,12 +387,11 @@ def _run(battles, filters, config, models_meta, fmt, output, html, manifest_path
         ]
         # A board rated group by group ran the rounds once per group.
         rounds = config.rounds * max(1, len(board.parts))
-        typer.echo(
-            f"Warning: {board.bootstrap_unconverged} of {rounds} bootstrap rounds left "
+        warn(
+            f"{board.bootstrap_unconverged} of {rounds} bootstrap rounds left "
             "some model without a finite rating (it won or lost all of its resampled battles, "
             f"or had none); unbounded intervals: {', '.join(unbounded) or 'none'}. More battles "
-            "or a small --l2 penalty make them finite.",
-            err=True,
+            "or a small --l2 penalty make them finite."
         )
 
 

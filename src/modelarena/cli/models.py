@@ -12,15 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
-from modelarena.cli.common import ConfigOpt, DbOpt, fail, settings
+from modelarena.cli.common import ConfigOpt, DbOpt, fail, reachable, settings, shorten, table
 
 models = typer.Typer(help="The model registry: list, add, change, pause and retire models.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-NameArg = Annotated[str, typer.Argument(help="the model's name")]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="the model's name")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
+        metavar="KEY=VALUE",
         help="any definition field as KEY=VALUE (VALUE read as YAML), e.g. "
         "--set sampling='{temperature: 0.2}'; repeatable",
     ),
@@ -127,28 +128,40 @@ def models_default(
 def list_models(config: ConfigOpt = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Every registered model: where it comes from, its state and where it loads from."""
     from rich.console import Console
-    from rich.table import Table
 
     _, catalog = _open(config, db)
     rows = [_summary(entry) for entry in catalog.models()]
     if json_out:
         _print_json(rows)
         return
+    cells = [
+        [row["name"], row["state"], row["source"], row["engine"], str(row["loads_from"] or "")]
+        for row in rows
+    ]
     console = Console()
-    table = Table(title="Registered models (`models show NAME` for one in full)")
-    used = 16  # the borders and padding of five columns
-    for column in ("name", "state", "source", "engine"):
-        widest = max((len(str(row[column])) for row in rows), default=0)
-        table.add_column(column, no_wrap=True, min_width=max(len(column), widest))
-        used += max(len(column), widest)
-    room = max(12, console.width - used)
-    table.add_column("loads from", no_wrap=True)
-    for row in rows:
-        where = str(row["loads_from"] or "")
-        if len(where) > room:  # a path's end says most: keep it
-            where = "…" + where[len(where) - room + 1 :]
-        table.add_row(row["name"], row["state"], row["source"], row["engine"], where)
-    console.print(table)
+    listing = table("Registered models (`models show NAME` for one in full)")
+    widths = _list_widths(cells, console.width)
+    for name, size in zip(LIST_HEADER, widths, strict=True):
+        listing.add_column(name, width=size, no_wrap=True)
+    for line in cells:
+        listing.add_row(*(shorten(cell, size) for cell, size in zip(line, widths, strict=True)))
+    console.print(listing)
+
+
+LIST_HEADER = ("name", "state", "source", "engine", "loads from")
+
+
+def _list_widths(cells: list[list[str]], width: int) -> list[int]:
+    """The list's column widths in a terminal `width` wide: state, source and engine whole,
+    the name whole unless that leaves "loads from" under 12 characters, the path the rest
+    (shortened in the middle, so its file name or host and port stay)."""
+    natural = [
+        max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(LIST_HEADER)
+    ]
+    room = width - 2 * (len(LIST_HEADER) - 1) - sum(natural[1:4])
+    name = max(len(LIST_HEADER[0]), min(natural[0], room - min(natural[4], 12)))
+    path = max(len(LIST_HEADER[4]), min(natural[4], room - name))
+    return [name, *natural[1:4], path]
 
 
 @models.command("show")
@@ -210,7 +223,10 @@ def add_model(
         str | None, typer.Option(help="environment variable holding the upstream's key")
     ] = None,
     api_key_stdin: Annotated[
-        bool, typer.Option(help="read the upstream's key from stdin; stored encrypted")
+        bool,
+        typer.Option(
+            "--api-key-stdin", help="read the upstream's key from stdin; stored encrypted"
+        ),
     ] = False,
     sets: SetOpt = None,
     file: FileOpt = None,
@@ -242,7 +258,7 @@ def update_model(
     sets: SetOpt = None,
     file: FileOpt = None,
     api_key_stdin: Annotated[
-        bool, typer.Option(help="read a new key for the upstream from stdin")
+        bool, typer.Option("--api-key-stdin", help="read a new key for the upstream from stdin")
     ] = False,
     no_check: NoCheckOpt = False,
     config: ConfigOpt = None,
@@ -293,7 +309,8 @@ def import_models(
     ] = None,
     prefix: Annotated[str, typer.Option(help="put before each name here")] = "",
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="an upstream model id; repeatable")
+        list[str] | None,
+        typer.Option("--model", "-m", metavar="<str>", help="an upstream model id; repeatable"),
     ] = None,
     all_models: Annotated[bool, typer.Option("--all", help="every model it lists")] = False,
     config: ConfigOpt = None,
@@ -309,6 +326,7 @@ def import_models(
         key = os.environ.get(api_key_env)
         if key is None:
             fail(f"environment variable {api_key_env} is not set")
+    reachable(from_url)
     listed = _run(lambda: upstream_models(from_url, key))
     if not model and not all_models:
         typer.echo(f"{from_url} lists {len(listed)} models:")
@@ -343,7 +361,7 @@ def import_models(
 
 @models.command("test")
 def test_model(
-    name: Annotated[str | None, typer.Argument(help="a registered model")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="a registered model")] = None,
     sets: SetOpt = None,
     file: FileOpt = None,
     prompt: Annotated[str, typer.Option(help="what to send")] = "",

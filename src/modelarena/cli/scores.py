@@ -20,6 +20,7 @@ def import_scores(
     path: Annotated[
         Path,
         typer.Argument(
+            metavar="PATH",
             help="CSV or JSON: model,benchmark,value rows, or a "
             "model column plus one column per benchmark",
             exists=True,

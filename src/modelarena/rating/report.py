@@ -163,33 +163,120 @@ def _markdown(board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> str
     return "\n".join(lines) + "\n"
 
 
-def table(board: Leaderboard, meta: dict[str, dict[str, str]] | None = None) -> Any:
-    """A Rich Table of the leaderboard, with coefficients in its caption.
+# Columns of text: they give way when the terminal is narrow; the numbers never do.
+_TEXT_COLUMNS = ("Model", "Organization", "License")
+_GAP = 2  # spaces between two columns of the terminal table
 
-    A board rated group by group gives a renderable group: its description, then one
-    table per group.
+
+def table(board: Leaderboard, meta: dict[str, dict[str, str]] | None = None) -> Any:
+    """The leaderboard for a terminal: a Rich renderable that fits the width it is shown at.
+
+    Headers stay whole and numbers are never cut. When the width is short, long model
+    names (organisations, licences) keep their start and their end around "…", so versions
+    and dates stay visible. The title names the preset, if any, and the method, broken into
+    lines at its semicolons; coefficients go in the caption. A board rated group by group
+    gives its description, then one table per group.
     """
-    from rich.console import Group
+    return _TerminalTable(board, meta)
+
+
+class _TerminalTable:
+    """Builds the tables when Rich renders them, for the width it renders them at."""
+
+    def __init__(self, board: Leaderboard, meta: dict[str, dict[str, str]] | None) -> None:
+        self.board = board
+        self.meta = meta
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        yield from _tables(self.board, self.meta, options.max_width)
+
+
+def _tables(board: Leaderboard, meta: dict[str, dict[str, str]] | None, width: int) -> list:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    # Text, not markup: model names may hold square brackets.
     header, rows = cells(board, meta)
-    grids = []
+    widths = _widths(header, rows, width)
+    fitted = [
+        [
+            _shorten(cell, size) if name in _TEXT_COLUMNS else cell
+            for cell, size, name in zip(row, widths, header, strict=True)
+        ]
+        for row in rows
+    ]
+    table_width = sum(widths) + _GAP * (len(widths) - 1)
+    heading = _heading(board)
+    grids: list[Any] = []
     for title, indices, extra in sections(board):
-        caption = "\n".join(extra)
+        # Text, not markup: model names may hold square brackets.
         grid = Table(
-            title=Text(title or describe(board)), caption=Text(caption) if caption else None
+            title=Text(_lines([title] if title else heading, table_width)),
+            caption=Text("\n".join(extra)) if extra else None,
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
         )
-        for name in header:
-            left = name in ("Model", "Organization", "License")
-            grid.add_column(name, justify="left" if left else "right", overflow="fold")
+        for name, size in zip(header, widths, strict=True):
+            left = name in _TEXT_COLUMNS
+            grid.add_column(name, justify="left" if left else "right", width=size, no_wrap=True)
         for index in indices:
-            grid.add_row(*map(Text, rows[index]))
+            grid.add_row(*map(Text, fitted[index]))
         grids.append(grid)
     if board.group is None:
-        return grids[0]
-    return Group(Text(describe(board), justify="center"), *grids)
+        return grids
+    return [Text(_lines(heading, width), justify="center"), *grids]
+
+
+def _widths(header: list[str], rows: list[list[str]], width: int) -> list[int]:
+    """Each column's width: numbers and headers whole; the text columns share the rest,
+    the narrow ones whole and the wide ones cut to a common width (twice that for Model)."""
+    natural = [max([len(name)] + [len(row[i]) for row in rows]) for i, name in enumerate(header)]
+    weight = {
+        i: 2 if name == "Model" else 1 for i, name in enumerate(header) if name in _TEXT_COLUMNS
+    }
+    room = width - _GAP * (len(header) - 1)
+    room -= sum(size for i, size in enumerate(natural) if i not in weight)
+    widths = list(natural)
+    waiting = sorted(weight, key=lambda i: natural[i] / weight[i])
+    while waiting:
+        i = waiting.pop(0)
+        share = room * weight[i] // (weight[i] + sum(weight[j] for j in waiting))
+        share = min(share, room - sum(len(header[j]) for j in waiting))  # their headers whole
+        widths[i] = max(len(header[i]), min(natural[i], share))
+        room -= widths[i]
+    return widths
+
+
+def _shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters: its start and its end around "…" if too long."""
+    if len(text) <= width:
+        return text
+    end = (width - 1) // 2
+    return text[: width - 1 - end] + "…" + (text[-end:] if end else "")
+
+
+def _heading(board: Leaderboard) -> list[str]:
+    """The parts of the table's title: the preset (and what was changed of it), if any,
+    then the description, each part ending where a line may break."""
+    parts = describe(board).split("; ")
+    parts = [part + ";" for part in parts[:-1]] + parts[-1:]
+    if board.config.name != "custom":
+        parts.insert(0, f"{board.config.name}:")
+    return parts
+
+
+def _lines(parts: list[str], width: int) -> str:
+    """The parts on as few lines of at most `width` as they fit (a longer part keeps a line
+    of its own, for Rich to wrap)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] += " " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def manifest(
