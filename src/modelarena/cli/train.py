@@ -26,10 +26,14 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFL
 Base = Annotated[str, typer.Option(help="a registered model whose weights are a GGUF")]
 Out = Annotated[Path, typer.Option(help="folder for checkpoints, outputs and manifest")]
 FromStore = Annotated[bool, typer.Option("--from-store", help="the arena's stored data")]
-IncludeFlagged = Annotated[bool, typer.Option(help="store: keep flagged conversations")]
+IncludeFlagged = Annotated[
+    bool, typer.Option("--include-flagged", help="store: keep flagged conversations")
+]
 Category = Annotated[
     list[str] | None,
-    typer.Option(help="store: code, math, multi-turn, long or language=NAME; repeatable"),
+    typer.Option(
+        metavar="NAME", help="store: code, math, multi-turn, long or language=NAME; repeatable"
+    ),
 ]
 Since = Annotated[str | None, typer.Option(help="store: on or after this date (ISO)")]
 Until = Annotated[str | None, typer.Option(help="store: on or before this date")]
@@ -39,9 +43,16 @@ MicroTokens = Annotated[
     int, typer.Option(min=16, help="padded tokens per forward pass: bounds the memory")
 ]
 LearningRate = Annotated[float, typer.Option("--lr", min=0.0, help="peak learning rate")]
-Full = Annotated[bool, typer.Option(help="train every weight, not a LoRA adapter")]
+Full = Annotated[bool, typer.Option("--full", help="train every weight, not a LoRA adapter")]
 Rank = Annotated[int, typer.Option(min=1)]
-Targets = Annotated[str, typer.Option(help="comma-separated module names")]
+Targets = Annotated[
+    str,
+    typer.Option(
+        metavar="NAMES",
+        show_default=False,
+        help="comma-separated module names (default: the attention and MLP projections)",
+    ),
+]
 MaxLength = Annotated[int, typer.Option(min=16, help="tokens per example at most")]
 HeldOut = Annotated[float, typer.Option(min=0.0, max=0.5)]
 Bf16 = Annotated[
@@ -50,12 +61,19 @@ Bf16 = Annotated[
 Threads = Annotated[int | None, typer.Option(min=1, help="default: from the load")]
 Device = Annotated[str, typer.Option(help="cpu or cuda")]
 Every = Annotated[int, typer.Option(min=1)]
-Recompute = Annotated[bool, typer.Option(help="recompute activations: less memory, slower steps")]
+Recompute = Annotated[
+    bool,
+    typer.Option(
+        "--activation-checkpointing", help="recompute activations: less memory, slower steps"
+    ),
+]
 Shard = Annotated[
     bool,
-    typer.Option(help="under torchrun with N processes, split the model across them (FSDP)"),
+    typer.Option(
+        "--shard", help="under torchrun with N processes, split the model across them (FSDP)"
+    ),
 ]
-Resume = Annotated[bool, typer.Option(help="continue from the checkpoint in --out")]
+Resume = Annotated[bool, typer.Option("--resume", help="continue from the checkpoint in --out")]
 Register = Annotated[
     str | None, typer.Option(help="add the result to the model registry under this name")
 ]
@@ -153,18 +171,26 @@ def sft(
     out: Out,
     data: Annotated[
         list[Path] | None,
-        typer.Option(help="ShareGPT JSON or OpenAI messages JSONL; repeatable", dir_okay=False),
+        typer.Option(
+            metavar="FILE",
+            help="ShareGPT JSON or OpenAI messages JSONL; repeatable",
+            dir_okay=False,
+        ),
     ] = None,
     from_store: FromStore = False,
     mode: Annotated[
-        list[str] | None, typer.Option(help="store: battle, side_by_side or chat; repeatable")
+        list[str] | None,
+        typer.Option(metavar="MODE", help="store: battle, side_by_side or chat; repeatable"),
     ] = None,
     model: Annotated[
-        list[str] | None, typer.Option(help="store: only this model's answers; repeatable")
+        list[str] | None,
+        typer.Option(metavar="NAME", help="store: only this model's answers; repeatable"),
     ] = None,
-    winners_only: Annotated[bool, typer.Option(help="store: only voted winners")] = False,
+    winners_only: Annotated[
+        bool, typer.Option("--winners-only", help="store: only voted winners")
+    ] = False,
     thumbs_up_only: Annotated[
-        bool, typer.Option(help="store: only answers with a thumb up")
+        bool, typer.Option("--thumbs-up-only", help="store: only answers with a thumb up")
     ] = False,
     include_flagged: IncludeFlagged = False,
     category: Category = None,
@@ -223,16 +249,18 @@ def dpo(
     out: Out,
     data: Annotated[
         list[Path] | None,
-        typer.Option(help="JSONL of prompt/chosen/rejected; repeatable", dir_okay=False),
+        typer.Option(
+            metavar="FILE", help="JSONL of prompt/chosen/rejected; repeatable", dir_okay=False
+        ),
     ] = None,
     from_store: FromStore = False,
     mode: Annotated[
         list[str] | None,
-        typer.Option(help="store: battle (blind, the default) and/or side_by_side"),
+        typer.Option(metavar="MODE", help="store: battle (blind, the default) and/or side_by_side"),
     ] = None,
     judgments: Annotated[
         list[Path] | None,
-        typer.Option(help="pairwise judgment files of `judge run`; repeatable"),
+        typer.Option(metavar="FILE", help="pairwise judgment files of `judge run`; repeatable"),
     ] = None,
     questions: Annotated[
         Path | None, typer.Option(help="with --judgments: the question file judged")
