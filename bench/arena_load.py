@@ -7,8 +7,9 @@ battle, send a prompt and read both streamed answers to the end, pause as a read
 vote. The models are `engine: openai` entries pointing at a synthetic OpenAI-compatible
 upstream (`gateway:synthetic_app` from bench/ under uvicorn: a fixed instant reply, not a
 model), so only the arena's own work is measured. Rate limits are off (every visitor is
-127.0.0.1); the live leaderboard keeps its defaults (a refit after every 10 votes, at
-most one every 5 s).
+127.0.0.1); the live leaderboard keeps its defaults (a refit after each vote, at most
+one every 2 s, fits at most a quarter of a core; the figures of 2026-11-22 in
+docs/benchmarks.md were measured with a refit after 10 votes, at most one every 5 s).
 
 Per database:
 

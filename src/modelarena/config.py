@@ -148,10 +148,17 @@ class ArenaSettings(BaseModel):
     )
     leaderboard_interval_s: float = Field(60.0, gt=0, description="refit at least this often")
     leaderboard_every_votes: int = Field(
-        10, ge=1, description="refit early after this many new votes"
+        1, ge=1, description="refit early after this many new votes"
     )
     leaderboard_min_gap_s: float = Field(
-        5.0, ge=0, description="but never sooner than this after the last fit began"
+        2.0, ge=0, description="but never sooner than this after the last fit began"
+    )
+    leaderboard_cpu_share: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="nor sooner than the last fit's duration divided by this: the most of "
+        "one core that fits take under a stream of votes",
     )
     newcomer_boost: float = Field(
         4.0, ge=1, description="weight multiplier of a model whose rating is not settled yet"

@@ -1,7 +1,7 @@
 """Battles stored in SQLite and in the machine's real PostgreSQL: votes committed before
-they are acknowledged, FastChat export that the rating command reads, import back, and
-benchmark scores on the leaderboard, and the leaderboard's fitting process ending with a
-killed server."""
+they are acknowledged, FastChat export that the rating command reads, import back,
+benchmark scores on the leaderboard, a vote on the leaderboard within seconds on the
+default schedule, and the leaderboard's fitting process ending with a killed server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,17 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from modelarena.arena.battle_features import features
+from modelarena.arena.live_leaderboard import LiveLeaderboard
+from modelarena.arena.sampling import PairSampler, SamplingPolicy
+from modelarena.config import ArenaSettings
+from modelarena.store.battles import FEATURES, Features
+from modelarena.store.db import Database
+from modelarena.store.models import Vote
 
 from .scripted_models import model
 
@@ -28,8 +39,7 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
     server = start_server(
         {
             "include_default_models": False,
-            "db_url": db_url,
-            "arena": {"leaderboard_every_votes": 1, "leaderboard_min_gap_s": 0},
+            "db_url": db_url,  # the live leaderboard on its default schedule
             "models": [
                 model("north-1", scripted, "plain", organization="N"),
                 model("south-1", scripted, "other", organization="S"),
@@ -58,6 +68,21 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
     }
     assert first["judge"].startswith("voter-")
     assert "sum_assistant_a_tokens" in first["conv_metadata"]
+    # Each vote stored the conversation's features with it, as the engine computes them.
+    db = Database(db_url)
+    with db.session() as session:
+        stored = {
+            row.conversation_id: Features(*(getattr(row, name) for name in FEATURES))
+            for row in session.scalars(select(Vote))
+        }
+    assert stored.keys() == {*winners, named["id"]}
+    for record in records:
+        (prompt, answer_a), answer_b = record["conversation_a"], record["conversation_b"][1]
+        turns = [(prompt["content"], answer_a["content"], answer_b["content"])]  # one turn
+        assert stored[record["question_id"]] == features([turns])[0]
+        metadata = record["conv_metadata"]
+        assert stored[record["question_id"]].tokens_a == metadata["sum_assistant_a_tokens"] > 0
+    db.close()
     everything = tmp_path / "all.parquet"
     cli(
         "export",
@@ -104,12 +129,10 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
     battle = visitor.start()  # one more vote wakes the leaderboard, which now has scores
     visitor.send(battle["id"], "Hello")
     visitor.vote(battle["id"], "model_b")
-    for _ in range(100):
-        answer = httpx.get(server.url + "/api/leaderboard").json()
-        if answer["votes"] == 6 and answer["benchmarks"]:
-            break
-        time.sleep(0.1)
-    assert answer["benchmarks"] == ["MMLU", "MT-Bench"]
+    # By default each vote wakes the next fit, at most 2 s after the previous one began:
+    # the vote shows within seconds (the old schedule took up to a minute).
+    answer = poll_leaderboard(server.url, lambda found: found["votes"] == 6, 30)
+    assert answer["votes"] == 6 and answer["benchmarks"] == ["MMLU", "MT-Bench"]
     assert {r["model"]: r["scores"]["MT-Bench"] for r in answer["rows"]} == {
         "north-1": 6.5,
         "south-1": 7.25,
@@ -129,6 +152,26 @@ def test_votes_export_import_and_scores(db_url, start_server, scripted, visitor_
     while any(running(pid) for pid in fitters) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(running(pid) for pid in fitters)
+
+
+def poll_leaderboard(url: str, done, seconds: float) -> dict:
+    """The leaderboard once `done(answer)` holds, or as it is after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = httpx.get(url + "/api/leaderboard").json()
+        if done(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def test_fits_are_spaced_by_the_minimum_gap_or_their_share_of_a_core():
+    settings = ArenaSettings(leaderboard_min_gap_s=2, leaderboard_cpu_share=0.25)
+    leaderboard = LiveLeaderboard("sqlite://", settings, dict, PairSampler(SamplingPolicy()))
+    assert leaderboard.spacing(0.05, first=False) == 2  # small fits: the minimum gap
+    assert leaderboard.spacing(3.0, first=False) == 12  # 3 s of fitting in every 12 s
+    assert leaderboard.spacing(8.0, first=True) == 2  # a first fit's full read is not repeated
+    with pytest.raises(ValidationError, match="leaderboard_cpu_share"):
+        ArenaSettings(leaderboard_cpu_share=0)
 
 
 def children(parent: int) -> list[int]:

@@ -7,11 +7,12 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from modelarena.arena.battle_features import features
 from modelarena.rating import conversation_metadata
 from modelarena.store import exports, repo
 from modelarena.store.db import Database
@@ -131,10 +132,14 @@ def import_battles(db: Database, records: Iterable[dict[str, Any]]) -> tuple[int
 
     Records whose `question_id` is already stored are skipped, so importing a file twice
     adds nothing. Without conversations, each record becomes a one-turn conversation
-    with empty text. A record that is not a battle refuses the whole file.
+    with empty text. Each is stored with the features a vote stores (categories, style
+    counts). A record that is not a battle refuses the whole file.
     """
+    battles = [_battle(number, record) for number, record in enumerate(records, 1)]
+    computed = features([battle.turns for battle in battles])
     return exports.add_battles(
-        db, [_battle(number, record) for number, record in enumerate(records, 1)]
+        db,
+        [replace(battle, features=found) for battle, found in zip(battles, computed, strict=True)],
     )
 
 

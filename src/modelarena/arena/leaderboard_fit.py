@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from modelarena.arena.battle_table import BattleTable
 from modelarena.rating import Filters, RatingConfig, RatingError, rate, select_battles
-from modelarena.rating.read import records_to_table
 from modelarena.store import arena as store
 from modelarena.store.db import Database
 from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES
@@ -70,17 +69,20 @@ def fit(
     """Fit every category; also (model_a, model_b, winner) of each battle when asked
     (the active pair sampler learns from them)."""
     assert _battles is not None, "open_store() first"
-    records = _battles.load()
+    loaded = _battles.load()
     scores = store.scores(_battles.db)
     benchmarks = sorted({name for values in scores.values() for name in values})
-    table = records_to_table(records, None, "the stored votes") if records else None
+    table = loaded if loaded.num_rows else None
     labels = [c for c in LABEL_CATEGORIES if table is not None and c in table.column_names]
     boards = {
         category: _board(table, category, metadata, scores)
         for category in ("all", *BUILTIN_CATEGORIES, *labels)
     }
-    battles = [(r["model_a"], r["model_b"], r["winner"]) for r in records] if with_battles else []
-    return Snapshot(time.time(), len(records), boards, benchmarks), battles
+    battles = []
+    if with_battles and table is not None:
+        columns = [table[name].to_pylist() for name in ("model_a", "model_b", "winner")]
+        battles = list(zip(*columns, strict=True))
+    return Snapshot(time.time(), loaded.num_rows, boards, benchmarks), battles
 
 
 def _board(
@@ -91,9 +93,10 @@ def _board(
 ) -> Board:
     if table is None:
         return Board([], 0, "No votes yet.")
-    filters = Filters(categories=() if category == "all" else (category,))
+    # The table holds blind battles only, and each category is a boolean column of it.
+    selected = table if category == "all" else table.filter(table[category])
     try:
-        selection = select_battles(table, filters)
+        selection = select_battles(selected, Filters(anonymous_only=False))
         board = rate(selection.battles, RatingConfig())
     except RatingError as exc:
         return Board([], 0, f"Not enough votes yet ({exc}).")
@@ -103,4 +106,5 @@ def _board(
         row.update({key: meta.get(key) for key in METADATA})
         row["deprecated"] = meta.get("state") == "retired"
         row["scores"] = scores.get(row["model"], {})
-    return Board(rows, len(selection.battles))
+    # Models in groups that never met come with a group number per row and a warning.
+    return Board(rows, len(selection.battles), "; ".join(board.warnings) or None)

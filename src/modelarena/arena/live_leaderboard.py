@@ -1,6 +1,7 @@
 """The live leaderboard: fits of the stored votes in the background, on an interval and
-after every N new votes (never sooner than a minimum gap after the last fit began).
-Pages read the latest snapshot and never wait for a fit.
+after every N new votes (by default each one), but never sooner than a minimum gap after
+the last fit began, nor sooner than the last fit's duration divided by the fits' share of
+one core. Pages read the latest snapshot and never wait for a fit.
 
 Fits run in one long-lived child process (leaderboard_fit.py) rather than a thread: a
 fit is pure-Python work that, in a thread, would compete with every request for the
@@ -72,15 +73,25 @@ class LiveLeaderboard:
                 began = self._loop.time()
                 self._new_votes = 0
                 self._wake.clear()
+                first = self._fitter is None
                 await self.refresh()
+                spacing = self.spacing(self._loop.time() - began, first)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.leaderboard_interval_s)
-                gap = began + self.settings.leaderboard_min_gap_s - self._loop.time()
+                gap = began + spacing - self._loop.time()
                 if gap > 0:
                     await asyncio.sleep(gap)
         finally:
             if self._fitter is not None:
                 self._fitter.shutdown(wait=False, cancel_futures=True)
+
+    def spacing(self, took: float, first: bool) -> float:
+        """The least time from the start of a fit that took `took` seconds to the start
+        of the next: the minimum gap, or long enough that fits use at most their share
+        of one core. The first fit of a fitting process reads every stored vote, which
+        later fits do not repeat, so it does not count."""
+        share = 0.0 if first else took / self.settings.leaderboard_cpu_share
+        return max(self.settings.leaderboard_min_gap_s, share)
 
     async def refresh(self) -> None:
         """One fit; a failure is logged and the previous snapshot stays."""

@@ -1,12 +1,13 @@
-"""Votes and thumbs: a battle's vote (its ownership and votability checks and its insert
-in one transaction, committed before the reveal is answered), and a direct chat's thumbs
-up or down on an answer."""
+"""Votes and thumbs: a battle's vote (its ownership and votability checks, its insert and
+the conversation's features for the ratings in one transaction, committed before the
+reveal is answered), and a direct chat's thumbs up or down on an answer."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from modelarena.arena.battle_features import view_features
 from modelarena.arena.claims import Claims
 from modelarena.arena.conversations import owned, refusal, why_not_votable
 from modelarena.arena.lineup import Lineup
@@ -40,9 +41,11 @@ class Votes:
             seen.append(view)
 
         # Claimed while the vote is stored, so no send or regenerate can start meanwhile;
-        # the checks and the insert share one session.
+        # the checks, the insert and the features stored with it share one session.
         with self.claims.held(conversation_id):
-            if not store.add_vote(self.db, conversation_id, visitor_id, winner, check):
+            if not store.add_vote(
+                self.db, conversation_id, visitor_id, winner, check, view_features
+            ):
                 raise refusal(409, "This battle has already been voted.", "not_votable")
         self.on_vote()
         return {

@@ -1,17 +1,19 @@
-"""The arena's reads and writes: visitors, conversations and their turns, votes,
-feedback, flags, model records and benchmark scores."""
+"""The arena's reads and writes: visitors, conversations and their turns, votes (with
+the features the ratings read off the conversation), feedback, flags, model records and
+benchmark scores."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from modelarena.store.battles import Features
 from modelarena.store.db import Database
 from modelarena.store.models import (
     MAX_INTEGER,
@@ -60,6 +62,7 @@ class TurnView:
     finish: dict[str, str | None]
     errors: dict[str, str | None]
     completion_tokens: dict[str, int | None]
+    rating: int | None = None  # a direct chat's thumbs on the answer as it now is
 
     @classmethod
     def unanswered(cls, turn_id: int, position: int, prompt: str, image: str | None) -> TurnView:
@@ -107,6 +110,7 @@ def _turn_view(row: Any) -> TurnView:
         finish={"a": row.finish_a, "b": row.finish_b},
         errors={"a": row.error_a, "b": row.error_b},
         completion_tokens={"a": row.completion_tokens_a, "b": row.completion_tokens_b},
+        rating=row.rating,
     )
 
 
@@ -199,7 +203,9 @@ _TURNS = (
         Turn.error_b,
         Turn.completion_tokens_a,
         Turn.completion_tokens_b,
+        Feedback.rating,
     )
+    .outerjoin(Feedback, Feedback.turn_id == Turn.id)
     .where(Turn.conversation_id == bindparam("conversation_id"))
     .order_by(Turn.position)
 )
@@ -253,8 +259,8 @@ class TurnTaken(Exception):
 
 
 def reset_turn(db: Database, conversation_id: str, turn_id: int) -> bool:
-    """Clear a turn's answers before it is generated again; False when the conversation
-    has been voted (its answers are then final)."""
+    """Clear a turn's answers, and the thumbs given to them, before it is generated
+    again; False when the conversation has been voted (its answers are then final)."""
     values: dict[str, Any] = {"regenerations": Turn.regenerations + 1}
     for side in SIDES:
         for column in _SIDE_COLUMNS:
@@ -263,6 +269,8 @@ def reset_turn(db: Database, conversation_id: str, turn_id: int) -> bool:
         if _voted(session, conversation_id):
             return False
         session.execute(update(Turn).where(Turn.id == turn_id).values(**values))
+        # A rating belongs to the answer it was given to, which is gone now.
+        session.execute(delete(Feedback).where(Feedback.turn_id == turn_id))
         return True
 
 
@@ -315,33 +323,28 @@ def add_vote(
     visitor_id: str,
     winner: str,
     check: Callable[[ConversationView | None], None] | None = None,
+    features: Callable[[ConversationView], Features] | None = None,
 ) -> bool:
     """Commit the conversation's vote; False when it already has one. `check` sees the
-    conversation as read in the same transaction and refuses the vote by raising."""
+    conversation as read in the same transaction and refuses the vote by raising;
+    `features` computes from it the features stored in the vote."""
     try:
         with db.session() as session:
+            view = _read_conversation(session, conversation_id) if check or features else None
             if check is not None:
-                check(_read_conversation(session, conversation_id))
-            session.add(Vote(conversation_id=conversation_id, visitor_id=visitor_id, winner=winner))
+                check(view)
+            described = asdict(features(view)) if features and view else {}
+            session.add(
+                Vote(
+                    conversation_id=conversation_id,
+                    visitor_id=visitor_id,
+                    winner=winner,
+                    **described,
+                )
+            )
     except IntegrityError:
         return False
     return True
-
-
-def voted_conversations(
-    db: Database, modes: Sequence[str] = ("battle",)
-) -> tuple[list[str], set[str]]:
-    """Ids of the voted conversations of these modes, oldest vote first, and the set of
-    those with an excluding flag (identity leak, ...)."""
-    voted = (
-        select(Vote.conversation_id)
-        .join(Conversation, Conversation.id == Vote.conversation_id)
-        .where(Conversation.mode.in_(list(modes)))
-        .order_by(Vote.created_at, Vote.id)
-    )
-    excluded = select(Flag.conversation_id).where(Flag.excluded.is_(True))
-    with db.session() as session:
-        return list(session.scalars(voted)), set(session.scalars(excluded))
 
 
 def set_feedback(db: Database, turn_id: int, visitor_id: str, rating: int) -> None:

@@ -5,13 +5,14 @@ Reads return frozen views; what a record looks like in a file is the arena's bus
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from modelarena.store.battles import Features
 from modelarena.store.db import Database
 from modelarena.store.models import Conversation, Feedback, Flag, Turn, Visitor, Vote
 
@@ -168,7 +169,8 @@ def _timestamp(moment: datetime) -> float:
 
 @dataclass(frozen=True)
 class ImportedBattle:
-    """A voted battle read from a file: one-or-more (prompt, answer a, answer b) turns."""
+    """A voted battle read from a file: one-or-more (prompt, answer a, answer b) turns,
+    and the features to store with its vote."""
 
     id: str
     visitor_id: str
@@ -178,6 +180,7 @@ class ImportedBattle:
     winner: str
     moment: datetime
     turns: list[tuple[str, str, str]]
+    features: Features | None = None
 
 
 def add_battles(db: Database, battles: Iterable[ImportedBattle]) -> tuple[int, int]:
@@ -223,6 +226,7 @@ def add_battles(db: Database, battles: Iterable[ImportedBattle]) -> tuple[int, i
                     visitor_id=battle.visitor_id,
                     winner=battle.winner,
                     created_at=battle.moment,
+                    **(asdict(battle.features) if battle.features else {}),
                 )
             )
             added += 1

@@ -110,7 +110,12 @@ class Turn(Base):
 
 
 class Vote(Base):
-    """The one vote of a battle or side-by-side conversation."""
+    """The one vote of a battle or side-by-side conversation, with what the ratings read
+    off the conversation as voted (so the live leaderboard never reads the text again):
+    its turns and prompt tokens, the built-in categories, the prompt's language, and each
+    side's answer-style counts (tokens, markdown headers, list items, bold spans). These
+    are null for a vote stored before they were (migration 0005) until the leaderboard
+    first reads it."""
 
     __tablename__ = "votes"
 
@@ -121,6 +126,21 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, index=True
     )
+    turns: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    long: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    multi_turn: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    code: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    math: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    tokens_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tokens_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    headers_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    headers_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lists_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lists_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bold_a: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bold_b: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Feedback(Base):
