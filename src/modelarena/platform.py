@@ -26,7 +26,7 @@ from modelarena.errors import StartupError
 from modelarena.serving import gateway, workers_api
 from modelarena.serving.services import Services
 from modelarena.serving.worker import Announcer
-from modelarena.web import openapi
+from modelarena.web import docs_page, openapi
 from modelarena.web.errors import add_error_handlers
 from modelarena.web.guards import BodyLimit, HostCheck
 
@@ -83,11 +83,12 @@ def create_app(platform: Platform, announcer: Announcer | None = None) -> FastAP
         title="modelarena",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # docs_page serves it without a CDN
         redoc_url=None,
         responses=openapi.errors(400, 413),
     )
     app.openapi = lambda: openapi.document(app)  # type: ignore[method-assign]
+    docs_page.mount(app)
     app.state.services = services
     app.include_router(gateway.router)
     app.include_router(workers_api.router)

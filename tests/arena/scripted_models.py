@@ -2,8 +2,9 @@
 model providers (not our components) whose behaviour a test must control: a model that
 fails, one that names itself, one whose answer carries script, and a vision model that
 describes the image it received, one that streams slowly (so a test can act while an
-answer is still arriving), one whose answer holds a NUL character, and one whose stream
-stops halfway without a finish reason. Every chat request it gets is recorded."""
+answer is still arriving), one whose answer holds a NUL character, one whose stream
+stops halfway without a finish reason, and one whose answer is longer than a screen.
+Every chat request it gets is recorded."""
 
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ ANSWERS = {
     "slow": "Slowly, two words at a time, this answer arrives over a few seconds.",
     "nul": "Text a database may refuse:\x00 a NUL character.",
     "cutoff": "An answer the provider stops sending halfway",
+    "long": "\n\n".join(
+        [
+            f"Step {n}: a river carves its valley a grain at a time, and after enough "
+            "springs of melting snow the valley is deep enough to hold a town, a railway "
+            "and the road between them."
+            for n in range(1, 15)
+        ]
+        + ["The sum, in Python:\n\n```python\ndef total(values):\n    return sum(values)\n```"]
+    ),
 }
 SLOW_PAUSE_S = 0.4  # between two pieces of the slow model's answer
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Path, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelarena.arena import shapes
@@ -19,6 +19,7 @@ from modelarena.arena.visitors import Visitor, check_same_origin, hash_ip, visit
 from modelarena.errors import APIError
 from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES, Mode, Winner
 from modelarena.web import openapi
+from modelarena.web.event_stream import EventStream
 from modelarena.web.json_body import StrictJSONRoute
 from modelarena.web.responses import JSONResponse, sse
 
@@ -93,16 +94,17 @@ async def _require_terms(found: Arena, who: Visitor) -> None:
         )
 
 
-def _sse(events: AsyncIterator[dict[str, Any]]) -> StreamingResponse:
-    async def body() -> AsyncIterator[bytes]:
-        async for event in events:
-            yield sse(event)
+def _sse(events: AsyncGenerator[dict[str, Any], None]) -> EventStream:
+    """The turn's events; a client that closes the stream stops the turn."""
 
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    async def body() -> AsyncGenerator[bytes, None]:
+        try:
+            async for event in events:
+                yield sse(event)
+        finally:
+            await events.aclose()
+
+    return EventStream(body(), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/models", responses={200: {"model": shapes.ArenaModels}})
@@ -183,7 +185,7 @@ async def send(
     body: Message,
     found: Arena = Depends(arena),
     who: Visitor = Depends(visitor),
-) -> StreamingResponse:
+) -> EventStream:
     await _limit(found, who)
     return _sse(await found.service.send(who.visitor_id, conversation_id, body.prompt, body.image))
 
@@ -195,9 +197,24 @@ async def send(
 )
 async def regenerate(
     conversation_id: ConversationId, found: Arena = Depends(arena), who: Visitor = Depends(visitor)
-) -> StreamingResponse:
+) -> EventStream:
     await _limit(found, who)
     return _sse(await found.service.regenerate(who.visitor_id, conversation_id))
+
+
+@router.post(
+    "/conversations/{conversation_id}/stop",
+    dependencies=changes,
+    responses={200: {"model": shapes.Conversation}},
+)
+async def stop(
+    conversation_id: ConversationId, found: Arena = Depends(arena), who: Visitor = Depends(visitor)
+) -> JSONResponse:
+    """Stop the turn being generated (closing its stream does too) and answer once its
+    sides are stored: the conversation as it now is, its partial answers votable."""
+    await found.service.stop(who.visitor_id, conversation_id)
+    view = await to_thread.run_sync(found.service.owned, who.visitor_id, conversation_id)
+    return JSONResponse(found.service.public(view))
 
 
 @router.post(

@@ -83,8 +83,16 @@ def render_markdown(text: str) -> str:
     )
 
 
+# Code blocks' colours in each page theme: (the selector of a code block, Pygments' style).
+CODE_STYLES = (("html:not(.dark) .answer pre", "default"), (".dark .answer pre", "github-dark"))
+
+
 def highlight_css() -> str:
-    """Pygments' colours for light and dark themes, scoped by the page's theme class."""
-    light = HtmlFormatter(style="default").get_style_defs(".answer")
-    dark = HtmlFormatter(style="monokai").get_style_defs(".dark .answer")
-    return light + "\n" + dark
+    """Pygments' colours for code blocks only (the answer around them keeps the page's
+    background), a light style in the light theme and a dark one in the dark theme."""
+    rules: list[str] = []
+    for scope, style in CODE_STYLES:
+        formatter = HtmlFormatter(style=style)
+        rules += formatter.get_background_style_defs(scope)
+        rules += formatter.get_token_style_defs(scope)
+    return "\n".join(rules) + "\n"

@@ -6,7 +6,7 @@ lineup to the parts that own them (turns.py, votes.py, lineup.py)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +105,13 @@ class ArenaService:
                 )
             try:
                 pair = list(self.sampler.pick(self.lineup.in_service(), vision=vision))
-            except NoPairError as exc:
-                raise refusal(503, str(exc), "no_models") from exc
+            except NoPairError as exc:  # the sampler's reason names models: not for visitors
+                kind = "models that can read images" if vision else "models"
+                raise refusal(
+                    503,
+                    f"Not enough {kind} are available for a battle right now; try again later.",
+                    "no_models",
+                ) from exc
             chosen = self._sampling(None)
         else:
             wanted = 2 if mode == "side_by_side" else 1
@@ -114,7 +119,9 @@ class ArenaService:
             if len(pair) != wanted or len(set(pair)) != wanted:
                 raise refusal(
                     400,
-                    f"{mode} needs {wanted} different model name(s) in 'models'",
+                    "Pick two different models to compare side by side."
+                    if wanted == 2
+                    else "Pick one model to chat with.",
                     "invalid_models",
                     "models",
                 )
@@ -123,13 +130,17 @@ class ArenaService:
                 if name not in available:
                     raise refusal(
                         400,
-                        f"model {name!r} is not in service in the arena",
+                        f"The model {name} is not available right now; pick another one.",
                         "model_not_available",
                         "models",
                     )
                 if vision and not available[name].vision:
                     raise refusal(
-                        400, f"model {name!r} does not take images", "model_not_vision", "models"
+                        400,
+                        f"The model {name} cannot read images; pick one that can, or remove "
+                        "the image.",
+                        "model_not_vision",
+                        "models",
                     )
             chosen = self._sampling(sampling)
         return store.create_conversation(
@@ -206,6 +217,7 @@ class ArenaService:
                         }
                         for side in view.sides
                     },
+                    "rating": turn.rating,
                 }
                 for turn in view.turns
             ],
@@ -216,13 +228,16 @@ class ArenaService:
 
     async def send(
         self, visitor_id: str, conversation_id: str, prompt: str, image: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         return await self.turns.send(visitor_id, conversation_id, prompt, image)
 
     async def regenerate(
         self, visitor_id: str, conversation_id: str
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         return await self.turns.regenerate(visitor_id, conversation_id)
+
+    async def stop(self, visitor_id: str, conversation_id: str) -> None:
+        await self.turns.stop(visitor_id, conversation_id)
 
     def vote(self, visitor_id: str, conversation_id: str, winner: str) -> dict[str, Any]:
         return self.votes.vote(visitor_id, conversation_id, winner)

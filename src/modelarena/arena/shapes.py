@@ -43,9 +43,13 @@ class Answer(_Open):
 
 
 class Turn(_Open):
+    """`rating`: a direct chat's thumbs (1 or -1) on this turn's answer as it now is;
+    null when it has none (a regenerated answer starts without one)."""
+
     prompt: str
     image: str | None
     answers: dict[str, Answer]
+    rating: int | None
 
 
 class Conversation(_Open):

@@ -1,7 +1,13 @@
 """A conversation's turns: a prompt checked (length, turns left, image, moderation), then
 both sides' answers generated at once and streamed as events carrying sanitised HTML, each
-side stored when it ends (interrupted, failed or complete), and blind answers that name
-their model flagged. The conversation is claimed from the new turn until both sides end.
+side stored when it ends (complete, failed or stopped), and blind answers that name their
+model flagged. The conversation is claimed from the new turn until both sides end.
+
+Stopping, as LMArena allows it: a visitor who closes the stream (the page's Stop or New
+round, a closed tab) or asks to stop (`stop`) ends the generation on the server at once.
+What each side wrote so far is stored with the finish reason `stopped` and counts as its
+answer: the round can be voted on, or continued, with it. A side stopped before it wrote
+anything has no answer (an error): the round cannot be voted until it is regenerated.
 
 In a blind battle nothing sent before the vote names a model: failures are told by kind,
 in our own words, never with a backend's message.
@@ -12,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from anyio import to_thread
@@ -42,8 +48,39 @@ from modelarena.store.arena import ConversationView, SideResult, TurnView
 from modelarena.store.db import Database
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RENDER_EVERY_S = 0.08  # how often a streaming pane gets re-rendered HTML
+STOPPED = "stopped"  # the finish reason of an answer its visitor stopped
+
+
+class _Run:
+    """A turn being generated in this process: its sides' tasks, cancelled once when the
+    turn is stopped, and the conversation's claim, released once."""
+
+    def __init__(self, conversation_id: str, claims: Claims) -> None:
+        self.conversation_id = conversation_id
+        self.claims = claims
+        self.sides: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._released = False
+
+    def stop(self) -> None:
+        if not self._stopping:
+            self._stopping = True
+            for task in self.sides:
+                task.cancel()
+
+    async def ended(self) -> None:
+        """Wait until every side has ended and is stored (never cancelled midway)."""
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(*self.sides, return_exceptions=True)
+
+    def release(self) -> None:
+        # Once only: after this, a new turn may claim the conversation again.
+        if not self._released:
+            self._released = True
+            self.claims.release(self.conversation_id)
 
 
 class Turns:
@@ -64,6 +101,7 @@ class Turns:
         self.moderation = moderation
         self.lineup = lineup
         self.claims = claims
+        self._runs: dict[str, _Run] = {}  # conversation id -> its turn being generated
 
     def _owned(self, visitor_id: str, conversation_id: str) -> ConversationView:
         return owned(store.get_conversation(self.db, conversation_id), visitor_id)
@@ -125,7 +163,7 @@ class Turns:
 
     async def send(
         self, visitor_id: str, conversation_id: str, prompt: str, image: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Add a turn and stream both answers into it."""
         view = await to_thread.run_sync(self._owned, visitor_id, conversation_id)
         await to_thread.run_sync(self.check_prompt, view, prompt, image)
@@ -145,7 +183,7 @@ class Turns:
 
     async def regenerate(
         self, visitor_id: str, conversation_id: str
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Answer the last turn again, on both sides."""
         view = await to_thread.run_sync(self._owned, visitor_id, conversation_id)
         if not view.turns:
@@ -159,41 +197,59 @@ class Turns:
         turn = TurnView.unanswered(last.id, last.position, last.prompt, last.image)
         return self._generate(replace(view, turns=[*view.turns[:-1], turn]), last.id)
 
+    async def stop(self, visitor_id: str, conversation_id: str) -> None:
+        """Stop the turn this process is generating in the visitor's conversation, if
+        any, and return once its sides are stored and the conversation released. (Closing
+        the turn's stream stops it too, on whichever server streams it.)"""
+        await to_thread.run_sync(self._owned, visitor_id, conversation_id)
+        run = self._runs.get(conversation_id)
+        if run is not None:
+            run.stop()
+            await run.ended()
+            run.release()
+
     async def _generate(
         self, view: ConversationView, turn_id: int
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        tasks = [
-            asyncio.create_task(self._answer(view, side, turn_id, queue)) for side in view.sides
-        ]
+        results = {side: SideResult(answer="", finish_reason=None) for side in view.sides}
+        run = _Run(view.id, self.claims)
+        for side in view.sides:
+            task = asyncio.create_task(self._answer(view, side, turn_id, queue, results[side]))
+            task.add_done_callback(lambda _: queue.put_nowait(None))  # a side has ended
+            run.sides.append(task)
         try:
+            # The sides start before anything can stop them: a task cancelled before its
+            # first step would never store its side.
+            await asyncio.sleep(0)
+            self._runs[view.id] = run
             yield {"type": "start", "turn": len(view.turns) - 1}
             finished = 0
-            while finished < len(tasks):
+            while finished < len(run.sides):
                 event = await queue.get()
                 if event is None:
                     finished += 1
                 else:
                     yield event
-            self.claims.release(view.id)
-            results = await asyncio.gather(*tasks)
-            done = self._with_results(view, dict(zip(view.sides, results, strict=True)))
+            await run.ended()
+            run.release()
+            done = self._with_results(view, results)
             yield {
                 "type": "done",
                 "votable": why_not_votable(done, busy=False) is None,
                 "can_continue": can_continue(done, self.settings.max_turns),
             }
         finally:
-            # Runs also when the client went away and this generator is being cancelled:
-            # the shield lets the sides record their interruption before the
-            # conversation is released.
+            # Runs also when the client went away and this generator is being cancelled
+            # or closed: the sides are stopped and stored before the conversation is
+            # released.
             try:
-                for task in tasks:
-                    task.cancel()
-                with anyio.CancelScope(shield=True):
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                run.stop()
+                await run.ended()
             finally:
-                self.claims.release(view.id)
+                run.release()
+                if self._runs.get(view.id) is run:
+                    del self._runs[view.id]
 
     @staticmethod
     def _with_results(view: ConversationView, results: dict[str, SideResult]) -> ConversationView:
@@ -223,12 +279,18 @@ class Turns:
         return messages
 
     async def _answer(
-        self, view: ConversationView, side: str, turn_id: int, queue: asyncio.Queue
-    ) -> SideResult:
+        self,
+        view: ConversationView,
+        side: str,
+        turn_id: int,
+        queue: asyncio.Queue,
+        result: SideResult,
+    ) -> None:
+        """Generate one side into `result`, store it and tell the stream."""
         model = view.models[side]
         sampling = view.sampling
         started = time.perf_counter()
-        result = SideResult(answer="", finish_reason=None)
+        parts: list[str] = []
         try:
             request = ChatCompletionRequest(
                 model=model,
@@ -239,12 +301,11 @@ class Turns:
                 max_tokens=sampling.get("max_tokens"),
             )
             async with asyncio.timeout(self.settings.answer_timeout_s):
-                await self._stream(model, view.mode, request, side, result, started, queue)
-        except asyncio.CancelledError:
-            result.error = "The answer was interrupted (the page was closed or reloaded)."
-            await asyncio.shield(
-                to_thread.run_sync(store.save_side, self.db, turn_id, side, result)
-            )
+                await self._stream(model, view.mode, request, side, result, parts, started, queue)
+        except asyncio.CancelledError:  # stopped: what was written is kept
+            self._stopped(result, parts)
+            result.duration_ms = (time.perf_counter() - started) * 1000
+            await _to_the_end(self._record(view, side, turn_id, result, queue))
             raise
         except TimeoutError:
             result.error = (
@@ -256,14 +317,38 @@ class Turns:
         except Exception as exc:  # a backend bug must not take the battle down
             result.error = self._failure_text(view, APIError(500, type(exc).__name__))
         result.duration_ms = (time.perf_counter() - started) * 1000
+        await _to_the_end(self._record(view, side, turn_id, result, queue))
+
+    @staticmethod
+    def _stopped(result: SideResult, parts: list[str]) -> None:
+        """A side whose generation was stopped: its text so far is its answer."""
+        result.answer = "".join(parts)
+        if result.finish_reason is not None:  # it had ended; only its usage was to come
+            return
+        if result.answer.strip():
+            result.finish_reason = STOPPED
+        else:
+            result.error = (
+                "Stopped before this model wrote anything; regenerate the answers to vote."
+            )
+
+    async def _record(
+        self,
+        view: ConversationView,
+        side: str,
+        turn_id: int,
+        result: SideResult,
+        queue: asyncio.Queue,
+    ) -> None:
+        """Store a side's result, flag an identity leak in it, and tell the stream."""
         try:
             await to_thread.run_sync(store.save_side, self.db, turn_id, side, result)
-            if result.answer:  # a failed side may have shown part of an answer
+            if result.answer:  # a failed or stopped side may have shown part of an answer
                 await self._check_identity(view, side, result.answer)
             if result.error:
-                await queue.put({"type": "error", "side": side, "message": result.error})
+                queue.put_nowait({"type": "error", "side": side, "message": result.error})
             else:
-                await queue.put(
+                queue.put_nowait(
                     {
                         "type": "answer",
                         "side": side,
@@ -274,10 +359,7 @@ class Turns:
         except Exception:
             log.exception("the answer of side %s could not be stored", side)
             result.error = "This answer could not be stored; this round cannot be voted."
-            await queue.put({"type": "error", "side": side, "message": result.error})
-        finally:
-            await queue.put(None)
-        return result
+            queue.put_nowait({"type": "error", "side": side, "message": result.error})
 
     async def _stream(
         self,
@@ -286,11 +368,11 @@ class Turns:
         request: ChatCompletionRequest,
         side: str,
         result: SideResult,
+        parts: list[str],
         started: float,
         queue: asyncio.Queue,
     ) -> None:
         last_render = 0.0
-        parts: list[str] = []
         async for event in self.router.stream(model, request, blind=mode == "battle"):
             if isinstance(event, Usage):
                 result.prompt_tokens = event.prompt_tokens
@@ -307,7 +389,7 @@ class Turns:
             if event.text and now - last_render >= RENDER_EVERY_S:
                 last_render = now
                 result.answer = "".join(parts)
-                await queue.put(
+                queue.put_nowait(
                     {"type": "delta", "side": side, "html": render_markdown(result.answer)}
                 )
         result.answer = "".join(parts)
@@ -346,3 +428,18 @@ class Turns:
                 f"model_{side} ({view.models[side]}) named {term!r}",
                 True,
             )
+
+
+async def _to_the_end(work: Awaitable[T]) -> T:
+    """Await `work` to its end even if this task is cancelled meanwhile (a side's record
+    must not be cut in half); the cancellation is raised after it."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()

@@ -118,6 +118,10 @@ class Engine(ABC):
         """Requests queued or running inside the engine (for metrics)."""
         return 0
 
+    def stopped(self) -> int:
+        """Generations this engine has stopped because their client left (for metrics)."""
+        return 0
+
 
 def merge_tool_call_deltas(
     merged: list[dict[str, Any]] | None, deltas: list[dict[str, Any]]

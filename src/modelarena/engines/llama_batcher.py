@@ -20,6 +20,7 @@ from typing import Any
 
 import llama_cpp as llama
 
+from modelarena.engines.llama_runtime import answer_piece
 from modelarena.engines.text_stream import TextStream
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,10 @@ Deliver = Callable[[list[Update]], None]
 
 
 class State(enum.Enum):
-    """Where a sequence is. Only the batcher thread moves it along:
+    """Where a sequence is. The batcher thread moves it along:
     WAITING -> PREFILLING -> DECODING -> FINISHED, or to CANCELLED from any of the first
-    three once its request asked (`cancel_requested`)."""
+    three once its request asked (`cancel_requested`); `cancel` itself takes a WAITING
+    sequence out of the queue, under the lock that admission holds."""
 
     WAITING = "waiting"  # submitted, no slot yet
     PREFILLING = "prefilling"  # has a slot; its prompt is being decoded, chunk by chunk
@@ -129,11 +131,11 @@ class Batcher:
         self._batch_size = batch_size
         self.context_length = context_length
         self._free_slots = list(range(parallel))  # a heap: the lowest free slot first
+        self.stopped = 0  # sequences cancelled by their request before they ended
         self._pending: deque[Sequence] = deque()
         self._active: list[Sequence] = []
         self._wake = threading.Condition()
         self._stopping = False
-        self._piece = ctypes.create_string_buffer(256)
         self._pieces: dict[int, bytes] = {}  # token -> text bytes, filled as tokens appear
         self._eog: dict[int, bool] = {}
         self._updates: dict[Deliver, list[Update]] = {}
@@ -148,9 +150,15 @@ class Batcher:
             self._wake.notify()
 
     def cancel(self, sequences: list[Sequence]) -> None:
+        """Stop these sequences: one still waiting for a slot leaves the queue now, one
+        with a slot frees it before the next step."""
         with self._wake:
             for seq in sequences:
                 seq.cancel_requested = True
+                if seq in self._pending:
+                    self._pending.remove(seq)
+                    seq.state = State.CANCELLED
+                    self.stopped += 1
             self._wake.notify()
 
     def load(self) -> int:
@@ -191,11 +199,9 @@ class Batcher:
             self._flush()
 
     def _admit(self) -> None:
+        admitted = False
         while self._pending and self._free_slots:
             seq = self._pending.popleft()
-            if seq.cancel_requested:
-                seq.state = State.CANCELLED
-                continue
             try:
                 seq.sampler = self._new_sampler(seq.sampling)
             except Exception as exc:  # this sequence fails; the loop and the others go on
@@ -206,16 +212,24 @@ class Batcher:
             seq.slot = heapq.heappop(self._free_slots)
             seq.state = State.PREFILLING
             self._active.append(seq)
+            admitted = True
         # llama.cpp decodes a batch whose tokens come in sequence order in one pass; in
         # another order it splits the batch, and a step of 8 took twice as long here.
         # Lowest slots first keeps the busy slots contiguous, which is faster again
         # (4 sequences in slots 3,4,5,7 took 25 ms a step, in 0-3 or 4-7 19 ms).
-        self._active.sort(key=lambda s: s.slot)
+        # A new sorted list, not a sort in place: `list.sort` empties the list while its
+        # key function runs, and `load()`, read from other threads, would see none.
+        if admitted:
+            self._active = sorted(self._active, key=lambda s: s.slot)
 
     def _retire_cancelled(self) -> None:
-        for seq in [s for s in self._active if s.cancel_requested]:
+        cancelled = [s for s in self._active if s.cancel_requested]
+        for seq in cancelled:
             self._release(seq)
             seq.state = State.CANCELLED
+        if cancelled:
+            with self._wake:  # `cancel` counts too, from the event loop's thread
+                self.stopped += len(cancelled)
 
     def _step(self) -> None:
         batch = self._batch
@@ -277,8 +291,7 @@ class Batcher:
     def _token_bytes(self, token: int) -> bytes:
         piece = self._pieces.get(token)
         if piece is None:
-            size = llama.llama_token_to_piece(self._vocab, token, self._piece, 256, 0, False)
-            piece = self._pieces[token] = self._piece.raw[: max(size, 0)]
+            piece = self._pieces[token] = answer_piece(self._vocab, token)
         return piece
 
     def _is_eog(self, token: int) -> bool:

@@ -1,9 +1,11 @@
-"""Process-wide llama.cpp set-up (backend, quiet logging) and tokenization helpers."""
+"""Process-wide llama.cpp set-up (backend, quiet logging), tokenization helpers, and the
+text a generated token adds to an answer."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import re
 import threading
 from dataclasses import dataclass
 
@@ -48,6 +50,33 @@ def tokenize(vocab, text: str, *, add_special: bool, parse_special: bool) -> lis
             vocab, data, len(data), tokens, capacity, add_special, parse_special
         )
     return list(tokens[:count])
+
+
+# User-defined tokens spelled like these mark the chat format or another modality, never
+# text: Gemma 3's vocabulary has `<start_of_image>` user-defined, not control, while its
+# HTML tags (`<table>`), also user-defined, are text the model writes.
+MARKUP_TOKEN = re.compile(
+    r"<\|[^<>|]*\|>|<(?:start|end)_of_[a-z_]+>|<[a-z_]+_soft_token>|<unused\d+>|\[multimodal\]"
+)
+
+
+def answer_piece(vocab, token: int) -> bytes:
+    """The bytes a generated token adds to an answer: nothing for a control or unused
+    token, or a user-defined one spelled as markup (`MARKUP_TOKEN`); else its text."""
+    buffer = ctypes.create_string_buffer(64)
+    size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, False)
+    if size < 0:  # longer than the buffer: -size bytes are needed
+        buffer = ctypes.create_string_buffer(-size)
+        size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, False)
+    piece = buffer.raw[: max(size, 0)]
+    attributes = llama.llama_vocab_get_attr(vocab, token)
+    if attributes & (llama.LLAMA_TOKEN_ATTR_CONTROL | llama.LLAMA_TOKEN_ATTR_UNUSED):
+        return b""
+    if attributes & llama.LLAMA_TOKEN_ATTR_USER_DEFINED and MARKUP_TOKEN.fullmatch(
+        piece.decode("utf-8", errors="replace")
+    ):
+        return b""
+    return piece
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,9 @@ class LlamaCppEngine(Engine):
         """Sequences queued or decoding, and embedding requests queued or running."""
         return (self._batcher.load() if self._batcher else 0) + len(self._embedding_jobs)
 
+    def stopped(self) -> int:
+        return self._batcher.stopped if self._batcher else 0
+
     # -- generation ---------------------------------------------------------------------
 
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:

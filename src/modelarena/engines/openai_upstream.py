@@ -9,6 +9,7 @@ httpx costs per request (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -64,6 +65,7 @@ class OpenAIUpstreamEngine(Engine):
         self._supports_tools = supports_tools
         self._session: aiohttp.ClientSession | None = None
         self._in_flight = 0
+        self._stopped = 0  # streams closed before their end: the upstream's generation stops
 
     async def start(self) -> None:
         key = self._api_key
@@ -90,6 +92,9 @@ class OpenAIUpstreamEngine(Engine):
 
     def load(self) -> int:
         return self._in_flight
+
+    def stopped(self) -> int:
+        return self._stopped
 
     async def healthy(self) -> bool:
         try:
@@ -176,6 +181,11 @@ class OpenAIUpstreamEngine(Engine):
             for event in parser.end():
                 yield event
             yield parser.usage
+        except (asyncio.CancelledError, GeneratorExit):
+            # Leaving the `async with` closed the connection mid-answer, which tells the
+            # upstream to stop generating.
+            self._stopped += 1
+            raise
         finally:
             self._in_flight -= 1
 

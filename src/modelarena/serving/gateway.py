@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from typing import TypeVar
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from modelarena.engines.base import Event, GenerationRequest, TextDelta, Usage
 from modelarena.errors import APIError
@@ -30,6 +30,7 @@ from modelarena.serving.openai_format import (
 )
 from modelarena.serving.services import Services
 from modelarena.web import openapi
+from modelarena.web.event_stream import EventStream
 from modelarena.web.guards import bearer_matches
 from modelarena.web.json_body import StrictJSONRoute
 from modelarena.web.responses import JSONResponse, sse
@@ -136,15 +137,16 @@ async def _generate(request: Request, body: GenerationRequest, endpoint: str) ->
 
     events = svc.router.stream(body.model, body)
     try:
-        first = await anext(events)  # errors before the first byte keep their status
+        # Errors before the first byte keep their status; a client that leaves while the
+        # request waits for a slot or its prompt is read cancels it there.
+        first = await _unless_disconnected(request, anext(events))
     except APIError as exc:
         svc.metrics.requests.labels(label, endpoint, str(exc.status)).inc()
         raise
     writer = ChunkWriter(chat=chat, model=body.model, include_usage=body.include_usage())
-    return StreamingResponse(
+    return EventStream(
         _sse(svc, writer, first, events, label, endpoint, started),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-cache"},
     )
 
 
@@ -156,7 +158,7 @@ async def _sse(
     label: str,
     endpoint: str,
     started: float,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     status = "200"
     first_text = True
     try:
@@ -175,6 +177,9 @@ async def _sse(
             except StopAsyncIteration:
                 break
         yield SSE_DONE
+    except (asyncio.CancelledError, GeneratorExit):  # the client left: its answer stops
+        status = "499"
+        raise
     except APIError as exc:  # the stream has started: report in-band, as OpenAI does
         status = str(exc.status)
         yield sse(exc.body())
@@ -206,6 +211,7 @@ async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
         watcher.cancel()
         if not task.done():
             task.cancel()
+            await asyncio.wait({task})  # its cleanup (the generation's end) runs first
     if task.cancelled():
         raise APIError(499, "The client closed the request.", code="client_closed_request")
     return task.result()

@@ -1,5 +1,6 @@
 """Prometheus metrics of the gateway: requests, tokens, latency, time to first token,
-and at scrape time the requests in flight, engine queue depth and healthy backends.
+and at scrape time the requests in flight, engine queue depth, generations stopped
+because their client left, and healthy backends.
 
 Blind battles must stay blind, so the public scrape never counts their requests per
 model: the moment a model's count falls would name the pane whose answer just ended.
@@ -16,7 +17,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from modelarena.serving.router import Router
 
@@ -99,22 +100,32 @@ class _ScrapeGauges:
             + (" per model" if self._private else ", all models together"),
             labels=["model"] if self._private else None,
         )
+        stopped = CounterMetricFamily(
+            "modelarena_engine_stopped",
+            "Generations engines stopped because their client left"
+            + (" per model" if self._private else ", all models together"),
+            labels=["model"] if self._private else None,
+        )
         healthy = GaugeMetricFamily(
             "modelarena_backends_healthy", "Healthy backends per model", labels=["model"]
         )
-        blind_total = queue_total = 0
+        blind_total = queue_total = stopped_total = 0
         for model in self._router.model_names():
             backends = self._router.backends(model)
             blind_count = sum(b.blind for b in backends)
             depth = sum(b.engine.load() for b in backends)
+            stops = sum(b.engine.stopped() for b in backends)
             in_flight.add_metric([model], sum(b.outstanding - b.blind for b in backends))
             healthy.add_metric([model], sum(1 for b in backends if b.healthy))
             if self._private:
                 blind.add_metric([model], blind_count)
                 queue.add_metric([model], depth)
+                stopped.add_metric([model], stops)
             blind_total += blind_count
             queue_total += depth
+            stopped_total += stops
         if not self._private:
             blind.add_metric([], blind_total)
             queue.add_metric([], queue_total)
-        yield from (in_flight, blind, queue, healthy)
+            stopped.add_metric([], stopped_total)
+        yield from (in_flight, blind, queue, stopped, healthy)

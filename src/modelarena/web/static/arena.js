@@ -1,6 +1,11 @@
-// The battle, side-by-side and chat pages: create a conversation, stream both answers,
-// vote or give thumbs, reveal, and start again.
+// The battle, side-by-side and chat pages: create a conversation, stream the answers (the
+// visitor may stop them), vote or give thumbs, reveal, and start again.
 "use strict";
+
+const NEED_TERMS = "Your message was not sent: agree to the terms of use first.";
+const VOTE_WORDS = {
+  model_a: "A is better", model_b: "B is better", tie: "Tie", "tie (bothbad)": "Both are bad",
+};
 
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("arena");
@@ -10,13 +15,22 @@ document.addEventListener("DOMContentLoaded", () => {
   const statusLine = $("status");
   const prompt = $("prompt");
   const voteButtons = [...root.querySelectorAll(".votes button")];
-  // The round on screen: its conversation's public state (null before the first message)
-  // and whether a request is in flight. "New round" replaces the object; a request of an
-  // abandoned round still finishes, but must leave the page alone (check `mine === round`
-  // after every await).
-  let round = { conversation: null, busy: false };
-  let imageId = null;
-  let models = [];
+  const selects = mode === "battle" ? [] : sides.map((side) => $(`model-${side}`));
+  const touchOnly = matchMedia("(hover: none)");
+  let models = null;  // the lineup (from the server), once loaded
+  // The round on screen: its conversation's public state (null before the first message),
+  // whether a request is in flight and its stream has begun on the server, and the
+  // controller that aborts the latest request ("New round", leaving the page). "New round" replaces the object; a request
+  // of an abandoned round must leave the page alone (check `mine === round` after every
+  // await).
+  let round = newRound();
+  const attachment = setUpAttachment({
+    upload: uploadImage, whyNot: whyNoImage, report: setStatus, changed: attachmentChanged,
+  });
+
+  function newRound() {
+    return { conversation: null, busy: false, streaming: false, controller: new AbortController() };
+  }
 
   function setStatus(text, isError = false) {
     statusLine.textContent = text;
@@ -25,18 +39,131 @@ document.addEventListener("DOMContentLoaded", () => {
 
   function pane(side) { return root.querySelector(`.pane[data-side="${side}"]`); }
 
-  // Enables what the conversation's state allows, and nothing while a request is in flight.
-  function setControls() {
-    const { conversation: c, busy } = round;
-    voteButtons.forEach((b) => { b.disabled = busy || !c || !c.votable; });
-    $("send").disabled = busy || (c !== null && !c.can_continue);
-    prompt.disabled = $("send").disabled;
-    $("regenerate").disabled = busy || !c || !c.turns.length || c.winner !== null;
+  // -- what the lineup allows -----------------------------------------------------------
+
+  // Why this page cannot be used now, in plain words, or null.
+  function whyNoModels() {
+    if (models === null || models.length >= sides.length) return null;
+    if (!models.length) return "No model is available right now; try again later.";
+    const what = mode === "battle" ? "A battle" : "Side by side";
+    return `${what} needs two models, and only one is available right now. ` +
+      "Try again later, or chat with it in Direct chat.";
   }
 
-  // Marks the current round busy and returns it.
+  // Why no image can be attached now, in plain words, or null.
+  function whyNoImage() {
+    if (models === null) return "The models are still loading.";
+    const readers = models.filter((m) => m.vision).length;
+    if (!readers) return "None of the models here can read images, so images cannot be attached.";
+    if (readers < sides.length) {
+      const what = mode === "battle" ? "a battle" : "side by side";
+      return `Only one model here can read images, and ${what} needs two, so images cannot ` +
+        "be attached here. Direct chat can take an image.";
+    }
+    const c = round.conversation;
+    if (c && !c.vision && c.can_continue) {
+      return "This conversation started without an image; to send one, start a new round.";
+    }
+    return null;
+  }
+
+  function showNotes() {
+    const noModels = whyNoModels();
+    $("lineup-note").textContent = noModels || "";
+    $("lineup-note").hidden = !noModels;
+    const noImage = noModels || models === null ? null : whyNoImage();
+    $("image-note").textContent = noImage || "";
+    $("image-note").hidden = !noImage;
+  }
+
+  function modelNamed(name) { return models.find((m) => m.name === name); }
+
+  function fillChoices() {
+    for (const select of selects) {
+      for (const model of models) {
+        const option = document.createElement("option");
+        option.value = model.name;
+        option.textContent = model.display_name + (model.vision ? " (reads images)" : "");
+        select.appendChild(option);
+      }
+    }
+    syncChoices();
+  }
+
+  // Keeps the chosen models different from each other and, with an image attached, able
+  // to read it: what may not be chosen is disabled, and a choice that became invalid
+  // moves to the first valid model.
+  function syncChoices() {
+    if (!selects.length) return;  // a battle picks its own models
+    const allowed = (name) => attachment.id() === null || modelNamed(name).vision;
+    selects.forEach((select, index) => {
+      const taken = selects.slice(0, index).map((s) => s.value);
+      if (!allowed(select.value) || taken.includes(select.value)) {
+        const free = models.find((m) => allowed(m.name) && !taken.includes(m.name));
+        if (free) select.value = free.name;
+      }
+    });
+    for (const select of selects) {
+      const others = selects.filter((s) => s !== select).map((s) => s.value);
+      for (const option of select.options) {
+        option.disabled = !allowed(option.value) || others.includes(option.value);
+      }
+    }
+    showChosenNames();
+  }
+
+  // The chosen models' names above their panes (side-by-side and chat name them openly).
+  function showChosenNames() {
+    sides.forEach((side, index) => {
+      const model = modelNamed(selects[index].value);
+      const label = mode === "chat" ? "Model" : `Model ${side.toUpperCase()}`;
+      pane(side).querySelector(".pane-title").textContent =
+        model ? `${label}: ${model.display_name}` : label;
+    });
+  }
+
+  async function loadModels() {
+    let answer;
+    try {
+      answer = await api.json("GET", "/api/models");
+    } catch (error) { setStatus(error.message, true); return; }
+    models = answer.models;
+    if (mode !== "battle") {  // the server's defaults and limits
+      $("temperature").value = answer.sampling.temperature;
+      $("top-p").value = answer.sampling.top_p;
+      $("max-tokens").value = answer.sampling.max_tokens;
+      $("max-tokens").max = answer.sampling.max_tokens;
+      fillChoices();
+    }
+    setControls();
+  }
+
+  // -- controls -------------------------------------------------------------------------
+
+  // Enables what the lineup and the conversation's state allow, and nothing while a
+  // request is in flight.
+  function setControls() {
+    const { conversation: c, busy } = round;
+    const usable = models !== null && !whyNoModels();
+    voteButtons.forEach((b) => { b.disabled = busy || !c || !c.votable; });
+    $("send").disabled = busy || !usable || (c !== null && !c.can_continue);
+    prompt.disabled = $("send").disabled;
+    $("regenerate").disabled = busy || !c || !c.turns.length || c.winner !== null;
+    $("attach").disabled = $("send").disabled || whyNoImage() !== null;
+    const voted = c !== null && c.winner !== null;
+    $("clear").classList.toggle("primary", voted);
+    $("send").classList.toggle("primary", !voted);
+    for (const input of root.querySelectorAll(".controls select, .controls input")) {
+      input.disabled = c !== null;
+    }
+    showNotes();
+  }
+
+  // Marks the current round busy, with a new controller for its request, and returns it.
   function begin(status) {
     round.busy = true;
+    round.streaming = false;
+    round.controller = new AbortController();
     setControls();
     setStatus(status);
     return round;
@@ -46,9 +173,25 @@ document.addEventListener("DOMContentLoaded", () => {
   function finish(mine) {
     mine.busy = false;
     if (mine !== round) return false;
+    $("stop").hidden = true;
     setControls();
     return true;
   }
+
+  // Runs `request`; when the server wants the terms of use accepted first, asks the
+  // visitor and, once they agree, runs it again.
+  async function withTerms(request) {
+    try {
+      return await request();
+    } catch (error) {
+      if (error.code !== "terms_not_accepted") throw error;
+      terms.accepted = false;
+      if (!(await terms.ask())) throw new Error(NEED_TERMS);
+      return request();
+    }
+  }
+
+  // -- turns ----------------------------------------------------------------------------
 
   function addTurn(text, image) {
     const { id, turns } = round.conversation;
@@ -61,17 +204,14 @@ document.addEventListener("DOMContentLoaded", () => {
       user.textContent = text;
       if (image) {
         const img = document.createElement("img");
-        img.src = `/api/images/${image}`;
+        img.src = `/api/images/${encodeURIComponent(image)}`;
         img.alt = "attached image";
         user.appendChild(img);
       }
-      const answer = document.createElement("div");
-      answer.className = "answer pending";
-      answer.textContent = "…";
-      turn.append(user, answer);
+      turn.appendChild(user);
+      nodes[side] = answers.create(turn);
       if (mode === "chat") turn.appendChild(thumbs(id, turns.length));
       pane(side).querySelector(".turns").appendChild(turn);
-      nodes[side] = answer;
     }
     return nodes;
   }
@@ -98,17 +238,17 @@ document.addEventListener("DOMContentLoaded", () => {
     return box;
   }
 
-  async function startConversation() {
-    const body = { mode, vision: imageId !== null };
+  async function startConversation(signal) {
+    const body = { mode, vision: attachment.id() !== null };
     if (mode !== "battle") {
-      body.models = sides.map((s) => $(`model-${s}`).value);
+      body.models = selects.map((select) => select.value);
       body.sampling = {
         temperature: Number($("temperature").value),
         top_p: Number($("top-p").value),
         max_tokens: Number($("max-tokens").value),
       };
     }
-    return api.json("POST", "/api/conversations", body);
+    return withTerms(() => api.json("POST", "/api/conversations", body, signal));
   }
 
   // Streams a turn's answers. `placeholders` runs when the server has accepted the request
@@ -118,59 +258,118 @@ document.addEventListener("DOMContentLoaded", () => {
     let nodes = null;
     let final = null;
     let failure = null;
+    $("stop").hidden = false;
     try {
       await api.stream(path, body, (event) => {
         if (mine !== round) return;  // abandoned by "New round": leave the page alone
         if (event.type === "start") {
+          mine.streaming = true;  // the server now knows the turn: Stop can ask it
           nodes = placeholders();
-        } else if (event.type === "delta" || event.type === "answer") {
-          nodes[event.side].innerHTML = event.html;  // sanitised on the server
-          nodes[event.side].classList.toggle("pending", event.type === "delta");
+        } else if (event.type === "delta") {
+          answers.partial(nodes[event.side], event.html);
+        } else if (event.type === "answer") {
+          answers.complete(nodes[event.side], event.html, event.finish_reason);
         } else if (event.type === "error") {
-          nodes[event.side].textContent = event.message;
-          nodes[event.side].className = "answer failed";
+          answers.failed(nodes[event.side], event.message);
         } else if (event.type === "done") {
           final = event;
         }
-      });
+      }, mine.controller.signal);
       if (!final) throw new Error("The answers stopped early; regenerate or start a new round.");
     } catch (error) { failure = error; }
+    if (mine !== round) { finish(mine); return; }
+    const aborted = !final && mine.controller.signal.aborted;
+    if (aborted) failure = null;
     try {  // the state as stored, once the server took the request
-      const path = `/api/conversations/${mine.conversation.id}`;
-      if (nodes) mine.conversation = await api.json("GET", path);
+      if (nodes && aborted) {
+        mine.conversation = await storedAfterStop(mine.conversation.id);
+        showStoredAnswers(nodes, mine.conversation);
+      } else if (nodes) {
+        mine.conversation = await api.json("GET", `/api/conversations/${mine.conversation.id}`);
+      }
     } catch (error) { failure = failure || error; }
     if (!finish(mine)) return;
     if (failure) setStatus(failure.message, true);
-    else if (mode === "chat") {
-      setStatus(final.can_continue ? "Answered." : "This chat is finished; start a new one.");
-    }
-    else setStatus(final.votable ? "Which answer is better?" :
-      "This round cannot be voted; regenerate or start a new round.", !final.votable);
+    else reportRound(aborted || (nodes !== null && lastTurnStopped(mine.conversation)));
   }
 
-  async function send(event) {
-    event.preventDefault();
+  function lastTurnStopped(conversation) {
+    const last = conversation.turns[conversation.turns.length - 1];
+    return Object.values(last.answers).some((a) => a.finish_reason === "stopped");
+  }
+
+  // Stop asks the server to end the turn: it stores what each side wrote, and the stream
+  // ends as usual with the answers marked as stopped. Before the server has the turn, or
+  // when asking fails, the request is aborted (the server stops on a disconnect too).
+  async function stop() {
+    const mine = round;
+    if (!mine.streaming) { mine.controller.abort(); return; }
+    try {
+      await api.json("POST", `/api/conversations/${mine.conversation.id}/stop`);
+    } catch { mine.controller.abort(); }
+  }
+
+  // The conversation once the server has stored the stopped turn's sides (it stores them
+  // as soon as it sees the request end; a few short waits at most).
+  async function storedAfterStop(id) {
+    for (let tries = 1; ; tries++) {
+      const state = await api.json("GET", `/api/conversations/${id}`);
+      const last = state.turns[state.turns.length - 1];
+      const saved = Object.values(last.answers).every((a) => a.finish_reason || a.error);
+      if (saved || tries === 20) return state;
+      await new Promise((resolve) => { setTimeout(resolve, 150); });
+    }
+  }
+
+  // Shows the last turn's answers as stored: what each side wrote before the stop (the
+  // server keeps it), or why it has none.
+  function showStoredAnswers(nodes, conversation) {
+    const last = conversation.turns[conversation.turns.length - 1];
+    for (const side of sides) {
+      const stored = last.answers[side];
+      if (stored.error) answers.failed(nodes[side], stored.error);
+      else answers.complete(nodes[side], stored.html, stored.finish_reason || "stopped");
+    }
+  }
+
+  // Says what may happen next, from the conversation's state.
+  function reportRound(stopped) {
+    const c = round.conversation;
+    if (mode === "chat") {
+      if (c.can_continue) setStatus(stopped ? "Stopped." : "Answered.");
+      else setStatus(stopped ? "Stopped. Regenerate the answer or start a new chat." :
+        "This chat is finished; start a new one.");
+    } else if (c.votable) {
+      setStatus(stopped ? "Stopped. Vote on the answers so far, or regenerate them." :
+        "Which answer is better?");
+    } else {
+      setStatus(stopped ? "Stopped. Regenerate the answers or start a new round." :
+        "This round cannot be voted; regenerate or start a new round.", !stopped);
+    }
+  }
+
+  async function send() {
     const text = prompt.value;
     if (!text.trim() || round.busy) return;
+    if (!terms.accepted) setStatus("Agree to the terms of use to send your message.");
+    if (!(await terms.ensure())) { setStatus(NEED_TERMS, true); return; }
     const mine = begin("Generating…");
     if (!mine.conversation) {
       try {
-        const started = await startConversation();
+        const started = await startConversation(mine.controller.signal);
         if (mine !== round) return;
         mine.conversation = started;
       } catch (error) {
-        if (!finish(mine)) return;
-        setStatus(error.message, true);
-        if (error.status === 403) $("terms").showModal();
+        if (finish(mine)) setStatus(error.message, true);
         return;
       }
-      root.querySelectorAll(".controls select, .controls input").forEach((e) => { e.disabled = true; });
+      setControls();
     }
-    const image = imageId;
+    const image = attachment.id();
     const path = `/api/conversations/${mine.conversation.id}/messages`;
     await run(mine, path, { prompt: text, image }, () => {
       prompt.value = "";
-      clearImage();
+      attachment.clear();
       return addTurn(text, image);
     });
   }
@@ -181,16 +380,21 @@ document.addEventListener("DOMContentLoaded", () => {
     await run(mine, `/api/conversations/${mine.conversation.id}/regenerate`, undefined, () => {
       const nodes = {};
       for (const side of sides) {
-        const answers = pane(side).querySelectorAll(".turn .answer");
-        nodes[side] = answers[answers.length - 1];
-        nodes[side].className = "answer pending";
-        nodes[side].textContent = "…";
+        const all = pane(side).querySelectorAll(".turn .answer");
+        nodes[side] = all[all.length - 1];
+        answers.waiting(nodes[side]);
+        // A rating belongs to the answer it was given to (the server drops it too).
+        nodes[side].closest(".turn").querySelectorAll(".thumbs .chosen")
+          .forEach((b) => b.classList.remove("chosen"));
       }
       return nodes;
     });
   }
 
-  function reveal(revealed) {
+  // -- votes ----------------------------------------------------------------------------
+
+  // Names each side's model above its pane, and marks the side the visitor picked.
+  function reveal(revealed, winner) {
     for (const side of sides) {
       const model = revealed[side];
       const title = pane(side).querySelector(".pane-title");
@@ -202,98 +406,95 @@ document.addEventListener("DOMContentLoaded", () => {
         title.appendChild(org);
       }
       title.classList.add("revealed");
+      if (winner === `model_${side}`) {
+        const badge = document.createElement("span");
+        badge.className = "badge";
+        badge.textContent = "Your pick";
+        title.appendChild(badge);
+        pane(side).classList.add("picked");
+      }
     }
   }
 
-  async function vote(winner) {
+  async function vote(button) {
     if (!round.conversation || round.busy) return;
+    const winner = button.dataset.winner;
     const mine = begin("Saving your vote…");
     try {
       const path = `/api/conversations/${mine.conversation.id}/vote`;
       const result = await api.json("POST", path, { winner });
       Object.assign(mine.conversation, { winner, votable: false, can_continue: false });
       if (finish(mine)) {
-        reveal(result.models);
-        setStatus("Thanks for voting! Start a new round to battle again.");
+        button.classList.add("chosen");
+        button.setAttribute("aria-pressed", "true");
+        reveal(result.models, winner);
+        const { a, b } = result.models;
+        setStatus(`You voted “${VOTE_WORDS[winner]}”: A is ${a.display_name}, ` +
+          `B is ${b.display_name}.`);
+        $("clear").focus();
       }
     } catch (error) {
       if (finish(mine)) setStatus(error.message, true);
     }
   }
 
+  // -- images ---------------------------------------------------------------------------
+
+  async function uploadImage(file) {
+    if (!(await terms.ensure())) throw new Error("Agree to the terms of use to attach an image.");
+    const form = new FormData();
+    form.append("image", file);
+    return (await withTerms(() => api.json("POST", "/api/images", form))).id;
+  }
+
+  function attachmentChanged() {
+    if (models !== null) syncChoices();
+    setControls();
+  }
+
+  // -- starting again -------------------------------------------------------------------
+
   function reset() {
-    round = { conversation: null, busy: false };
+    round.controller.abort();
+    round = newRound();
     for (const side of sides) {
       pane(side).querySelector(".turns").replaceChildren();
+      pane(side).classList.remove("picked");
       const title = pane(side).querySelector(".pane-title");
       title.textContent = mode === "chat" ? "Model" : `Model ${side.toUpperCase()}`;
       title.classList.remove("revealed");
     }
-    root.querySelectorAll(".controls select, .controls input").forEach((e) => { e.disabled = false; });
+    for (const button of voteButtons) {
+      button.classList.remove("chosen");
+      button.removeAttribute("aria-pressed");
+    }
+    $("stop").hidden = true;
+    attachment.clear();  // also shows the chosen models' names again
     setStatus("");
-    setControls();
     prompt.focus();
   }
 
-  function clearImage() {
-    imageId = null;
-    $("image").value = "";
-    $("image-name").textContent = "";
-  }
-
-  async function attach() {
-    const file = $("image").files[0];
-    if (!file) return;
-    const form = new FormData();
-    form.append("image", file);
-    try {
-      imageId = (await api.json("POST", "/api/images", form)).id;
-      $("image-name").textContent = file.name;
-    } catch (error) {
-      clearImage();
-      setStatus(error.message, true);
-    }
-  }
-
-  async function loadModels() {
-    let answer;
-    try {
-      answer = await api.json("GET", "/api/models");
-    } catch (error) { setStatus(error.message, true); return; }
-    models = answer.models;
-    if (mode !== "battle") {  // the server's defaults and limits
-      $("temperature").value = answer.sampling.temperature;
-      $("top-p").value = answer.sampling.top_p;
-      $("max-tokens").value = answer.sampling.max_tokens;
-      $("max-tokens").max = answer.sampling.max_tokens;
-    }
-    $("attach-label").hidden = !models.some((m) => m.vision);
-    if (mode === "battle") return;
-    sides.forEach((side, index) => {
-      const select = $(`model-${side}`);
-      for (const model of models) {
-        const option = document.createElement("option");
-        option.value = model.name;
-        option.textContent = model.display_name + (model.vision ? " (vision)" : "");
-        select.appendChild(option);
-      }
-      if (models.length > index) select.selectedIndex = index;
-    });
-  }
-
-  $("composer").addEventListener("submit", send);
+  $("composer").addEventListener("submit", (event) => { event.preventDefault(); send(); });
   $("regenerate").addEventListener("click", regenerate);
   $("clear").addEventListener("click", reset);
-  $("image").addEventListener("change", attach);
-  voteButtons.forEach((b) => b.addEventListener("click", () => vote(b.dataset.winner)));
+  $("stop").addEventListener("click", stop);
+  selects.forEach((select) => select.addEventListener("change", syncChoices));
+  voteButtons.forEach((b) => b.addEventListener("click", () => vote(b)));
+  // Enter sends, Shift+Enter adds a line; on touch screens Enter adds a line (the Send
+  // button is at hand, and their keyboards have no easy Shift+Enter).
   prompt.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) send(event);
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || touchOnly.matches) return;
+    event.preventDefault();
+    send();
   });
   document.addEventListener("keydown", (event) => {
-    if (event.target.closest("textarea, input, select") || event.ctrlKey || event.metaKey) return;
-    const index = ["1", "2", "3", "4"].indexOf(event.key);
-    if (index >= 0 && voteButtons[index] && !voteButtons[index].disabled) vote(voteButtons[index].dataset.winner);
+    if (event.target.closest("textarea, input, select, dialog") || event.ctrlKey ||
+      event.metaKey || event.altKey) return;
+    const button = voteButtons[["1", "2", "3", "4"].indexOf(event.key)];
+    if (button && !button.disabled) vote(button);
   });
+  // Leaving the page ends its answers: the server stops generating them.
+  window.addEventListener("pagehide", () => round.controller.abort());
   loadModels();
   setControls();
 });

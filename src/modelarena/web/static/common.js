@@ -1,10 +1,12 @@
-// Shared by every page: the theme switch, the terms dialog and a small API helper.
+// Shared by every page: the theme switch, the terms of use, copying text and a small API
+// helper.
 "use strict";
 
 const api = {
   headers: {},  // sent with every call (the admin page adds its token here)
-  async call(method, path, body) {
-    const init = { method, headers: { ...api.headers } };
+  // `signal` (an AbortSignal) cancels the request, and a stream being read.
+  async call(method, path, body, signal) {
+    const init = { method, headers: { ...api.headers }, signal };
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -15,25 +17,27 @@ const api = {
     if (!response.ok) throw await api.error(response);
     return response;
   },
-  async json(method, path, body) {
-    return (await api.call(method, path, body)).json();
+  async json(method, path, body, signal) {
+    return (await api.call(method, path, body, signal)).json();
   },
+  // The server's own message, its code and the field it is about; a plain sentence when
+  // the answer is not the server's JSON.
   async error(response) {
-    let message = `${response.status} ${response.statusText}`;
+    let message = `The server answered ${response.status} ${response.statusText}; try again.`;
     let param = null;
+    let code = null;
     try {
       const body = await response.json();
       if (body.error && body.error.message) message = body.error.message;
-      if (body.error && body.error.param) param = body.error.param;
+      if (body.error) ({ param = null, code = null } = body.error);
     } catch (_) { /* not JSON */ }
     const error = new Error(message);
-    error.status = response.status;
-    error.param = param;
+    Object.assign(error, { status: response.status, param, code });
     return error;
   },
   // POST that answers with server-sent events; calls onEvent for each one.
-  async stream(path, body, onEvent) {
-    const response = await api.call("POST", path, body);
+  async stream(path, body, onEvent, signal) {
+    const response = await api.call("POST", path, body, signal);
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -51,6 +55,58 @@ const api = {
   },
 };
 
+// The terms of use: whether this browser has agreed, and the dialog that asks.
+const terms = {
+  accepted: false,
+  checked: null,  // settles once the server said whether this browser agreed
+  dialog() { return document.getElementById("terms"); },
+  // Opens the dialog; resolves to true once the visitor agreed (and the server knows),
+  // to false when they closed it without agreeing (Escape, "Not now").
+  ask() {
+    const dialog = terms.dialog();
+    if (!dialog.open) dialog.showModal();
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(terms.accepted), { once: true });
+    });
+  },
+  // True at once when the visitor has agreed; else asks.
+  async ensure() {
+    await terms.checked;
+    return terms.accepted || terms.ask();
+  },
+  async agree() {
+    const error = document.getElementById("terms-error");
+    try {
+      await api.json("POST", "/api/terms");
+    } catch (_) {
+      error.textContent = "Your answer could not be saved; check your connection and try again.";
+      error.hidden = false;
+      return;
+    }
+    error.hidden = true;
+    terms.accepted = true;
+    terms.dialog().close();
+  },
+};
+
+// Puts `text` on the clipboard (the Clipboard API where the page may use it, else the
+// browser's copy command on a hidden text area).
+async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = document.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.className = "offscreen";
+  document.body.appendChild(area);
+  area.select();
+  const copied = document.execCommand("copy");
+  area.remove();
+  if (!copied) throw new Error("This browser did not allow copying; select the text instead.");
+}
+
 function applyTheme(theme) {
   document.documentElement.classList.toggle("dark", theme === "dark");
 }
@@ -58,19 +114,16 @@ function applyTheme(theme) {
 applyTheme(localStorage.getItem("theme") ||
   (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
 
-document.addEventListener("DOMContentLoaded", async () => {
+document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("theme").addEventListener("click", () => {
     const dark = !document.documentElement.classList.contains("dark");
     localStorage.setItem("theme", dark ? "dark" : "light");
     applyTheme(dark ? "dark" : "light");
   });
-  const dialog = document.getElementById("terms");
-  document.getElementById("accept-terms").addEventListener("click", async () => {
-    await api.json("POST", "/api/terms");
-    dialog.close();
-  });
-  try {
-    const terms = await api.json("GET", "/api/terms");
-    if (!terms.accepted && document.getElementById("arena")) dialog.showModal();
-  } catch (_) { /* the arena may be off */ }
+  document.getElementById("accept-terms").addEventListener("click", terms.agree);
+  document.getElementById("decline-terms").addEventListener("click", () => terms.dialog().close());
+  terms.checked = api.json("GET", "/api/terms").then((answer) => {
+    terms.accepted = answer.accepted;
+    if (!terms.accepted && document.getElementById("arena")) terms.dialog().showModal();
+  }, () => { /* the arena may be off */ });
 });
