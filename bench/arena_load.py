@@ -49,8 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,12 +57,10 @@ import httpx
 import orjson
 import yaml
 from processes import free_port
+from scratch_postgres import postgres_database
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "MODELARENA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TARGET_P99_S = 0.050
 SERVER = [sys.executable, "-m", "modelarena.cli"]  # how the server starts (a profiler may wrap it)
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
@@ -661,25 +657,6 @@ def report(result: dict, checks: list[Check], args: argparse.Namespace) -> None:
         print(f"  {name:<{width}}  {value}")
     for check in checks:
         print(f"  {'PASS' if check.ok else 'FAIL'}  {check.name} — {check.detail}")
-
-
-def postgres_database() -> tuple[str, Callable[[], None]] | None:
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"modelarena_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        admin.dispose()
-        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({exc}); skipped")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
 
 
 async def main_async(args: argparse.Namespace) -> int:

@@ -49,10 +49,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from scratch_postgres import postgres_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "MODELARENA_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TARGET_SECONDS = 10.0
 CHUNK = 100_000  # rows per insert batch
 VISITOR = "bench-visitor-{:06d}"
@@ -252,27 +250,6 @@ def fill_postgres(url: str, battles: Battles, old: int) -> None:
         connection.execute("VACUUM ANALYZE")
 
 
-def postgres_database() -> tuple[str, Callable[[], None]] | None:
-    from sqlalchemy import create_engine
-
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"modelarena_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        admin.dispose()
-        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({exc}); skipped")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, drop
-
-
 # --- the restart, in a fresh process ---------------------------------------------------
 
 
@@ -399,7 +376,7 @@ def report(result: dict[str, float], n: int, old: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--models", type=int, default=60)
     parser.add_argument("--db", default="sqlite,postgres")

@@ -8,6 +8,8 @@ import json
 import httpx
 import pytest
 
+from modelarena.store.db import Database
+
 from . import scripted_models
 
 
@@ -69,6 +71,15 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'arena.db'}"
     return request.getfixturevalue("own_postgres_url")
+
+
+@pytest.fixture
+def db(db_url):
+    """That database, migrated to the current schema."""
+    database = Database(db_url)
+    database.migrate()
+    yield database
+    database.close()
 
 
 @pytest.fixture

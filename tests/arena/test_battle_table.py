@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-import pytest
 import sqlalchemy
 from sqlalchemy import event
 
@@ -40,14 +39,6 @@ BATTLES = [
     [("请介绍一下长城。", "长城很长。", "它在中国。")],
     [("Wie spät ist es in Berlin, und ist das nicht die Zeit für ein Bier?", "Zeit", "Prost")],
 ]
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def battle(

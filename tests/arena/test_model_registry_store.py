@@ -7,16 +7,6 @@ from __future__ import annotations
 import pytest
 
 from modelarena.store import registry
-from modelarena.store.db import Database
-
-
-@pytest.fixture
-def db(db_url):
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
-
 
 UPSTREAM = {"name": "up-1", "engine": "openai", "base_url": "http://127.0.0.1:9/v1"}
 
