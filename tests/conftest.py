@@ -33,6 +33,7 @@ class Server:
     """A `modelarena` subprocess (serve or worker) on a free port, with its log."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int) -> None:
+        self.kept = False  # True: runs for the whole session, not just its module
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -114,15 +115,30 @@ def start_server(tmp_path_factory, cache_dir):
         started.append(server)
         return server.wait_ready() if ready else server
 
+    start.started = started  # type: ignore[attr-defined]
     yield start
     for server in started:
         server.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _servers_stop_with_their_module(start_server):
+    """Servers started in a module stop when it ends: kept for the whole session, the
+    servers with models loaded would hold gigabytes by its end. The session's default
+    server is kept."""
+    before = len(start_server.started)
+    yield
+    for server in start_server.started[before:]:
+        if not server.kept:
+            server.stop()
+
+
 @pytest.fixture(scope="session")
 def default_server(start_server) -> Server:
     """The platform on its embedded defaults (both bundled models, SQLite)."""
-    return start_server()
+    server = start_server()
+    server.kept = True
+    return server
 
 
 def _postgres_database() -> Iterator[str]:
