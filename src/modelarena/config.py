@@ -115,6 +115,27 @@ class ModelConfig(BaseModel):
         }
 
 
+class TopicSettings(BaseModel):
+    """The leaderboard of a topic: votes weighted by how close their prompts are to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    embedding_model: str = Field(
+        "smollm2-135m-instruct",
+        description="served model whose embeddings compare prompts (any configured model "
+        "that serves /v1/embeddings, an OpenAI-compatible upstream included)",
+    )
+    kernel: Literal["exp", "top-k"] = Field(
+        "exp", description="exp: weight exp((cos − 1)/temperature); top-k: the k closest only"
+    )
+    temperature: float = Field(0.2, gt=0, description="width of the exp kernel, in cosine")
+    top_k: int = Field(500, ge=1, description="battles kept by the top-k kernel")
+    max_battles: int = Field(20_000, ge=1, description="the latest votes considered")
+    min_effective_votes: float = Field(
+        30.0, ge=1, description="refuse a topic whose weighted votes are worth fewer than this"
+    )
+
+
 class ArenaSettings(BaseModel):
     """The arena: which models battle and how often, limits, and the live leaderboard."""
 
@@ -160,6 +181,14 @@ class ArenaSettings(BaseModel):
         description="nor sooner than the last fit's duration divided by this: the most of "
         "one core that fits take under a stream of votes",
     )
+    leaderboard_preliminary_votes: int = Field(
+        300, ge=0, description="a rating with fewer votes is marked preliminary"
+    )
+    leaderboard_preliminary_interval: float = Field(
+        40.0,
+        gt=0,
+        description="so is one whose 95% interval reaches further than ± this many points",
+    )
     newcomer_boost: float = Field(
         4.0, ge=1, description="weight multiplier of a model whose rating is not settled yet"
     )
@@ -170,6 +199,17 @@ class ArenaSettings(BaseModel):
     )
     newcomer_votes: int = Field(
         1000, ge=0, description="or once the model has this many votes; 0: no boost"
+    )
+    topic: TopicSettings = Field(
+        default_factory=TopicSettings, description="the leaderboard of a visitor's topic"
+    )
+    personal_board_min_votes: int = Field(
+        10, ge=1, description="a visitor's own leaderboard shows from this many blind votes"
+    )
+    personal_board_l2: float = Field(
+        0.5,
+        ge=0,
+        description="the L2 penalty of a visitor's own fit: keeps a few one-sided votes finite",
     )
 
     @field_validator("weights", "boost")

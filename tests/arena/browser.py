@@ -1,13 +1,14 @@
 """Helpers for tests that drive the arena's pages in Debian's Chromium through Playwright:
 launching it, opening a page as a visitor (any size, theme, touch screen), waiting for
-answers, and screenshots in every look (desktop and phone width, light and dark) under
-test-artifacts/screenshots/."""
+answers, screenshots in every look (desktop and phone width, light and dark) under
+test-artifacts/screenshots/, and axe-core's accessibility audit of a page."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -90,3 +91,16 @@ def shots(page: Page, name: str, full_page: bool = False) -> None:
             shot(page, f"{name}-{size}-{theme}", full_page)
     page.set_viewport_size(DESKTOP)
     set_theme(page, "light")
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's violations of those impacts on the page as it is now, one line each
+    (rule, impact, what to fix, the first elements), for an assertion's message. axe's
+    script is evaluated through the DevTools protocol, which the page's CSP allows."""
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        for v in found
+        if v["impact"] in impacts
+    ]

@@ -93,3 +93,15 @@ def visitor_factory():
     yield make
     for visitor in made:
         visitor.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one for each test module that asks."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from .browser import launch
+
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()

@@ -96,6 +96,9 @@ def assert_same_as_the_engine(db: Database, table) -> None:
     style = select_battles(text_only, style_control=True).battles.style
     counts = [[[getattr(f, f"{c}_{side}") for c in COUNTS] for side in "ab"] for f in features]
     assert np.array_equal(np.array(counts), style)
+    # The table's style counts are those too, as style control reads them.
+    read = select_battles(table, Filters(anonymous_only=False), style_control=True)
+    assert np.array_equal(read.battles.style, style)
     assert [(f.turns, f.user_tokens) for f in features] == [
         (r["turn"], r["conv_metadata"]["sum_user_tokens"]) for r in full
     ]
@@ -120,8 +123,8 @@ def test_stored_features_are_the_engines_and_later_loads_read_no_text(db):
     assert [r["code"] for r in rows] == [True, False, False, False, False, False, False]
     assert [r["multi-turn"] for r in rows] == [False, False, True, False, False, False, False]
     assert [r["long"] for r in rows] == [False, False, False, True, False, False, False]
-    assert loaded.column_names == ["question_id", "model_a", "model_b", "winner",
-                                   "long", "multi-turn", "code", "math"]  # fmt: skip
+    assert loaded.column_names == ["question_id", "model_a", "model_b", "winner", "long",
+                                   "multi-turn", "code", "math", "conv_metadata"]  # fmt: skip
     assert_same_as_the_engine(db, loaded)
 
     # A second load reads only what can change: new votes, the count, flags, labels.

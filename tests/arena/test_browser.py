@@ -27,7 +27,6 @@ from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
     CHROMIUM,
     DESKTOP,
     PHONE,
-    launch,
     new_page,
     open_page,
     send,
@@ -43,14 +42,6 @@ PUBLIC_JARGON = re.compile(r"/api|/v1|in service|'models'|name\(s\)|side_by_side
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +113,7 @@ def test_side_by_side_and_direct_chat(browser, real_server):
     page.locator("#model-a").select_option("gemma-3-270m")
     page.locator("#model-b").select_option("smollm2-135m-instruct")
     expect(page.locator(".pane-title")).to_have_text(names)  # named before the first answer
-    page.locator("summary").click()
+    page.locator(".sampling summary").click()
     page.locator("#max-tokens").fill("24")
     send(page, "What is a cat?")
     expect(page.locator(".pane-title")).to_have_text(names)
@@ -136,7 +127,7 @@ def test_side_by_side_and_direct_chat(browser, real_server):
     chat, chat_errors = open_page(browser, real_server.url + "/chat")
     chat.get_by_label("Model", exact=True).select_option("smollm2-135m-instruct")
     expect(chat.locator(".pane-title")).to_have_text("Model: SmolLM2 135M Instruct")
-    chat.locator("summary").click()
+    chat.locator(".sampling summary").click()
     chat.locator("#max-tokens").fill("4")  # no answer to this fits in 4 tokens
     box = chat.locator("#prompt")
     box.fill("Hello there!")
@@ -160,7 +151,7 @@ def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
     board = page.context.new_page()
     board.goto(real_server.url + "/leaderboard")
     summary = board.locator("#summary")
-    expect(summary).to_contain_text("votes in the ratings")
+    expect(summary).to_contain_text("Last updated")
     before = int(re.match(r"(\d+) votes", summary.inner_text()).group(1))
     # A tie keeps the fit finite whichever model the random sides favoured so far.
     choices = ("Tie", "B is better")
@@ -171,14 +162,17 @@ def test_leaderboard_updates_after_votes_at_phone_width(browser, real_server):
         page.wait_for_selector(".pane-title.revealed")
     shot(page, "battle-phone")
     # The page reloads the snapshot every 5 s; each vote triggers a fit.
-    expect(summary).to_contain_text(re.compile(rf"^{before + len(choices)} votes "), timeout=60_000)
+    expect(summary).to_contain_text(re.compile(rf"^{before + len(choices)} votes,"), timeout=60_000)
     expect(board.locator("#board tbody tr")).to_have_count(2)
-    board.wait_for_selector("#chart-ratings .main-svg")  # Plotly drew the chart
+    board.locator("#charts").scroll_into_view_if_needed()  # Plotly loads near the charts
+    board.wait_for_selector("#chart-ratings .main-svg")  # and draws them
     shot(board, "leaderboard-phone")
     board.set_viewport_size(DESKTOP)
+    board.locator("#more-filters summary").click()
     board.locator("#search").fill("smol")
-    assert board.locator("#board tbody tr").count() == 1
+    expect(board.locator("#board tbody tr")).to_have_count(1)
     board.locator("#search").fill("")
+    expect(board.locator("#board tbody tr")).to_have_count(2)
     shot(board, "leaderboard-desktop")
     page.context.new_page().goto(real_server.url + "/about")
     assert not errors
@@ -766,7 +760,7 @@ def test_leaderboard_hides_retired_models_behind_a_toggle(browser, start_server,
         assert retired.status_code == 200
 
         def rows() -> list[dict]:
-            return client.get("/api/leaderboard").json()["rows"]
+            return client.get("/api/leaderboard?deprecated=true").json()["rows"]
 
         deadline = time.monotonic() + 30
         while not any(r["model"] == "south-lm" and r["deprecated"] for r in rows()):
@@ -777,6 +771,7 @@ def test_leaderboard_hides_retired_models_behind_a_toggle(browser, start_server,
     table = page.locator("#board tbody")
     expect(table).to_contain_text("north-lm")
     expect(table).not_to_contain_text("south-lm")
+    page.locator("#more-filters summary").click()
     page.get_by_label("Show deprecated models").check()
-    expect(table).to_contain_text("south-lm (deprecated)")
+    expect(table.locator("tr", has_text="south-lm").locator(".tag")).to_contain_text(["deprecated"])
     shot(page, "leaderboard-deprecated-desktop")

@@ -244,8 +244,11 @@ def test_pause_lets_the_stream_finish_and_retire_keeps_the_ratings(
     assert error["code"] == "model_retired" and "retired on" in error["message"]
 
     def deprecated_row() -> dict | None:
-        rows = httpx.get(gateway.url + "/api/leaderboard").json()["rows"]
-        return next((r for r in rows if r["model"] == "slow" and r["deprecated"]), None)
+        board = httpx.get(gateway.url + "/api/leaderboard?deprecated=true").json()
+        hidden = httpx.get(gateway.url + "/api/leaderboard").json()  # by default: not shown
+        if any(r["model"] == "slow" for r in hidden["rows"]):
+            return None
+        return next((r for r in board["rows"] if r["model"] == "slow" and r["deprecated"]), None)
 
     wait_for(lambda: deprecated_row() is not None, 30, "slow on the board as deprecated")
     assert deprecated_row()["num_battles"] == 30

@@ -24,6 +24,7 @@ def test_docs_names_only_local_urls_and_they_are_served(default_server):
     page = httpx.get(default_server.url + "/docs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
+    assert '<html lang="en">' in html
     assert "http:" not in html and "https:" not in html and "//" not in html.replace("<!--", "")
     urls = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"url: '([^']+)'", html)
     assert sorted(urls) == sorted(

@@ -1,25 +1,34 @@
 """Administration behind a bearer token (`arena.admin_token`): add, change, try, pause,
 resume and retire models (through the catalog, as the CLI does), set their arena weights,
-and review flagged battles (reading their text)."""
+review flagged battles, browse stored conversations (reading their text and a chat's
+thumbs), count votes per model and per day, and download the exports the CLI writes."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from modelarena.arena import shapes
 from modelarena.arena.api import ConversationId, arena
 from modelarena.arena.assembly import Arena
-from modelarena.arena.export import conversation_records
+from modelarena.arena.export import battle_records, conversation_records, write_records
 from modelarena.config import ModelConfig
 from modelarena.errors import APIError
 from modelarena.serving.catalog import TRIAL_PROMPT
 from modelarena.store import arena as store
-from modelarena.store import registry
+from modelarena.store import browse, registry
+from modelarena.store.db import Database
+from modelarena.vocabulary import Mode
 from modelarena.web import openapi
 from modelarena.web.guards import bearer_matches
 from modelarena.web.json_body import StrictJSONRoute
@@ -246,4 +255,224 @@ async def read_conversation(
     if not records:
         raise APIError(404, f"No conversation {conversation_id!r}.", code="conversation_not_found")
     flags = await to_thread.run_sync(store.list_flags, db, False, conversation_id)
+    feedback = await to_thread.run_sync(browse.feedback_of, db, conversation_id)
+    for position, turn in enumerate(records[0]["turns"]):
+        given = feedback.get(position)
+        turn["feedback"] = given and {
+            "rating": given.rating,
+            "reason": given.reason,
+            "comment": given.comment,
+            "at": given.given_at.isoformat(),
+        }
     return JSONResponse(records[0] | {"flags": [_flag(f) for f in flags]})
+
+
+# -- the conversation browser, vote statistics, exports --
+
+# A vote's winner (as vocabulary.Winner spells it), or what a conversation lacks or got.
+Outcome = Literal[
+    "model_a", "model_b", "tie", "tie (bothbad)", "unvoted", "thumbs_up", "thumbs_down"
+]
+FlagFilter = Literal["flagged", "excluded", "unflagged"]
+PROMPT_SHOWN = 160  # characters of a conversation's first prompt in the list
+
+
+def _day_query(description: str) -> Any:
+    return Query(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description=description,
+        json_schema_extra={"format": "date"},
+    )
+
+
+def _filters(
+    model: str | None = Query(None, max_length=128, description="either side's model"),
+    mode: Mode | None = None,
+    outcome: Outcome | None = Query(
+        None, description="a vote's winner, unvoted, or a chat with thumbs_up / thumbs_down"
+    ),
+    flag: FlagFilter | None = None,
+    since: str | None = _day_query("from this UTC day (YYYY-MM-DD) on"),
+    until: str | None = _day_query("up to and including this UTC day (YYYY-MM-DD)"),
+) -> browse.Filters:
+    first, last = _day("since", since), _day("until", until)
+    if first is not None and last is not None and last < first:
+        raise APIError(
+            400, "The date range ends before it starts.", param="until", code="invalid_dates"
+        )
+    return browse.Filters(
+        model=model or None,
+        mode=mode,
+        outcome=outcome,
+        flag=flag,
+        since=_day_start(first) if first else None,
+        until=_day_start(last + timedelta(days=1)) if last and last < date.max else None,
+    )
+
+
+def _day(name: str, text: str | None) -> date | None:
+    """A YYYY-MM-DD day (its form already checked), or the 400 for one that is no day."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise APIError(
+            400, f"Invalid value for '{name}': {text} is not a day.", param=name
+        ) from None
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _moment(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+@router.get("/conversations", responses={200: {"model": shapes.ConversationPage}})
+async def list_conversations(
+    page: int = Query(1, ge=1, le=1_000_000),
+    per_page: int = Query(25, ge=1, le=100),
+    filters: browse.Filters = Depends(_filters),
+    found: Arena = Depends(admin),
+) -> JSONResponse:
+    """Stored conversations that match the filters, newest first, a page at a time."""
+    rows, total = await to_thread.run_sync(
+        browse.browse, found.service.db, filters, (page - 1) * per_page, per_page
+    )
+    return JSONResponse(
+        {
+            "conversations": [_summary(row) for row in rows],
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // per_page)),
+            "per_page": per_page,
+        }
+    )
+
+
+def _summary(row: browse.ConversationSummary) -> dict[str, Any]:
+    prompt = row.first_prompt
+    return {
+        "id": row.id,
+        "mode": row.mode,
+        "models": [m for m in (row.model_a, row.model_b) if m],
+        "created_at": _moment(row.created_at),
+        "turns": row.turns,
+        "first_prompt": prompt if len(prompt) <= PROMPT_SHOWN else prompt[:PROMPT_SHOWN] + "…",
+        "winner": row.winner,
+        "voted_at": _moment(row.voted_at),
+        "flags": list(row.flags),
+        "thumbs_up": row.thumbs_up,
+        "thumbs_down": row.thumbs_down,
+        "reasons": list(row.reasons),
+    }
+
+
+@router.get("/stats", responses={200: {"model": shapes.VoteStats}})
+async def vote_stats(
+    filters: browse.Filters = Depends(_filters), found: Arena = Depends(admin)
+) -> JSONResponse:
+    """Votes (of `mode`, any when left out) and direct chats' thumbs in the date range,
+    counted per model and per UTC day. `outcome` and `flag` do not apply."""
+    models, days = await to_thread.run_sync(browse.vote_stats, found.service.db, filters)
+    return JSONResponse(
+        {
+            "models": [
+                {
+                    "model": m.model,
+                    "votes": m.votes,
+                    "wins": m.wins,
+                    "losses": m.losses,
+                    "ties": m.ties,
+                    "both_bad": m.both_bad,
+                    "win_rate": round(m.wins / m.votes, 4) if m.votes else None,
+                    "thumbs_up": m.thumbs_up,
+                    "thumbs_down": m.thumbs_down,
+                    "reasons": m.reasons,
+                }
+                for m in models
+            ],
+            "days": [
+                {
+                    "day": d.day,
+                    "votes": d.votes,
+                    "outcomes": d.outcomes,
+                    "thumbs_up": d.thumbs_up,
+                    "thumbs_down": d.thumbs_down,
+                }
+                for d in days
+            ],
+        }
+    )
+
+
+ExportFormat = Literal["fastchat", "jsonl", "parquet"]
+EXPORT_FILES = {  # format: (file suffix, media type)
+    "fastchat": (".json", "application/json"),
+    "jsonl": (".jsonl", "application/x-ndjson"),
+    "parquet": (".parquet", "application/vnd.apache.parquet"),
+}
+
+
+@router.get(
+    "/export/{what}",
+    responses={
+        200: {
+            "description": "the file, as `modelarena battles export` or `conversations export` "
+            "writes it; X-Records: how many records it holds",
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for _, media in EXPORT_FILES.values()
+            }
+            | {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+        }
+    },
+)
+async def export(
+    what: Literal["battles", "conversations"],
+    format: ExportFormat | None = Query(
+        None, description="default: fastchat for battles, jsonl for conversations"
+    ),
+    include_named: bool = Query(False, description="battles: also side-by-side votes"),
+    include_excluded: bool = Query(False, description="battles: also those flagged out"),
+    found: Arena = Depends(admin),
+) -> FileResponse:
+    """Download the voted battles or every conversation, in the CLI's formats."""
+    fmt = format or ("fastchat" if what == "battles" else "jsonl")
+    modes = ("battle", "side_by_side") if include_named else ("battle",)
+    path, count = await to_thread.run_sync(
+        _export_file, found.service.db, what, fmt, modes, include_excluded
+    )
+    suffix, media = EXPORT_FILES[fmt]
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return FileResponse(
+        path,
+        media_type=media,
+        filename=f"modelarena-{what}-{stamp}{suffix}",
+        headers={"X-Records": str(count)},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+def _export_file(
+    db: Database, what: str, fmt: str, modes: tuple[str, ...], include_excluded: bool
+) -> tuple[Path, int]:
+    """The records written to a temporary file (the response deletes it once sent)."""
+    if what == "battles":
+        records = battle_records(db, modes, include_excluded)
+    else:
+        records = conversation_records(db)
+    handle, name = tempfile.mkstemp(prefix="modelarena-export-", suffix=EXPORT_FILES[fmt][0])
+    os.close(handle)
+    path = Path(name)
+    try:
+        write_records(records, path, fmt)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, len(records)

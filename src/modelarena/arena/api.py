@@ -3,8 +3,6 @@ so every action a page takes is a request another client can make too."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any, Literal
 
@@ -16,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from modelarena.arena import shapes
 from modelarena.arena.assembly import Arena
 from modelarena.arena.visitors import Visitor, check_same_origin, hash_ip, visitor
+from modelarena.arena.votes import MAX_COMMENT, Reason
 from modelarena.errors import APIError
-from modelarena.vocabulary import BUILTIN_CATEGORIES, LABEL_CATEGORIES, Mode, Winner
+from modelarena.vocabulary import Mode, Winner
 from modelarena.web import openapi
 from modelarena.web.event_stream import EventStream
 from modelarena.web.json_body import StrictJSONRoute
@@ -26,7 +25,6 @@ from modelarena.web.responses import JSONResponse, sse
 router = APIRouter(
     prefix="/api", route_class=StrictJSONRoute, responses=openapi.errors(403, 404, 409, 429, 503)
 )
-CATEGORIES = ("all", *BUILTIN_CATEGORIES, *LABEL_CATEGORIES)
 changes = [Depends(check_same_origin)]
 ConversationId = Annotated[
     str, Path(pattern=r"^[!-~]{1,64}$", description="a conversation's id (printable ASCII)")
@@ -61,8 +59,12 @@ class VoteBody(_Body):
 
 
 class FeedbackBody(_Body):
+    """A thumbs up (1) or down (-1); a thumbs down may say why and add a comment."""
+
     turn: int = Field(ge=0)
     rating: Literal[1, -1]
+    reason: Reason | None = None
+    comment: str | None = Field(None, max_length=MAX_COMMENT)
 
 
 async def _limit(found: Arena, who: Visitor, action: str = "turn") -> None:
@@ -246,7 +248,13 @@ async def feedback(
     who: Visitor = Depends(visitor),
 ) -> JSONResponse:
     await to_thread.run_sync(
-        found.service.feedback, who.visitor_id, conversation_id, body.turn, body.rating
+        found.service.feedback,
+        who.visitor_id,
+        conversation_id,
+        body.turn,
+        body.rating,
+        body.reason,
+        body.comment,
     )
     return JSONResponse({"turn": body.turn, "rating": body.rating})
 
@@ -287,69 +295,4 @@ async def get_image(image_id: str, found: Arena = Depends(arena)) -> Response:
             "Cache-Control": "public, max-age=31536000, immutable",
             "X-Content-Type-Options": "nosniff",
         },
-    )
-
-
-def _category(category: str) -> str:
-    if category not in CATEGORIES:
-        raise APIError(
-            404,
-            f"No leaderboard category {category!r}; use one of {', '.join(CATEGORIES)}.",
-            param="category",
-            code="category_not_found",
-        )
-    return category
-
-
-@router.get("/leaderboard", responses={200: {"model": shapes.Leaderboard}})
-async def leaderboard(category: str = "all", found: Arena = Depends(arena)) -> JSONResponse:
-    snapshot = found.leaderboard.snapshot
-    board = snapshot.board(_category(category))
-    return JSONResponse(
-        {
-            "category": category,
-            "categories": list(snapshot.boards),
-            "computed_at": snapshot.computed_at,
-            "votes": snapshot.votes,
-            "battles": board.battles,
-            "benchmarks": snapshot.benchmarks,
-            "message": board.message,
-            "rows": board.rows,
-        }
-    )
-
-
-@router.get("/leaderboard.csv", responses=openapi.content("text/csv", "the leaderboard as CSV"))
-async def leaderboard_csv(category: str = "all", found: Arena = Depends(arena)) -> Response:
-    snapshot = found.leaderboard.snapshot
-    board = snapshot.board(_category(category))
-    out = io.StringIO()
-    columns = [
-        "rank_upper",
-        "model",
-        "display_name",
-        "rating",
-        "ci_lower",
-        "ci_upper",
-        "num_battles",
-        "organization",
-        "license",
-        "parameters",
-        "context_length",
-        "deprecated",
-        *snapshot.benchmarks,
-    ]
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in board.rows:
-        writer.writerow(
-            [
-                row.get("scores", {}).get(c) if c in snapshot.benchmarks else row.get(c)
-                for c in columns
-            ]
-        )
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="leaderboard-{category}.csv"'},
     )

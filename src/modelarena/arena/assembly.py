@@ -14,6 +14,7 @@ from modelarena.arena.live_leaderboard import LiveLeaderboard
 from modelarena.arena.moderation import load_moderation
 from modelarena.arena.sampling import PairSampler, SamplingPolicy
 from modelarena.arena.service import ArenaService
+from modelarena.arena.topic_leaderboard import TopicLeaderboard
 from modelarena.config import Settings
 from modelarena.serving.catalog import Catalog
 from modelarena.serving.rate_limit import FallbackRateLimiter, RateLimiter
@@ -29,6 +30,7 @@ class Arena:
     ip_salt: str
     admin_token: str | None
     catalog: Catalog
+    topics: TopicLeaderboard
 
 
 def build_arena(
@@ -65,6 +67,7 @@ def build_arena(
         config.ip_salt or _salt(settings.data_dir),
         config.admin_token,
         Catalog(settings, db),
+        TopicLeaderboard(config.topic, db, router, catalog),
     )
 
 

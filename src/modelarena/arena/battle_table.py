@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelarena.arena import battle_features
+from modelarena.rating.style import METADATA_FIELDS
 from modelarena.store import battles as store
 from modelarena.store import exports, repo
 from modelarena.store.db import Database
@@ -82,32 +83,36 @@ class BattleTable:
                 "model_a": pa.array(found["model_a"], text).take(battle),
                 "model_b": pa.array(found["model_b"], text).take(battle),
                 "categories": pa.array(votes["categories"], pa.int64()),
+                **{name: pa.array(votes[name], pa.int64()) for name in store.STYLE_COUNTS},
             }
         ).filter(pc.is_valid(battle))  # votes of other modes have no blind battle
         if part.num_rows:
             self._append(_category_columns(self._fill_missing(part)))
 
     def _fill_missing(self, part: pa.Table) -> pa.Table:
-        """Compute, store and fill in the categories of votes stored without features."""
+        """Compute, store and fill in the features of votes stored without them."""
         missing = part.filter(pc.is_null(part["categories"]))
         if missing.num_rows == 0:
             return part
         conversations = missing["question_id"].to_pylist()
         vote_of = dict(zip(conversations, missing["vote"].to_pylist(), strict=True))
-        computed: dict[int, int] = {}
+        computed: dict[int, store.Features] = {}
         for start in range(0, len(conversations), BACKFILL):
             stored = exports.voted(self.db, ("battle",), conversations[start : start + BACKFILL])
             found = battle_features.features([_turns(c) for c in stored])
             described = {vote_of[c.id]: f for c, f in zip(stored, found, strict=True)}
             store.save_features(self.db, described)
-            computed.update((vote, f.categories) for vote, f in described.items())
+            computed.update(described)
         position = pc.index_in(part["vote"], value_set=pa.array(list(computed), pa.int64()))
-        filled = pa.array(list(computed.values()), pa.int64()).take(position)
-        return part.set_column(
-            part.schema.get_field_index("categories"),
-            "categories",
-            pc.coalesce(part["categories"], filled),
-        )
+        values = {
+            "categories": [f.categories for f in computed.values()],
+            **{name: [getattr(f, name) for f in computed.values()] for name in store.STYLE_COUNTS},
+        }
+        for name, column in values.items():
+            filled = pa.array(column, pa.int64()).take(position)
+            index = part.schema.get_field_index(name)
+            part = part.set_column(index, name, pc.coalesce(part[name], filled))
+        return part
 
     def _append(self, part: pa.Table) -> None:
         if self._table is None:
@@ -133,6 +138,12 @@ def _category_columns(part: pa.Table) -> pa.Table:
     }
     for bit, name in enumerate(store.CATEGORIES):
         columns[_CATEGORY_COLUMNS[name]] = pa.array((mask >> bit) & 1 == 1)
+    # The style counts as the rating engine reads them (store.STYLE_COUNTS follows the
+    # order of METADATA_FIELDS); a missing count reads as 0.
+    counts = [
+        pc.fill_null(part[name], 0).cast(pa.int32()).combine_chunks() for name in store.STYLE_COUNTS
+    ]
+    columns["conv_metadata"] = pa.StructArray.from_arrays(counts, list(METADATA_FIELDS))
     return pa.table(columns)
 
 

@@ -94,11 +94,18 @@ class LiveLeaderboard:
         return max(self.settings.leaderboard_min_gap_s, share)
 
     async def refresh(self) -> None:
-        """One fit; a failure is logged and the previous snapshot stays."""
+        """One fit; a failure is logged and the previous snapshot stays. Until the first
+        fit has shown, the raw boards are fitted and shown on their own first: at scale
+        the style-controlled ones take several times longer."""
+        if self.snapshot.computed_at is None:
+            await self._fit(style=False)
+        await self._fit(style=True)
+
+    async def _fit(self, style: bool) -> None:
         active = self.sampler.policy.mode == "active"
         try:
             snapshot, battles = await asyncio.get_running_loop().run_in_executor(
-                self._process(), leaderboard_fit.fit, self.metadata(), active
+                self._process(), leaderboard_fit.fit, self.metadata(), active, style
             )
         except BrokenProcessPool:
             log.error("the leaderboard's fitting process died; starting a new one")

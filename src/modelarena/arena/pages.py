@@ -7,16 +7,20 @@ from pathlib import Path
 
 import plotly
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from modelarena import __version__
 from modelarena.arena.render import highlight_css
-from modelarena.errors import APIError
+from modelarena.web.static_files import StaticFiles
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+STATIC = StaticFiles.from_directory(
+    WEB / "static", extra={"plotly.min.js": PLOTLY_JS, "highlight.css": highlight_css().encode()}
+)
 templates = Jinja2Templates(directory=WEB / "templates")
+templates.env.globals["static_url"] = STATIC.url  # cacheable URLs, new when a file changes
 router = APIRouter(include_in_schema=False)  # pages and files, not API
 
 # Answers are sanitised before they reach a page; this policy is a second line of
@@ -70,23 +74,6 @@ async def admin(request: Request) -> HTMLResponse:
     return _page(request, "admin.html", title="Admin")
 
 
-@router.get("/static/highlight.css")
-async def highlight_styles() -> Response:
-    return Response(
-        highlight_css(), media_type="text/css", headers={"Cache-Control": "public, max-age=3600"}
-    )
-
-
-@router.get("/static/plotly.min.js")
-async def plotly_js() -> FileResponse:
-    return FileResponse(
-        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
-    )
-
-
 @router.get("/static/{name}")
-async def static(name: str) -> FileResponse:
-    path = (WEB / "static" / name).resolve()
-    if path.parent != (WEB / "static").resolve() or not path.is_file():
-        raise APIError(404, "No such file.", type="not_found_error")
-    return FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
+async def static(request: Request, name: str) -> Response:
+    return await STATIC.response(name, request.headers, request.query_params.get("v"))

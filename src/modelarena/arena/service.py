@@ -15,7 +15,7 @@ from modelarena.arena.conversations import can_continue, owned, refusal, why_not
 from modelarena.arena.images import ImageStore
 from modelarena.arena.lineup import Lineup
 from modelarena.arena.moderation import Moderation
-from modelarena.arena.render import render_markdown
+from modelarena.arena.render import rendered_answers
 from modelarena.arena.sampling import NoPairError, PairSampler, Standing
 from modelarena.arena.turns import Turns
 from modelarena.arena.votes import Votes
@@ -209,14 +209,7 @@ class ArenaService:
                 {
                     "prompt": turn.prompt,
                     "image": turn.image,
-                    "answers": {
-                        side: {
-                            "html": render_markdown(turn.answers[side] or ""),
-                            "finish_reason": turn.finish[side],
-                            "error": turn.errors[side],
-                        }
-                        for side in view.sides
-                    },
+                    "answers": rendered_answers(view, turn),
                     "rating": turn.rating,
                 }
                 for turn in view.turns
@@ -242,5 +235,13 @@ class ArenaService:
     def vote(self, visitor_id: str, conversation_id: str, winner: str) -> dict[str, Any]:
         return self.votes.vote(visitor_id, conversation_id, winner)
 
-    def feedback(self, visitor_id: str, conversation_id: str, turn: int, rating: int) -> None:
-        self.votes.feedback(visitor_id, conversation_id, turn, rating)
+    def feedback(
+        self,
+        visitor_id: str,
+        conversation_id: str,
+        turn: int,
+        rating: int,
+        reason: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        self.votes.feedback(visitor_id, conversation_id, turn, rating, reason, comment)

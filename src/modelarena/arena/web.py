@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from modelarena.arena import admin, api, pages
+from modelarena.arena import admin, api, continuity, leaderboard_api, pages, topic_api
 from modelarena.arena.assembly import Arena
 from modelarena.arena.visitors import VisitorCookieMiddleware
 
@@ -17,8 +17,12 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 def mount(app: FastAPI, arena: Arena) -> None:
     app.state.arena = arena
     app.include_router(api.router)
+    app.include_router(continuity.router)
+    app.include_router(leaderboard_api.router)
+    app.include_router(topic_api.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
+    app.include_router(continuity.pages)
     app.add_middleware(VisitorCookieMiddleware, prefixes=PATHS)
 
 

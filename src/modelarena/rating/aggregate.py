@@ -24,7 +24,9 @@ class PairCounts:
 
     Row g compares models i[g] < j[g]; counts[g] = (i won, tie, j won), battles counted with
     their weight. `features[g]` are the standardised style differences (i minus j) and
-    `weights[g]` the inverse-propensity weight, when asked for.
+    `weights[g]` the inverse-propensity weight, when asked for. Battles with importance
+    weights add `squares` (the same sums of each battle's importance squared, which the
+    sandwich interval needs) and `units` (each battle, for the bootstrap to resample).
     """
 
     models: tuple[str, ...]
@@ -34,10 +36,23 @@ class PairCounts:
     features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     weights: np.ndarray | None = None
+    squares: np.ndarray | None = None
+    units: Units | None = None
 
     @property
     def n_models(self) -> int:
         return len(self.models)
+
+
+@dataclass(frozen=True, eq=False)
+class Units:
+    """The battles behind weighted counts, as the bootstrap resamples them: battle u stands
+    for `count[u]` independent battles (its multiplicity), each adding `value[u]` (its
+    importance) to the cell `cell[u]` of the flattened counts (column · rows + row)."""
+
+    cell: np.ndarray
+    value: np.ndarray
+    count: np.ndarray
 
 
 def aggregate(
@@ -49,13 +64,25 @@ def aggregate(
 ) -> PairCounts:
     """Count outcomes per distinct row: per model pair, or per pair and style features."""
     a, b, outcome = battles.model_a, battles.model_b, battles.outcome
-    weight = battles.multiplicity()
+    weight = battles.likelihood_weight()
+    importance, multiplicity = battles.importance, battles.multiplicity()
     raw_style = battles.style
     models = battles.models
-    if drop_ties:
-        keep = outcome != TIE
+    # Battles that count nothing are left out, so every battle kept has a row to count in.
+    keep = (outcome != TIE) if drop_ties else None
+    if importance is not None:
+        keep = (weight > 0) if keep is None else keep & (weight > 0)
+    if keep is not None:
         a, b, outcome, weight = a[keep], b[keep], outcome[keep], weight[keep]
         raw_style = None if raw_style is None else raw_style[keep]
+        importance, multiplicity = (
+            None if importance is None else importance[keep],
+            multiplicity[keep],
+        )
+        if drop_ties and not a.size:
+            raise RatingError("every battle is a tie, so nothing is left to rate with ties dropped")
+        if not a.size:
+            raise RatingError("every battle has importance 0, so nothing is left to rate")
         a, b, models = _drop_unused_models(a, b, models)
     m = len(models)
     low, high = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
@@ -66,12 +93,20 @@ def aggregate(
     if style_control:
         if raw_style is None:
             raise RatingError("style control needs style counts: select with style_control=True")
-        z, names = style_features(raw_style, None if battles.weight is None else weight)
+        weighted = battles.weight is not None or importance is not None
+        z, names = style_features(raw_style, weight if weighted else None)
         z = np.where(a_is_low[:, None], z, -z)
-        rows, features, counts = _count_feature_rows(pair, z, column, weight)
+        rows, features, counts, row_of = _count_feature_rows(pair, z, column, weight)
     else:
         rows, counts = _count_pairs(pair, column, weight, m)
-        features, names = None, ()
+        features, names, row_of = None, (), None
+    squares = units = None
+    if importance is not None:
+        if row_of is None:
+            row_of = np.searchsorted(rows, pair)
+        cells = row_of * 3 + column
+        squares = np.bincount(cells, weight * importance, rows.size * 3).reshape(-1, 3)
+        units = Units(cell=column * rows.size + row_of, value=importance, count=multiplicity)
     i, j = rows // m, rows % m
     weights = None
     if reweight:
@@ -86,6 +121,8 @@ def aggregate(
         features=features,
         feature_names=names,
         weights=weights,
+        squares=squares,
+        units=units,
     )
 
 
@@ -96,7 +133,7 @@ def _drop_unused_models(
     played = np.bincount(a, minlength=len(models)) + np.bincount(b, minlength=len(models))
     used = np.flatnonzero(played)
     if used.size < 2:
-        raise RatingError("every battle is a tie, so nothing is left to rate with ties dropped")
+        raise RatingError("the battles left name only one model, so there is nothing to rate")
     if used.size == len(models):
         return a, b, models
     index = np.full(len(models), -1, dtype=a.dtype)
@@ -122,8 +159,9 @@ def _count_pairs(
 
 def _count_feature_rows(
     pair: np.ndarray, z: np.ndarray, column: np.ndarray, weight: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Merge battles whose pair and features are bit-for-bit equal, keeping first-seen order.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge battles whose pair and features are bit-for-bit equal, keeping first-seen order;
+    also the row of each battle.
 
     Rows are sorted by a 64-bit hash of their contents; neighbours with equal hashes merge
     only when every field is equal, so a collision can leave duplicates apart but never
@@ -143,7 +181,7 @@ def _count_feature_rows(
     if not equal.any():
         each = np.zeros((n, 3))
         each[np.arange(n), column] = weight
-        return pair, z, each
+        return pair, z, each, np.arange(n)
     continues = np.zeros(n, dtype=bool)
     continues[candidate[equal] + 1] = True
     run_start = np.maximum.accumulate(np.where(continues, 0, np.arange(n)))
@@ -153,7 +191,7 @@ def _count_feature_rows(
     group = (np.cumsum(kept) - 1)[representative]
     n_groups = int(np.count_nonzero(kept))
     counts = np.bincount(group * 3 + column, weight, minlength=n_groups * 3)
-    return pair[kept], z[kept], counts.reshape(n_groups, 3)
+    return pair[kept], z[kept], counts.reshape(n_groups, 3), group
 
 
 def pair_index(keys: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -482,7 +482,10 @@ class Problem:
         tau = None if self.kernel.n_tie == 0 else float(x[-1])
         d, e = self.kernel.outcome_scores(eta, tau)
         weights = self.data.weights
-        n = self.data.counts if weights is None else self.data.counts * (weights**2)[:, None]
+        # A battle of importance v adds v·score, so its outer product counts v².
+        n = self.data.counts if self.data.squares is None else self.data.squares
+        if weights is not None:
+            n = n * (weights**2)[:, None]
         h = (n * d * d).sum(axis=1)[None]
         h_tau = h_cross = None
         if e is not None:

@@ -36,7 +36,11 @@ class Battles:
     `outcome` is 2 when model_a won, 1 for a tie, 0 when model_b won. `weight` is an integer
     multiplicity (a battle of weight 3 counts as three identical battles); `tstamp` orders
     battles in time for online Elo (None: input order); `style` holds raw answer-style counts,
-    shape (n, 2 sides, 4 features), when style control was asked for.
+    shape (n, 2 sides, 4 features), when style control was asked for. `importance` holds
+    real weights ≥ 0 (e.g. how similar a battle's prompt is to a topic): one battle of
+    importance 0.3 counts 0.3 in the likelihood, the sandwich interval counts its score with
+    0.3², and the bootstrap resamples it as one battle carrying 0.3 (unlike a multiplicity,
+    which stands for that many independent battles). Only Bradley–Terry fits use it.
     """
 
     models: tuple[str, ...]
@@ -46,10 +50,11 @@ class Battles:
     weight: np.ndarray | None = None
     tstamp: np.ndarray | None = None
     style: np.ndarray | None = None
+    importance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.model_a)
-        for name in ("model_b", "outcome", "weight", "tstamp", "style"):
+        for name in ("model_b", "outcome", "weight", "tstamp", "style", "importance"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise BattleDataError(f"Battles.{name} has {len(value)} rows, model_a has {n}")
@@ -78,6 +83,11 @@ class Battles:
             raise BattleDataError(
                 "Battles.weight must hold whole numbers of battles (0, 1, 2, ...)"
             )
+        if self.importance is not None:
+            _refuse(
+                "Battles.importance must hold finite numbers of 0 or more; index {first} does not",
+                ~np.isfinite(self.importance) | (self.importance < 0),
+            )
 
     def __len__(self) -> int:
         return len(self.model_a)
@@ -85,6 +95,11 @@ class Battles:
     def multiplicity(self) -> np.ndarray:
         """Weight of each battle as float64 (ones when the table has no weights)."""
         return np.ones(len(self)) if self.weight is None else self.weight.astype(np.float64)
+
+    def likelihood_weight(self) -> np.ndarray:
+        """What each row counts in the likelihood: its multiplicity times its importance."""
+        weight = self.multiplicity()
+        return weight if self.importance is None else weight * self.importance
 
 
 def _refuse(message: str, bad: np.ndarray) -> None:

@@ -31,6 +31,7 @@ def battles_among(battles: Battles, names: Sequence[str]) -> Battles:
         weight=None if battles.weight is None else battles.weight[rows],
         tstamp=None if battles.tstamp is None else battles.tstamp[rows],
         style=None if battles.style is None else battles.style[rows],
+        importance=None if battles.importance is None else battles.importance[rows],
     )
 
 

@@ -14,6 +14,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from modelarena.rating.aggregate import Units
 from modelarena.rating.bt import BTFit
 from modelarena.rating.identify import ResampleLimits
 
@@ -120,22 +121,21 @@ def bootstrap(
     finite rating (its θ is ±inf or NaN there; see _Limits and _pin) or did not converge.
     Rounds run in chunks on threads; chunk c always uses child seed c,
     so the result depends on `seed` only, never on timing, and no process is started.
+    Battles with importance weights are resampled one by one, each carrying its importance.
     """
     problem = fit.problem
-    flat = problem.data.counts.T.ravel()
-    cells = np.flatnonzero(flat > 0)
-    chunk = int(np.clip(_CHUNK_CELLS // flat.size, 1, 256))
+    flat, units = problem.data.counts.T.ravel(), problem.data.units
+    resample = _resampler(flat, units)
+    drawn = flat.size if units is None else max(flat.size, units.cell.size)
+    chunk = int(np.clip(_CHUNK_CELLS // drawn, 1, 256))
     shared_inverse = np.linalg.inv(problem.identified(problem.hessian(fit.x)))
     sizes = [min(chunk, rounds - start) for start in range(0, rounds, chunk)]
     seeds = np.random.SeedSequence(seed).spawn(len(sizes))
-    sampler = MultinomialSampler(flat[cells])
     limits_of = None if problem.penalty else _Limits(fit)
 
     def run(index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seeds[index])
-        resampled = np.zeros((sizes[index], flat.size))
-        resampled[:, cells] = sampler.draw(sizes[index], rng)
-        counts = resampled.reshape(sizes[index], 3, -1)
+        counts = resample(sizes[index], rng).reshape(sizes[index], 3, -1)
         limits = None if limits_of is None else limits_of(counts)
         x, converged = problem.newton(
             counts, fit.x, tol=_BOOTSTRAP_TOL, shared_inverse=shared_inverse
@@ -161,6 +161,32 @@ def bootstrap(
             if progress is not None:
                 progress(done)
     return samples, unconverged
+
+
+def _resampler(
+    flat: np.ndarray, units: Units | None
+) -> Callable[[int, np.random.Generator], np.ndarray]:
+    """A function drawing resamples (rounds, cells) of the flattened counts `flat`: of its
+    cells' whole counts, or of the battles `units` stand for."""
+    if units is None:
+        cells = np.flatnonzero(flat > 0)
+        sampler = MultinomialSampler(flat[cells])
+
+        def draw_cells(rounds: int, rng: np.random.Generator) -> np.ndarray:
+            resampled = np.zeros((rounds, flat.size))
+            resampled[:, cells] = sampler.draw(rounds, rng)
+            return resampled
+
+        return draw_cells
+    battles = MultinomialSampler(units.count)
+
+    def draw_battles(rounds: int, rng: np.random.Generator) -> np.ndarray:
+        values = battles.draw(rounds, rng) * units.value
+        target = (np.arange(rounds) * flat.size)[:, None] + units.cell
+        totals = np.bincount(target.ravel(), values.ravel(), rounds * flat.size)
+        return totals.reshape(rounds, flat.size)
+
+    return draw_battles
 
 
 class _Limits:

@@ -52,6 +52,8 @@ def rate(
         )
     if len(battles) == 0:
         raise RatingError("there are no battles to rate")
+    if battles.importance is not None and config.method != "bt":
+        raise RatingError("battles with importance weights are rated with Bradley–Terry only")
     data = _aggregate(battles, config)
     groups = model_groups(data)
     if len(groups) == 1:

@@ -347,16 +347,26 @@ def add_vote(
     return True
 
 
-def set_feedback(db: Database, turn_id: int, visitor_id: str, rating: int) -> None:
-    """Store (or change) the thumbs up (+1) or down (-1) on a chat answer."""
+def set_feedback(
+    db: Database,
+    turn_id: int,
+    visitor_id: str,
+    rating: int,
+    reason: str | None = None,
+    comment: str | None = None,
+) -> None:
+    """Store (or replace) the thumbs up (+1) or down (-1) on a chat answer, with the
+    reason and comment a thumbs down may carry."""
+    given = {"rating": rating, "reason": reason, "comment": comment}
     for _ in range(2):  # a concurrent first rating (a double click) wins the insert
         try:
             with db.session() as session:
                 row = session.scalar(select(Feedback).where(Feedback.turn_id == turn_id))
                 if row is None:
-                    session.add(Feedback(turn_id=turn_id, visitor_id=visitor_id, rating=rating))
+                    session.add(Feedback(turn_id=turn_id, visitor_id=visitor_id, **given))
                 else:
-                    row.rating = rating
+                    for name, value in given.items():
+                        setattr(row, name, value)
                     row.created_at = utcnow()
             return
         except IntegrityError:

@@ -22,6 +22,10 @@ from modelarena.store.models import Conversation, Flag, Vote
 
 # The built-in categories, as bits 0, 1, 2, 3 of a vote's category mask.
 CATEGORIES = ("long", "multi_turn", "code", "math")
+# Each side's answer-style counts, side A's four then side B's (style control reads them).
+STYLE_COUNTS = tuple(
+    f"{count}_{side}" for side in "ab" for count in ("tokens", "headers", "lists", "bold")
+)
 CHUNK = 100_000  # rows per fetch
 _IDS_PER_QUERY = 5_000  # ids bound in one `in (...)`
 
@@ -60,14 +64,18 @@ FEATURES = tuple(field.name for field in fields(Features))
 
 
 def votes(db: Database, after: int = 0, ids: Collection[int] | None = None) -> Columns:
-    """`vote`, `conversation`, `winner` and `categories` (the mask of Features.categories;
-    None where the vote has no features) of every vote with an id above `after` (or of
-    the votes `ids`), by vote id."""
+    """`vote`, `conversation`, `winner`, `categories` (the mask of Features.categories;
+    None where the vote has no features) and the STYLE_COUNTS of every vote with an id
+    above `after` (or of the votes `ids`), by vote id."""
     bits = [cast(getattr(Vote, name), Integer) * (1 << b) for b, name in enumerate(CATEGORIES)]
     query = select(
-        Vote.id, Vote.conversation_id, Vote.winner, functools.reduce(operator.add, bits)
+        Vote.id,
+        Vote.conversation_id,
+        Vote.winner,
+        functools.reduce(operator.add, bits),
+        *(getattr(Vote, name) for name in STYLE_COUNTS),
     ).order_by(Vote.id)
-    names = ("vote", "conversation", "winner", "categories")
+    names = ("vote", "conversation", "winner", "categories", *STYLE_COUNTS)
     if ids is not None:
         return _each_chunk(db, query, Vote.id, ids, names)
     return _columns(db, query.where(Vote.id > after), names)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -144,7 +145,8 @@ class Vote(Base):
 
 
 class Feedback(Base):
-    """Thumbs up (+1) or down (-1) on one answer of a direct chat."""
+    """Thumbs up (+1) or down (-1) on one answer of a direct chat; a thumbs down may say
+    why (`reason`, one of a fixed list) and carry the visitor's `comment`."""
 
     __tablename__ = "feedback"
 
@@ -152,6 +154,8 @@ class Feedback(Base):
     turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id"), unique=True)
     visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id"), index=True)
     rating: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -241,3 +245,14 @@ class PromptLabel(Base):
     categories: Mapped[dict] = mapped_column(JSON, default=dict)
     raw: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PromptEmbedding(Base):
+    """A blind battle's first prompt as one embedding model sees it (`vector`: float32
+    bytes), computed once for the leaderboard of a topic."""
+
+    __tablename__ = "prompt_embeddings"
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

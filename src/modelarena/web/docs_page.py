@@ -33,7 +33,7 @@ def mount(app: FastAPI, path: str = "/docs") -> None:
     async def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         assets = f"{root}{path}/assets"
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
             title=f"{app.title} API",
             swagger_js_url=f"{assets}/swagger-ui-bundle.js",
@@ -42,6 +42,8 @@ def mount(app: FastAPI, path: str = "/docs") -> None:
             # No badge from the online validator: nothing outside this server is asked.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        # The page's language, for screen readers (FastAPI's template names none).
+        return HTMLResponse(bytes(page.body).replace(b"<html>", b'<html lang="en">', 1))
 
     @app.get(path + "/assets/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:

@@ -29,15 +29,19 @@ def _most_telling(errors: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _param(location: Sequence[Any]) -> str | None:
-    """A dotted parameter name from pydantic's location, without the body prefix and the
-    names of the shapes pydantic tried (`list[constrained-str]`, `TextPart`)."""
-    parts = [str(part) for part in location if part != "body"]
+    """A dotted parameter name from pydantic's location, without where it came from
+    (body, query, path, header, cookie) and the names of the shapes pydantic tried
+    (`list[constrained-str]`, `TextPart`)."""
+    parts = [str(part) for part in location]
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
     kept = [p for p in parts if not _SHAPE.search(p) and p not in _TYPE_NAMES]
     return ".".join(kept) or None
 
 
 _SHAPE = re.compile(r"[\[\]-]|^[A-Z]")
 _TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict"}
+_SOURCES = {"body", "query", "path", "header", "cookie"}
 
 
 def _methods_of(request: Request) -> list[str]:

@@ -1,6 +1,12 @@
-// The admin page: a token opens the model settings and the flagged battles, all through
-// /api/admin. Conversation text is shown as plain text, never as HTML.
+// The admin page: a token opens the conversation browser, the vote statistics, exports,
+// the model settings and the flagged battles, all through /api/admin; "Sign out" forgets
+// the token. Conversation text is shown as plain text, never as HTML.
 "use strict";
+
+const WINNER_WORDS = {
+  model_a: "A is better", model_b: "B is better", tie: "Tie", "tie (bothbad)": "Both are bad",
+};
+const MODE_WORDS = { battle: "Blind battle", side_by_side: "Side by side", chat: "Direct chat" };
 
 document.addEventListener("DOMContentLoaded", () => {
   const $ = (id) => document.getElementById(id);
@@ -209,13 +215,21 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  async function showConversation(id) {
+  function showConversation(id) { return readInto($("conversation"), id); }
+
+  // Shows a stored conversation in `pane`: its models, vote, flags, and each turn's
+  // prompt and answers, with a direct chat's thumbs and the reason and comment given.
+  async function readInto(pane, id, closeButton) {
     const conversation = await api.json("GET", `/api/admin/conversations/${encodeURIComponent(id)}`);
-    const pane = $("conversation");
-    pane.replaceChildren(
-      element("h2", `${conversation.mode} ${conversation.id}`, "pane-title"),
-      element("p", `Models: ${conversation.models.join(" vs ")} · vote: ${conversation.winner ?? "none"}`, "intro"),
-    );
+    const title = element("h2", `${MODE_WORDS[conversation.mode] ?? conversation.mode} ${conversation.id}`, "pane-title");
+    title.id = `${pane.id}-title`;
+    const vote = conversation.mode === "chat" ? "" :
+      ` · vote: ${WINNER_WORDS[conversation.winner] ?? "none yet"}`;
+    pane.replaceChildren(title, element("p", `Models: ${conversation.models.join(" vs ")}${vote}`, "intro"));
+    if (conversation.flags.length) {
+      pane.appendChild(element("p", "Flags: " + conversation.flags.map((f) =>
+        `${f.kind} (${f.excluded ? "kept out" : "counted"})`).join(", "), "intro"));
+    }
     conversation.turns.forEach((turn, number) => {
       const block = element("div", undefined, "turn");
       block.appendChild(element("div", turn.prompt, "user"));
@@ -227,18 +241,198 @@ document.addEventListener("DOMContentLoaded", () => {
         block.appendChild(element("div", answer.error ? `Error: ${answer.error}` : answer.answer ?? "",
           answer.error ? "answer plain failed" : "answer plain"));
       });
+      if (turn.feedback) block.appendChild(feedbackNote(turn.feedback));
       pane.appendChild(block);
     });
+    if (closeButton) pane.appendChild(closeButton);
     pane.hidden = false;
     pane.scrollIntoView({ behavior: "smooth" });
   }
 
+  function feedbackNote(feedback) {
+    const note = element("p", undefined, `feedback-note ${feedback.rating > 0 ? "up" : "down"}`);
+    note.appendChild(element("strong", feedback.rating > 0 ? "▲ Thumbs up" : "▼ Thumbs down"));
+    if (feedback.reason) note.append(` · ${reasonWords(feedback.reason)}`);
+    if (feedback.comment) note.appendChild(element("q", feedback.comment, "feedback-comment"));
+    return note;
+  }
+
+  function reasonWords(reason) { return reason.replaceAll("_", " "); }
+
+  // -- the conversation browser -----------------------------------------------------------
+  const browse = { page: 1, pages: 1, opener: null, asked: 0 };
+
+  function query(form) {
+    const params = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) if (value) params.set(name, value);
+    return params;
+  }
+
+  function outcomeText(row) {
+    if (row.mode !== "chat") return row.winner ? WINNER_WORDS[row.winner] : "not voted";
+    const parts = [];
+    if (row.thumbs_up) parts.push(`▲ ${row.thumbs_up}`);
+    if (row.thumbs_down) parts.push(`▼ ${row.thumbs_down}`);
+    if (row.reasons.length) parts.push(`(${row.reasons.map(reasonWords).join(", ")})`);
+    return parts.join(" ") || "no thumbs";
+  }
+
+  async function loadConversations() {
+    const params = query($("browse-filters"));
+    params.set("page", browse.page);
+    const asked = ++browse.asked;
+    const answer = await api.json("GET", `/api/admin/conversations?${params}`);
+    if (asked !== browse.asked) return;  // a later request (other filters) answers instead
+    Object.assign(browse, { page: answer.page, pages: answer.pages });
+    const body = $("conversations").querySelector("tbody");
+    body.replaceChildren();
+    for (const item of answer.conversations) {
+      const view = button("View", async () => {
+        browse.opener = view;
+        await readInto($("reader"), item.id, closeReaderButton());
+        $("reader").focus({ preventScroll: true });
+      });
+      const tr = row([
+        new Date(item.created_at).toLocaleString(), MODE_WORDS[item.mode] ?? item.mode,
+        item.models.join(" vs "), element("span", item.first_prompt || "(no message)", "prompt-cell"),
+        outcomeText(item), item.flags.join(", "), view,
+      ]);
+      tr.dataset.conversation = item.id;
+      body.appendChild(tr);
+    }
+    const { total } = answer;
+    $("browse-count").textContent = total === 0 ? "No conversation matches." :
+      `${total} conversation${total === 1 ? "" : "s"} match.`;
+    $("page-number").textContent = `Page ${browse.page} of ${browse.pages}`;
+    $("previous-page").disabled = browse.page <= 1;
+    $("next-page").disabled = browse.page >= browse.pages;
+  }
+
+  function closeReaderButton() {
+    return button("Close", () => {
+      $("reader").hidden = true;
+      $("reader").replaceChildren();
+      if (browse.opener?.isConnected) browse.opener.focus();
+    });
+  }
+
+  // -- vote statistics ----------------------------------------------------------------------
+  function percent(share) { return share === null ? "–" : `${Math.round(share * 100)}%`; }
+
+  function bar(value, top, text) {
+    const box = element("span", undefined, "bar-cell");
+    const track = element("span", undefined, "bar");
+    const fill = element("span", undefined, "bar-fill");
+    fill.style.width = `${top ? Math.round((100 * value) / top) : 0}%`;
+    track.setAttribute("aria-hidden", "true");
+    track.appendChild(fill);
+    box.append(element("span", text), track);
+    return box;
+  }
+
+  async function loadStats() {
+    const { models, days } = await api.json("GET", `/api/admin/stats?${query($("stats-filters"))}`);
+    const modelBody = $("model-stats").querySelector("tbody");
+    modelBody.replaceChildren();
+    for (const m of models) {
+      const reasons = Object.entries(m.reasons).map(([r, n]) => `${reasonWords(r)} (${n})`).join(", ");
+      const tr = row([m.model, m.votes, m.wins, m.losses, m.ties, m.both_bad,
+        bar(m.win_rate ?? 0, 1, percent(m.win_rate)), m.thumbs_up, m.thumbs_down, reasons]);
+      tr.dataset.model = m.model;
+      modelBody.appendChild(tr);
+    }
+    const dayBody = $("day-stats").querySelector("tbody");
+    dayBody.replaceChildren();
+    const busiest = Math.max(0, ...days.map((d) => d.votes));
+    for (const d of days) {
+      const o = d.outcomes;
+      const tr = row([d.day, bar(d.votes, busiest, String(d.votes)), o.model_a ?? 0, o.model_b ?? 0,
+        o.tie ?? 0, o["tie (bothbad)"] ?? 0, d.thumbs_up, d.thumbs_down]);
+      tr.dataset.day = d.day;
+      dayBody.appendChild(tr);
+    }
+    $("stats-message").textContent = models.length ? "" : "No votes or thumbs in this range.";
+  }
+
+  // -- exports --------------------------------------------------------------------------------
+  const exportForm = $("export");
+
+  function showExportOptions() {
+    const battles = exportForm.elements.what.value === "battles";
+    for (const label of exportForm.querySelectorAll(".battles-only")) label.hidden = !battles;
+  }
+
+  exportForm.elements.what.addEventListener("change", () => {
+    exportForm.elements.format.value = exportForm.elements.what.value === "battles" ? "fastchat" : "jsonl";
+    showExportOptions();
+  });
+  exportForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { what, format, include_named: named, include_excluded: excluded } = exportForm.elements;
+    const params = new URLSearchParams({ format: format.value });
+    if (what.value === "battles") {
+      params.set("include_named", named.checked);
+      params.set("include_excluded", excluded.checked);
+    }
+    const said = $("export-status");
+    said.textContent = "Preparing the file…";
+    try {
+      const response = await api.call("GET", `/api/admin/export/${what.value}?${params}`);
+      const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ??
+        `modelarena-${what.value}`;
+      const link = element("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = name;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      said.textContent = `Downloaded ${response.headers.get("X-Records")} records as ${name}.`;
+    } catch (error) {
+      said.textContent = error.message;
+    }
+  });
+  showExportOptions();
+
+  // -- signing in and out -----------------------------------------------------------------
+  function fillModelChoices(names) {
+    for (const select of document.querySelectorAll(".model-choice")) {
+      const chosen = select.value;
+      select.replaceChildren(select.options[0]);
+      for (const name of names) select.appendChild(new Option(name, name));
+      select.value = names.includes(chosen) ? chosen : "";
+    }
+  }
+
   async function open(token) {
     api.headers.Authorization = `Bearer ${token}`;
-    await Promise.all([loadModels(), loadFlags()]);
+    const { models } = await api.json("GET", "/api/admin/models");
+    fillModelChoices(models.map((m) => m.name));
+    browse.page = 1;
+    await Promise.all([loadModels(), loadFlags(), loadConversations(), loadStats()]);
     sessionStorage.setItem("admin-token", token);
     $("admin-panels").hidden = false;
+    $("login").hidden = true;
+    $("sign-out").hidden = false;
     status.textContent = "";
+  }
+
+  // Forgets the token (this tab keeps it only in its session storage), takes every
+  // admin view off the page and shows the sign-in form again.
+  function signOut(message) {
+    sessionStorage.removeItem("admin-token");
+    delete api.headers.Authorization;
+    $("admin-panels").hidden = true;
+    for (const body of $("admin-panels").querySelectorAll("tbody")) body.replaceChildren();
+    for (const pane of [$("reader"), $("conversation")]) {
+      pane.replaceChildren();
+      pane.hidden = true;
+    }
+    $("sign-out").hidden = true;
+    $("login").hidden = false;
+    $("token").value = "";
+    $("token").focus();
+    status.textContent = message;
   }
 
   $("login").addEventListener("submit", async (event) => {
@@ -246,11 +440,22 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       await open($("token").value.trim());
     } catch (error) {
+      delete api.headers.Authorization;
       $("admin-panels").hidden = true;
       status.textContent = error.message;
     }
   });
+  $("sign-out").addEventListener("click", () => signOut("Signed out."));
   $("unreviewed").addEventListener("change", () => loadFlags().catch((e) => { status.textContent = e.message; }));
+  const shown = (load) => (event) => {
+    event?.preventDefault();
+    load().catch((error) => { status.textContent = error.message; });
+  };
+  $("browse-filters").addEventListener("submit", shown(() => { browse.page = 1; return loadConversations(); }));
+  $("browse-filters").addEventListener("reset", () => setTimeout(shown(() => { browse.page = 1; return loadConversations(); })));
+  $("previous-page").addEventListener("click", shown(() => { browse.page -= 1; return loadConversations(); }));
+  $("next-page").addEventListener("click", shown(() => { browse.page += 1; return loadConversations(); }));
+  $("stats-filters").addEventListener("submit", shown(loadStats));
   const saved = sessionStorage.getItem("admin-token");
-  if (saved) open(saved).catch(() => sessionStorage.removeItem("admin-token"));
+  if (saved) open(saved).catch(() => signOut(""));
 });

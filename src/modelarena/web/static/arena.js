@@ -3,6 +3,7 @@
 "use strict";
 
 const NEED_TERMS = "Your message was not sent: agree to the terms of use first.";
+const PAGE_OF_MODE = { battle: "/", side_by_side: "/side-by-side", chat: "/chat" };
 const VOTE_WORDS = {
   model_a: "A is better", model_b: "B is better", tie: "Tie", "tie (bothbad)": "Both are bad",
 };
@@ -193,8 +194,9 @@ document.addEventListener("DOMContentLoaded", () => {
 
   // -- turns ----------------------------------------------------------------------------
 
-  function addTurn(text, image) {
-    const { id, turns } = round.conversation;
+  // A turn's boxes on the page (the `index`th: by default the next one).
+  function addTurn(text, image, index = round.conversation.turns.length) {
+    const { id } = round.conversation;
     const nodes = {};
     for (const side of sides) {
       const turn = document.createElement("div");
@@ -210,7 +212,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       turn.appendChild(user);
       nodes[side] = answers.create(turn);
-      if (mode === "chat") turn.appendChild(thumbs(id, turns.length));
+      if (mode === "chat") turn.appendChild(thumbs(id, index));
       pane(side).querySelector(".turns").appendChild(turn);
     }
     return nodes;
@@ -224,18 +226,99 @@ document.addEventListener("DOMContentLoaded", () => {
       button.type = "button";
       button.textContent = label;
       button.setAttribute("aria-label", rating > 0 ? "Thumbs up" : "Thumbs down");
-      button.addEventListener("click", async () => {
-        try {
-          await api.json("POST", `/api/conversations/${conversationId}/feedback`,
-            { turn: turnIndex, rating });
-          box.querySelectorAll("button").forEach((b) => b.classList.remove("chosen"));
-          button.classList.add("chosen");
-          if (box.isConnected) setStatus("Thanks for the feedback.");
-        } catch (error) { if (box.isConnected) setStatus(error.message, true); }
+      button.setAttribute("aria-pressed", "false");
+      // Stores this rating (with a thumbs down's reason and comment, if given).
+      const rate = async (details = {}) => {
+        await api.json("POST", `/api/conversations/${conversationId}/feedback`,
+          { turn: turnIndex, rating, ...details });
+        for (const b of box.querySelectorAll("button")) {
+          b.classList.toggle("chosen", b === button);
+          b.setAttribute("aria-pressed", String(b === button));
+        }
+        if (box.isConnected) setStatus("Thanks for the feedback.");
+      };
+      button.addEventListener("click", () => {
+        if (rating < 0) { askWhy(rate); return; }
+        rate().catch((error) => { if (box.isConnected) setStatus(error.message, true); });
       });
       box.appendChild(button);
     }
     return box;
+  }
+
+  // A thumbs down may say why: one of a few reasons and an optional comment, asked in a
+  // dialog. "Send feedback" stores the thumbs down (with neither, if none is given); Cancel
+  // or Escape leaves the rating as it was. A refused answer keeps the dialog open, saying why.
+  const WHY_REASONS = [
+    ["inaccurate", "Wrong or made up"],
+    ["unhelpful", "Not helpful"],
+    ["ignored_instructions", "Didn’t follow my instructions"],
+    ["unsafe", "Harmful or offensive"],
+    ["other", "Something else"],
+  ];
+  const MAX_COMMENT = 1000;
+  let why = null;  // the dialog, made on first use, and what its "Send" stores
+
+  function askWhy(save) {
+    why = why || makeWhyDialog();
+    why.save = save;
+    why.form.reset();
+    why.error.hidden = true;
+    why.count.textContent = `0 of ${MAX_COMMENT} characters`;
+    why.dialog.showModal();
+  }
+
+  function makeWhyDialog() {
+    const make = (tag, props = {}) => Object.assign(document.createElement(tag), props);
+    const dialog = make("dialog", { id: "feedback", className: "feedback" });
+    dialog.setAttribute("aria-labelledby", "feedback-title");
+    const form = make("form");
+    const reasons = make("fieldset", { className: "reasons" });
+    reasons.appendChild(make("legend", { textContent: "Reason (optional)" }));
+    for (const [value, words] of WHY_REASONS) {
+      const label = make("label", { className: "check" });
+      label.append(make("input", { type: "radio", name: "reason", value }), ` ${words}`);
+      reasons.appendChild(label);
+    }
+    const comment = make("textarea", {
+      id: "feedback-comment", name: "comment", rows: 3, maxLength: MAX_COMMENT,
+    });
+    comment.setAttribute("aria-describedby", "feedback-count");
+    const count = make("p", { id: "feedback-count", className: "hint" });
+    const error = make("p", { className: "error", hidden: true });
+    error.setAttribute("role", "alert");
+    const cancel = make("button", { type: "button", textContent: "Cancel" });
+    const send = make("button", { type: "submit", className: "primary", textContent: "Send feedback" });
+    const actions = make("div", { className: "dialog-actions" });
+    actions.append(cancel, send);
+    form.append(
+      make("h2", { id: "feedback-title", textContent: "What was wrong with this answer?" }),
+      reasons, make("label", { htmlFor: "feedback-comment", textContent: "Comment (optional)" }),
+      comment, count, error, actions,
+    );
+    dialog.appendChild(form);
+    document.body.appendChild(dialog);
+    const state = { dialog, form, error, count, save: null };
+    comment.addEventListener("input", () => {
+      count.textContent = `${comment.value.length} of ${MAX_COMMENT} characters`;
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const details = {};
+      if (form.elements.reason.value) details.reason = form.elements.reason.value;
+      if (comment.value.trim()) details.comment = comment.value.trim();
+      send.disabled = true;
+      try {
+        await state.save(details);
+        dialog.close();
+      } catch (failure) {
+        error.textContent = failure.message;
+        error.hidden = false;
+        if (failure.param === "comment") comment.focus();
+      } finally { send.disabled = false; }
+    });
+    return state;
   }
 
   async function startConversation(signal) {
@@ -359,6 +442,7 @@ document.addEventListener("DOMContentLoaded", () => {
         const started = await startConversation(mine.controller.signal);
         if (mine !== round) return;
         mine.conversation = started;
+        continuity.started(started.id);
       } catch (error) {
         if (finish(mine)) setStatus(error.message, true);
         return;
@@ -384,8 +468,10 @@ document.addEventListener("DOMContentLoaded", () => {
         nodes[side] = all[all.length - 1];
         answers.waiting(nodes[side]);
         // A rating belongs to the answer it was given to (the server drops it too).
-        nodes[side].closest(".turn").querySelectorAll(".thumbs .chosen")
-          .forEach((b) => b.classList.remove("chosen"));
+        for (const thumb of nodes[side].closest(".turn").querySelectorAll(".thumbs button")) {
+          thumb.classList.remove("chosen");
+          thumb.setAttribute("aria-pressed", "false");
+        }
       }
       return nodes;
     });
@@ -416,6 +502,17 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // Marks the visitor's choice and names the models.
+  function showVote(winner, revealed) {
+    const button = voteButtons.find((b) => b.dataset.winner === winner);
+    button.classList.add("chosen");
+    button.setAttribute("aria-pressed", "true");
+    reveal(revealed, winner);
+    const { a, b } = revealed;
+    setStatus(`You voted “${VOTE_WORDS[winner]}”: A is ${a.display_name}, ` +
+      `B is ${b.display_name}.`);
+  }
+
   async function vote(button) {
     if (!round.conversation || round.busy) return;
     const winner = button.dataset.winner;
@@ -425,12 +522,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const result = await api.json("POST", path, { winner });
       Object.assign(mine.conversation, { winner, votable: false, can_continue: false });
       if (finish(mine)) {
-        button.classList.add("chosen");
-        button.setAttribute("aria-pressed", "true");
-        reveal(result.models, winner);
-        const { a, b } = result.models;
-        setStatus(`You voted “${VOTE_WORDS[winner]}”: A is ${a.display_name}, ` +
-          `B is ${b.display_name}.`);
+        showVote(winner, result.models);
+        continuity.voted(mine.conversation.id);
         $("clear").focus();
       }
     } catch (error) {
@@ -452,6 +545,79 @@ document.addEventListener("DOMContentLoaded", () => {
     setControls();
   }
 
+  // -- resuming -------------------------------------------------------------------------
+
+  // Shows the conversation named in the address again, as stored (after a reload, or from
+  // the recent list): its turns, and once voted its vote and names; it goes on from there.
+  async function resume(id, modelsReady) {
+    const mine = begin("Loading your conversation…");
+    let state;
+    try {
+      state = await api.json("GET", `/api/conversations/${encodeURIComponent(id)}`);
+      // A reload in the middle of an answer stopped it; its text so far is being stored.
+      if (state.turns.length && lastTurnUnsaved(state)) state = await storedAfterStop(id);
+      await modelsReady;
+    } catch (error) {
+      if (!finish(mine)) return;
+      continuity.cleared();
+      setStatus(error.status === 403 || error.status === 404 ?
+        "That conversation is not available in this browser; start a new one here." :
+        error.message, true);
+      return;
+    }
+    if (mine !== round) { finish(mine); return; }
+    if (state.mode !== mode) {  // a link to another page's conversation
+      location.replace(`${PAGE_OF_MODE[state.mode]}?conversation=${encodeURIComponent(id)}`);
+      return;
+    }
+    mine.conversation = state;
+    if (mode !== "battle") nameChosen(state.models);
+    state.turns.forEach((turn, index) => {
+      const nodes = addTurn(turn.prompt, turn.image, index);
+      for (const side of sides) {
+        const stored = turn.answers[side];
+        if (stored.error) answers.failed(nodes[side], stored.error);
+        else answers.complete(nodes[side], stored.html, stored.finish_reason);
+      }
+      if (turn.rating !== null) {  // a chat answer's thumbs, as given
+        const name = turn.rating > 0 ? "Thumbs up" : "Thumbs down";
+        const thumb = nodes.a.closest(".turn").querySelector(`.thumbs [aria-label="${name}"]`);
+        if (thumb) {
+          thumb.classList.add("chosen");
+          thumb.setAttribute("aria-pressed", "true");
+        }
+      }
+    });
+    continuity.started(id);
+    if (!finish(mine)) return;
+    if (state.winner) {
+      showVote(state.winner, state.models);
+      continuity.voted(id);
+    } else if (state.turns.length) {
+      reportRound(lastTurnStopped(state));
+    } else {
+      setStatus("");
+    }
+  }
+
+  function lastTurnUnsaved(conversation) {
+    const last = conversation.turns[conversation.turns.length - 1];
+    return Object.values(last.answers).some((a) => !a.finish_reason && !a.error);
+  }
+
+  // The chosen models of a resumed side-by-side or chat, in the lists and above the panes.
+  function nameChosen(chosen) {
+    sides.forEach((side, index) => {
+      const select = selects[index];
+      if ([...select.options].some((o) => o.value === chosen[side].name)) {
+        select.value = chosen[side].name;
+      }
+      const label = mode === "chat" ? "Model" : `Model ${side.toUpperCase()}`;
+      pane(side).querySelector(".pane-title").textContent =
+        `${label}: ${chosen[side].display_name}`;
+    });
+  }
+
   // -- starting again -------------------------------------------------------------------
 
   function reset() {
@@ -469,6 +635,7 @@ document.addEventListener("DOMContentLoaded", () => {
       button.removeAttribute("aria-pressed");
     }
     $("stop").hidden = true;
+    continuity.cleared();
     attachment.clear();  // also shows the chosen models' names again
     setStatus("");
     prompt.focus();
@@ -495,6 +662,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   // Leaving the page ends its answers: the server stops generating them.
   window.addEventListener("pagehide", () => round.controller.abort());
-  loadModels();
+  const modelsReady = loadModels();
   setControls();
+  if (continuity.wanted()) resume(continuity.wanted(), modelsReady);
 });
