@@ -168,8 +168,8 @@ def test_dpo_moves_margins_and_answers_and_exports_reproduce_it(tmp_path, home):
     out = tmp_path / "run"
     done = modelarena(
         "train", "dpo", "--base", SMOLLM, "--data", str(data), "--out", str(out),
-        "--steps", "16", "--lr", "5e-4", "--beta", "0.02", "--max-length", "192",
-        "--batch-tokens", "1024",
+        "--steps", "20", "--lr", "5e-4", "--beta", "0.02", "--max-length", "192",
+        "--batch-tokens", "1024", "--threads", "1",
         "--merge", "f16", env=home,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

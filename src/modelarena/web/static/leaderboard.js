@@ -174,7 +174,9 @@ document.addEventListener("DOMContentLoaded", () => {
         const th = document.createElement("th");
         th.scope = "rowgroup";
         th.colSpan = columns().length;
-        th.textContent = `Group ${group}: models that battled each other (ranks count within the group)`;
+        const words = document.createElement("span");  // stays in view as the table scrolls
+        words.textContent = `Group ${group}: ranks count within the group`;
+        th.appendChild(words);
         tr.appendChild(th);
         body.appendChild(tr);
       }
