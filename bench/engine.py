@@ -7,6 +7,13 @@ this one run on this machine.
 
     .venv/bin/python bench/engine.py [--rounds 5] [--tokens 128] [--threads N]
 
+With `--prefix-cache` it only measures the time to first token of turn 4 of a chat with
+~1,500 tokens of history, on a server with prefix caching and on one without (issue 15's
+target: >= 4x faster with the cache).
+
+With `--json-schema` it only compares one stream constrained by a JSON schema against one
+without (issue 15's target: >= 80% of the unconstrained tokens/s).
+
 Targets (issue 2, 2-core machine): one stream >= 75 tok/s; 8 streams >= 1.8x one stream;
 TTFT p50 <= 100 ms at concurrency 1.
 """
@@ -41,10 +48,10 @@ CONFIG = {
 }
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(home: Path, settings: dict = CONFIG) -> tuple[subprocess.Popen, str]:
     port = free_port()
     config = home / "config.yaml"
-    config.write_text(yaml.safe_dump(CONFIG))
+    config.write_text(yaml.safe_dump(settings))
     env = {**os.environ, "MODELARENA_DATA_DIR": str(home / "data")}
     process = subprocess.Popen(
         [
@@ -73,8 +80,11 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not start")
 
 
-async def one_stream(client: httpx.AsyncClient, tokens: int, seed: int) -> tuple[int, float]:
-    """Stream one answer; returns (completion tokens, seconds to first text)."""
+async def one_stream(
+    client: httpx.AsyncClient, tokens: int, seed: int, extra: dict | None = None
+) -> tuple[int, float]:
+    """Stream one answer (`extra`: more body fields); returns (completion tokens,
+    seconds to first text)."""
     body = {
         "model": "smollm2",
         "messages": [{"role": "user", "content": PROMPT}],
@@ -84,6 +94,7 @@ async def one_stream(client: httpx.AsyncClient, tokens: int, seed: int) -> tuple
         "temperature": 0.8,
         "seed": seed,
         "ignore_eos": True,
+        **(extra or {}),
     }
     started = time.perf_counter()
     first = None
@@ -115,6 +126,114 @@ async def ttft_at_one(url: str, samples: int) -> list[float]:
         return [(await one_stream(client, 8, i))[1] for i in range(samples)]
 
 
+# The story as one long JSON string: every token is checked against the grammar, and
+# `minLength` keeps the string open past the answer's length, so that both streams
+# generate real tokens to the end (no end-of-answer tokens after a closed object).
+STORY_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "story",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {
+                "title": {"type": "string", "maxLength": 60},
+                "story": {"type": "string", "minLength": 1000},
+            },
+            "required": ["title", "story"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+async def schema_round(url: str, tokens: int, seed: int) -> tuple[float, float]:
+    """Tokens/s of one stream with and without a JSON schema constraint."""
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        rates = []
+        for extra in (None, {"response_format": STORY_SCHEMA}):
+            started = time.perf_counter()
+            count, _ = await one_stream(client, tokens, seed, extra)
+            rates.append(count / (time.perf_counter() - started))
+        return rates[0], rates[1]
+
+
+def report_schema(url: str, rounds: int, tokens: int) -> None:
+    """The JSON schema mode: constrained against free decoding, alternated per round."""
+    asyncio.run(schema_round(url, 16, 0))  # warm-up
+    pairs = [asyncio.run(schema_round(url, tokens, 100 * r)) for r in range(rounds)]
+    free = statistics.median(p[0] for p in pairs)
+    constrained = statistics.median(p[1] for p in pairs)
+    ratio = statistics.median(c / f for f, c in pairs)
+    print(f"{rounds} rounds, {tokens}-token answers, one stream; medians over rounds")
+    print(f"unconstrained: {free:.1f} tok/s; JSON schema: {constrained:.1f} tok/s")
+    print(f"target: schema >= 80% of unconstrained -> {ratio:.0%}")
+
+
+def chat_history(sample: int, long_answers: bool) -> list[dict[str, str]]:
+    """Three turns, ~1,500 tokens in all, then turn 4's question: a pasted document and
+    short answers, or short questions and long answers (the last answer is prefilled again
+    even with the cache: only prompts are kept). Each sample's system prompt differs, so
+    no sample finds another's tokens in the cache."""
+    messages = [{"role": "system", "content": f"You are sailing coach number {sample}."}]
+    lines, sentences = (28, 1) if long_answers else (3, 32)
+    for turn in range(3):
+        paste = " ".join(f"Rule {turn}.{i}: keep the bow into the wind." for i in range(sentences))
+        messages.append({"role": "user", "content": f"{paste} What is step {turn + 1}?"})
+        steps = (
+            f"Step {turn}.{i}: the cat checks the rope and trims the sail." for i in range(lines)
+        )
+        messages.append({"role": "assistant", "content": " ".join(steps)})
+    messages.append({"role": "user", "content": "Now sum the plan up in one line."})
+    return messages
+
+
+async def turn4_ttft(url: str, sample: int, long_answers: bool) -> tuple[float, int]:
+    """Turn 3 is asked first (as the chat did), then turn 4 is timed: (seconds to its first
+    text, its prompt tokens)."""
+    messages = chat_history(sample, long_answers)
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        await one_stream(client, 1, sample, {"messages": messages[:-2]})
+        _, first = await one_stream(client, 8, sample, {"messages": messages})
+        usage = await client.post(
+            "/v1/chat/completions",
+            json={"model": "smollm2", "messages": messages, "max_tokens": 1},
+        )
+        return first, usage.json()["usage"]["prompt_tokens"]
+
+
+def report_prefix_cache(home: Path, rounds: int) -> None:
+    """Turn 4's time to first token with the cache and without, alternated per sample."""
+
+    def with_budget(tokens: int) -> dict:
+        return {**CONFIG, "models": [{**CONFIG["models"][0], "prefix_cache_tokens": tokens}]}
+
+    (home / "cached").mkdir()
+    (home / "uncached").mkdir()
+    # Both without flash attention (prefix caching turns it off); a budget of one token
+    # keeps nothing.
+    servers = [
+        start_server(home / "cached", with_budget(8 * 4096)),
+        start_server(home / "uncached", with_budget(1)),
+    ]
+    try:
+        for long_answers in (False, True):
+            results: dict[str, list[tuple[float, int]]] = {"cached": [], "uncached": []}
+            for sample in range(rounds * 4):
+                for name, (_, url) in zip(results, servers, strict=True):
+                    ttft = turn4_ttft(url, 1000 * long_answers + sample, long_answers)
+                    results[name].append(asyncio.run(ttft))
+            cached, uncached = (statistics.median(t for t, _ in results[n]) for n in results)
+            shape = "long answers" if long_answers else "a pasted document, short answers"
+            print(f"turn 4, {results['cached'][0][1]}-token prompt ({shape}), medians:")
+            print(f"  TTFT with prefix caching {cached:.2f} s, without {uncached:.2f} s")
+            print(f"  target >= 4x faster with the cache -> {uncached / cached:.1f}x")
+    finally:
+        for process, _ in servers:
+            process.terminate()
+            process.wait()
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -127,11 +246,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    parser.add_argument(
+        "--json-schema",
+        action="store_true",
+        help="only compare one stream with a JSON schema constraint against one without",
+    )
+    parser.add_argument(
+        "--prefix-cache",
+        action="store_true",
+        help="only time turn 4 of a long chat with prefix caching and without",
+    )
     args = parser.parse_args()
     if args.threads:
         CONFIG["models"][0]["threads"] = args.threads
+    if args.prefix_cache:
+        with tempfile.TemporaryDirectory() as home:
+            return report_prefix_cache(Path(home), args.rounds)
     with tempfile.TemporaryDirectory() as home:
         process, url = start_server(Path(home))
+        if args.json_schema:
+            try:
+                return report_schema(url, args.rounds, args.tokens)
+            finally:
+                process.terminate()
+                process.wait()
         try:
             asyncio.run(level(url, 2, 16, 0))  # warm-up
             # Levels alternate within each round, so the machine's slow drifts in

@@ -74,6 +74,13 @@ class ModelConfig(BaseModel):
     sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
     parallel: int = Field(8, ge=1, le=64, description="sequences decoded together")
     batch_size: int = Field(512, ge=16, description="tokens per decode step at most")
+    prefix_cache_tokens: int = Field(
+        0,
+        ge=0,
+        description="prompt tokens of finished sequences kept in idle slots, so that a "
+        "prompt starting the same way (a chat's next turn, a shared system prompt) skips "
+        "them; 0: no prefix caching. Turns llama.cpp's flash attention off",
+    )
     threads: int | None = Field(None, ge=1)
     embeddings: bool = True
     max_embedding_tokens: int = Field(

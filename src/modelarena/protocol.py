@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 MAX_STOP = 16
 MAX_MESSAGES = 2048
 MAX_EMBEDDING_INPUTS = 2048
+MAX_PROMPTS = 64  # prompts in one completions request
+MAX_TOP_LOGPROBS = 20  # alternatives per token (OpenAI's chat limit; vLLM's default)
 INT32_MAX = 2**31 - 1
 INT64 = 2**63
 
@@ -50,6 +52,8 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant's earlier calls
+    tool_call_id: str | None = None  # the call a `tool` message answers
 
     def text(self) -> str:
         """The message's text; image parts are not text and are skipped."""
@@ -109,6 +113,8 @@ class ChatCompletionRequest(_SamplingFields):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
 
     @model_validator(mode="after")
     def _merge_max_tokens(self):
@@ -121,15 +127,32 @@ class ChatCompletionRequest(_SamplingFields):
         return any(m.has_images() for m in self.messages)
 
 
+TokenIds = Annotated[list[Annotated[int, Field(ge=0, le=INT32_MAX)]], Field(min_length=1)]
+
+
 class CompletionRequest(_SamplingFields):
-    prompt: NonEmptyText | Annotated[list[NonEmptyText], Field(min_length=1, max_length=1)] = Field(
-        description="one prompt: a string, or a list holding one string"
+    prompt: (
+        NonEmptyText
+        | Annotated[list[NonEmptyText], Field(min_length=1, max_length=MAX_PROMPTS)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_PROMPTS)]
+    ) = Field(
+        description="a string, a list of token ids, or a batch of either (each prompt "
+        "gets its own `n` choices, numbered on after the previous prompt's)"
+    )
+    max_tokens: int | None = Field(
+        None, ge=0, le=INT32_MAX, description="0 (with `echo`): score the prompt only"
     )
     echo: bool = False
+    logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     suffix: str | None = None
 
-    def prompt_text(self) -> str:
-        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+    def prompts(self) -> list[str | list[int]]:
+        """The prompts, each a string or a list of token ids."""
+        prompt = self.prompt
+        if isinstance(prompt, str) or isinstance(prompt[0], int):
+            return [prompt]
+        return [p for p in prompt if not isinstance(p, int)]
 
 
 class EmbeddingRequest(BaseModel):

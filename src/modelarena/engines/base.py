@@ -22,6 +22,26 @@ GenerationRequest = ChatCompletionRequest | CompletionRequest
 
 
 @dataclass(slots=True)
+class TopLogprob:
+    """One candidate token and the model's log-probability of it."""
+
+    token: str
+    bytes: bytes
+    logprob: float
+
+
+@dataclass(slots=True)
+class TokenLogprob:
+    """A token of the answer (or, with echo, of the prompt), its log-probability (None
+    for a prompt's first token, which nothing predicts) and the likeliest alternatives."""
+
+    token: str
+    bytes: bytes
+    logprob: float | None
+    top: list[TopLogprob] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class TextDelta:
     """New text for one choice; `finish_reason` is set on the choice's last delta."""
 
@@ -29,6 +49,7 @@ class TextDelta:
     text: str = ""
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None  # raw OpenAI deltas from upstreams
+    logprobs: list[TokenLogprob] | None = None  # of the tokens behind this delta, if asked
 
 
 @dataclass(slots=True)
@@ -37,6 +58,7 @@ class Usage:
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0  # prompt tokens found in the prefix cache, not prefilled
 
     @property
     def total_tokens(self) -> int:
@@ -52,6 +74,7 @@ class Choice:
     text: str = ""
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass
@@ -96,6 +119,8 @@ class Engine(ABC):
                 continue
             choice = choices.setdefault(event.index, Choice(event.index))
             choice.text += event.text
+            if event.logprobs is not None:
+                choice.logprobs = (choice.logprobs or []) + event.logprobs
             if event.tool_calls:
                 choice.tool_calls = merge_tool_call_deltas(choice.tool_calls, event.tool_calls)
             if event.finish_reason:

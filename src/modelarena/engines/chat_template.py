@@ -40,13 +40,24 @@ class ChatTemplate:
         self._open, self._close = f"\ue000{tag}\ue001", f"\ue002{tag}\ue003"
         self._marks = re.compile(f"({self._open}|{self._close})")
 
-    def render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+    @property
+    def renders_tools(self) -> bool:
+        """Whether the template writes a request's `tools` into the prompt."""
+        return "tools" in self.source
+
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        add_generation_prompt: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> str:
         try:
             return self._template.render(
                 messages=messages,
                 add_generation_prompt=add_generation_prompt,
                 bos_token=self.bos_token,
                 eos_token=self.eos_token,
+                tools=tools,
             )
         except TemplateError as exc:
             # Templates reject impossible dialogues (e.g. roles out of order) this way.
@@ -55,12 +66,15 @@ class ChatTemplate:
             ) from exc
 
     def render_parts(
-        self, messages: list[dict[str, Any]], add_generation_prompt: bool = True
+        self,
+        messages: list[dict[str, Any]],
+        add_generation_prompt: bool = True,
+        tools: list[dict[str, Any]] | None = None,
     ) -> tuple[str, list[tuple[str, bool]] | None]:
         """The prompt, and the same prompt in pieces: `(text, True)` for the template's
         markup, `(text, False)` for the messages' contents. The pieces are None when the
         template rewrites contents beyond trimming them, so they cannot be found again."""
-        prompt = self.render(messages, add_generation_prompt)
+        prompt = self.render(messages, add_generation_prompt, tools)
         for prepare in (str, str.strip):
             marked = self.render(
                 [
@@ -68,6 +82,7 @@ class ChatTemplate:
                     for m in messages
                 ],
                 add_generation_prompt,
+                tools,
             )
             if self._marks.sub("", marked) == prompt:
                 return prompt, self._split(marked)

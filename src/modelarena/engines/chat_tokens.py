@@ -53,10 +53,15 @@ class ChatTokens:
         head = [self.bos_id] if self.adds_bos else []
         return head + tokenize(self.vocab, text, add_special=False, parse_special=False)
 
-    def chat(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> list[int]:
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        add_generation_prompt: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> list[int]:
         """The rendered chat's tokens, in which only the template's markup writes control
-        tokens."""
-        prompt, parts = self.template.render_parts(messages, add_generation_prompt)
+        tokens. `tools`: the request's tools, for a template that renders them."""
+        prompt, parts = self.template.render_parts(messages, add_generation_prompt, tools)
         # A template that writes the BOS token itself must not get a second one.
         head = (
             [self.bos_id]

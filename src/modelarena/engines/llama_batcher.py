@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import enum
-import heapq
 import logging
 import threading
 from collections import deque
@@ -20,12 +19,19 @@ from typing import Any
 
 import llama_cpp as llama
 
+from modelarena.engines.base import TokenLogprob
+from modelarena.engines.constrained import GrammarConstraint
 from modelarena.engines.llama_runtime import answer_piece
+from modelarena.engines.logprobs import LogprobReader
+from modelarena.engines.prefix_cache import SlotCache
 from modelarena.engines.text_stream import TextStream
 
 log = logging.getLogger(__name__)
 
 PENALTY_WINDOW = 256  # tokens the repetition/presence/frequency penalties look back on
+# Prompt tokens a step may feed for a sequence that wants their logprobs: each such token
+# needs its own row of logits (a vocabulary of floats), and llama.cpp keeps the buffer.
+PROMPT_LOGPROBS_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,9 @@ class SamplerSettings:
     seed: int | None = None
 
 
-# One result of a step for one sequence: (sequence, new text, finish reason, error).
-Update = tuple["Sequence", str, str | None, str | None]
+# One result of a step for one sequence: (sequence, new text, finish reason, error,
+# logprobs of the tokens behind the text, or None when not asked).
+Update = tuple["Sequence", str, str | None, str | None, list[TokenLogprob] | None]
 # Receives a request's updates of one step, on the batcher thread; must not block.
 Deliver = Callable[[list[Update]], None]
 
@@ -72,6 +79,9 @@ class Sequence:
     index: int = 0
     strip_leading_space: bool = False
     ignore_eos: bool = False
+    grammar: str | None = None  # GBNF the answer must follow (structured output)
+    logprobs: int | None = None  # None: not asked; else how many alternatives per token
+    prompt_logprobs: bool = False  # also the prompt's tokens' (completions' `echo`)
     cancel_requested: bool = False
 
     state: State = State.WAITING
@@ -81,10 +91,19 @@ class Sequence:
     next_token: int = -1
     generated: int = 0
     sampler: object = None
+    constraint: GrammarConstraint | None = None  # from `grammar`
     text: TextStream = field(init=False)
+    new_logprobs: list[TokenLogprob] = field(default_factory=list)  # not yet delivered
+    cached: int = 0  # prompt tokens found in its slot's KV cells, not prefilled again
 
     def __post_init__(self) -> None:
         self.text = TextStream(self.stop, self.strip_leading_space)
+
+    def take_logprobs(self) -> list[TokenLogprob] | None:
+        if self.logprobs is None:
+            return None
+        taken, self.new_logprobs = self.new_logprobs, []
+        return taken
 
 
 def apply_adapter(ctx: Any, adapter: Any, name: str) -> None:
@@ -108,8 +127,10 @@ class Batcher:
         threads: int,
         name: str,
         adapter: Any = None,
+        prefix_cache_tokens: int = 0,
     ) -> None:
-        """`adapter`: a loaded LoRA adapter applied at full scale, or None."""
+        """`adapter`: a loaded LoRA adapter applied at full scale, or None;
+        `prefix_cache_tokens`: prompt tokens kept in idle slots for reuse (0: none)."""
         params = llama.llama_context_default_params()
         params.n_ctx = parallel * context_length
         params.n_seq_max = parallel
@@ -118,6 +139,12 @@ class Batcher:
         params.n_threads = threads
         params.n_threads_batch = threads
         params.kv_unified = False  # one KV stream per slot: faster batched decode here
+        if prefix_cache_tokens:
+            # Flash attention (llama.cpp's CPU default) works in 16-bit floats: a prompt
+            # prefilled in two chunks then scored up to 0.5 off one prefilled whole, so
+            # prefix-cached answers would differ from uncached ones. Without it they agree
+            # exactly. (It stays on otherwise: SmolLM2's greedy answers were tested so.)
+            params.flash_attn_type = llama.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.no_perf = True
         self._ctx = llama.llama_init_from_model(model, params)
         if not self._ctx:
@@ -127,10 +154,11 @@ class Batcher:
         self._memory = llama.llama_get_memory(self._ctx)
         self._vocab = llama.llama_model_get_vocab(model)
         self._n_vocab = llama.llama_vocab_n_tokens(self._vocab)
+        self._logprobs = LogprobReader(self._ctx, self._vocab, self._n_vocab)
         self._batch = llama.llama_batch_init(batch_size, 0, 1)
         self._batch_size = batch_size
         self.context_length = context_length
-        self._free_slots = list(range(parallel))  # a heap: the lowest free slot first
+        self._slots = SlotCache(self._memory, parallel, prefix_cache_tokens)
         self.stopped = 0  # sequences cancelled by their request before they ended
         self._pending: deque[Sequence] = deque()
         self._active: list[Sequence] = []
@@ -200,16 +228,20 @@ class Batcher:
 
     def _admit(self) -> None:
         admitted = False
-        while self._pending and self._free_slots:
+        while self._pending and self._slots.has_free():
             seq = self._pending.popleft()
             try:
                 seq.sampler = self._new_sampler(seq.sampling)
+                if seq.grammar:
+                    seq.constraint = GrammarConstraint(self._vocab, self._n_vocab, seq.grammar)
             except Exception as exc:  # this sequence fails; the loop and the others go on
                 log.exception("sampler set-up failed")
                 self._emit(seq, "", None, f"its sampler could not be set up ({exc})")
                 seq.state = State.FINISHED
                 continue
-            seq.slot = heapq.heappop(self._free_slots)
+            # Echo needs every prompt token's logits: it cannot start past any of them.
+            seq.slot, seq.fed = self._slots.take(seq.prompt, reuse=not seq.prompt_logprobs)
+            seq.position = seq.cached = seq.fed
             seq.state = State.PREFILLING
             self._active.append(seq)
             admitted = True
@@ -232,31 +264,60 @@ class Batcher:
                 self.stopped += len(cancelled)
 
     def _step(self) -> None:
-        batch = self._batch
-        batch.n_tokens = 0
-        rows: list[tuple[Sequence, int]] = []
+        self._batch.n_tokens = 0
+        rows: list[tuple[Sequence, int]] = []  # rows to sample a sequence's next token from
+        prompt_rows: list[tuple[Sequence, int, int]] = []  # (seq, prompt index, row)
         decoding = sum(1 for seq in self._active if seq.state is State.DECODING)
         prompt_budget = self._batch_size - decoding
         for seq in self._active:  # in slot order: one token per decoding sequence,
             if seq.state is State.DECODING:  # prompt chunks while room remains
                 rows.append((seq, self._add(seq.next_token, seq, True)))
-                continue
-            remaining = len(seq.prompt) - seq.fed
-            take = min(remaining, prompt_budget)
-            if take == 0:
-                continue
-            for k in range(take):
-                row = self._add(seq.prompt[seq.fed + k], seq, k == remaining - 1)
-            seq.fed += take
-            prompt_budget -= take
-            if seq.fed == len(seq.prompt):
-                seq.state = State.DECODING  # its first token is sampled from this step
-                rows.append((seq, row))
-        status = llama.llama_decode(self._ctx, batch)
+            elif prompt_budget > 0:
+                prompt_budget -= self._add_prompt_chunk(seq, prompt_budget, rows, prompt_rows)
+        status = llama.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status}")
+        for seq, index, row in prompt_rows:
+            seq.new_logprobs.append(
+                self._logprobs.entry(self._logprobs.row(row), seq.prompt[index], seq.logprobs or 0)
+            )
         for seq, row in rows:
-            self._sample(seq, row)
+            if seq.max_tokens == 0:  # only the prompt's logprobs were asked for
+                self._finish(seq, "length")
+            else:
+                self._sample(seq, row)
+
+    def _add_prompt_chunk(
+        self,
+        seq: Sequence,
+        budget: int,
+        rows: list[tuple[Sequence, int]],
+        prompt_rows: list[tuple[Sequence, int, int]],
+    ) -> int:
+        """Add the next chunk of a prompt to the batch; the number of tokens added. The
+        prompt's last token gives the row the first answer token is sampled from; with
+        `prompt_logprobs`, every token's row scores the prompt token after it."""
+        remaining = len(seq.prompt) - seq.fed
+        take = min(remaining, budget)
+        if seq.prompt_logprobs:
+            take = min(take, PROMPT_LOGPROBS_CHUNK)
+            if seq.fed == 0:  # nothing predicts the first token
+                seq.new_logprobs.append(self._logprobs.entry(None, seq.prompt[0], 0))
+        if remaining - take == 1 and take > 1:
+            # Leave two tokens, not one, for the next step: alone in a batch, one token is
+            # computed by another path, and the prompt would score differently.
+            take -= 1
+        for k in range(take):
+            index = seq.fed + k
+            last = index == len(seq.prompt) - 1
+            row = self._add(seq.prompt[index], seq, last or seq.prompt_logprobs)
+            if seq.prompt_logprobs and not last:
+                prompt_rows.append((seq, index + 1, row))
+        seq.fed += take
+        if seq.fed == len(seq.prompt):
+            seq.state = State.DECODING  # its first token is sampled from this step
+            rows.append((seq, row))
+        return take
 
     def _add(self, token: int, seq: Sequence, logits: bool) -> int:
         batch = self._batch
@@ -271,11 +332,18 @@ class Batcher:
         return i
 
     def _sample(self, seq: Sequence, row: int) -> None:
-        token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
+        # Read before sampling: the values are the model's, before any sampler's filter.
+        logprobs = None if seq.logprobs is None else self._logprobs.row(row)
+        if seq.constraint:
+            token = seq.constraint.sample(seq.sampler, self._ctx, row)
+        else:
+            token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
         seq.generated += 1
         if self._is_eog(token) and not seq.ignore_eos:
             self._finish(seq, "stop")
             return
+        if logprobs is not None:
+            seq.new_logprobs.append(self._logprobs.entry(logprobs, token, seq.logprobs or 0))
         text = seq.text.feed(self._token_bytes(token))
         if seq.text.stopped:
             self._finish(seq, "stop", text=text)
@@ -283,7 +351,7 @@ class Batcher:
             self._finish(seq, "length", text=text)
         else:
             seq.next_token = token
-            if text:
+            if text or seq.new_logprobs:
                 self._emit(seq, text, None, None)
 
     # Each ctypes call releases and retakes the GIL; caching the per-token answers keeps
@@ -301,7 +369,8 @@ class Batcher:
         return eog
 
     def _emit(self, seq: Sequence, text: str, finish: str | None, error: str | None) -> None:
-        self._updates.setdefault(seq.deliver, []).append((seq, text, finish, error))
+        update = (seq, text, finish, error, seq.take_logprobs())
+        self._updates.setdefault(seq.deliver, []).append(update)
 
     def _flush(self) -> None:
         """Hand each request its updates of this step in one call."""
@@ -318,15 +387,21 @@ class Batcher:
         if error is None:
             text += seq.text.finish()
         self._emit(seq, text, reason, error)
-        self._release(seq)
+        self._release(seq, keep=error is None)
         seq.state = State.FINISHED
 
-    def _release(self, seq: Sequence) -> None:
+    def _release(self, seq: Sequence, keep: bool = True) -> None:
+        """Free the sequence's slot; with `keep`, the KV cells of its prompt stay for
+        prefix reuse (not after a failed decode, which may have left them half written).
+        Only the prompt's: cells of answer tokens, decoded one at a time, differ slightly
+        from the same tokens prefilled, and a reused prefix must score as a fresh one."""
         if seq in self._active:
             self._active.remove(seq)
-            llama.llama_memory_seq_rm(self._memory, seq.slot, -1, -1)
+            held = seq.prompt[: seq.fed] if keep else []
             llama.llama_sampler_free(seq.sampler)
-            heapq.heappush(self._free_slots, seq.slot)
+            if seq.constraint:
+                seq.constraint.free()
+            self._slots.give_back(seq.slot, held)
             seq.slot = -1
         else:
             with self._wake:

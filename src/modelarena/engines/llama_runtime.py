@@ -60,15 +60,20 @@ MARKUP_TOKEN = re.compile(
 )
 
 
+def token_piece(vocab, token: int, special: bool = False) -> bytes:
+    """A token's text as bytes; control tokens spelled out only when `special`."""
+    buffer = ctypes.create_string_buffer(64)
+    size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, special)
+    if size < 0:  # longer than the buffer: -size bytes are needed
+        buffer = ctypes.create_string_buffer(-size)
+        size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, special)
+    return buffer.raw[: max(size, 0)]
+
+
 def answer_piece(vocab, token: int) -> bytes:
     """The bytes a generated token adds to an answer: nothing for a control or unused
     token, or a user-defined one spelled as markup (`MARKUP_TOKEN`); else its text."""
-    buffer = ctypes.create_string_buffer(64)
-    size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, False)
-    if size < 0:  # longer than the buffer: -size bytes are needed
-        buffer = ctypes.create_string_buffer(-size)
-        size = llama.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, False)
-    piece = buffer.raw[: max(size, 0)]
+    piece = token_piece(vocab, token)
     attributes = llama.llama_vocab_get_attr(vocab, token)
     if attributes & (llama.LLAMA_TOKEN_ATTR_CONTROL | llama.LLAMA_TOKEN_ATTR_UNUSED):
         return b""

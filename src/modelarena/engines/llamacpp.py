@@ -25,11 +25,14 @@ from typing import Any
 import llama_cpp as llama
 
 from modelarena.config import ModelConfig
+from modelarena.engines.answer_format import AnswerFormat, AnswerReader, answer_format
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
 from modelarena.engines.chat_tokens import ChatTokens, NoChatTemplate
+from modelarena.engines.constrained import grammar_parses
 from modelarena.engines.llama_batcher import Batcher, SamplerSettings, Sequence, apply_adapter
-from modelarena.engines.llama_runtime import init_backend
+from modelarena.engines.llama_runtime import init_backend, token_piece
 from modelarena.engines.model_files import DEFAULT_CONTEXT, resolve_model_path
+from modelarena.engines.tool_calls import chat_messages
 from modelarena.errors import APIError, context_length_exceeded, invalid_request, unsupported
 from modelarena.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
@@ -103,6 +106,7 @@ class LlamaCppEngine(Engine):
             threads=self._threads,
             name=cfg.name,
             adapter=self._adapter,
+            prefix_cache_tokens=cfg.prefix_cache_tokens,
         )
 
     async def close(self) -> None:
@@ -137,9 +141,12 @@ class LlamaCppEngine(Engine):
     async def stream(self, request: GenerationRequest) -> AsyncGenerator[Event, None]:
         is_chat = isinstance(request, ChatCompletionRequest)
         self._reject_unsupported(request)
-        tokens = await asyncio.to_thread(self._prompt_tokens, request)
-        max_tokens = self._max_tokens(request, len(tokens), "messages" if is_chat else "prompt")
+        answer = await self._answer_format(request)
+        prompts = await asyncio.to_thread(self._prompts, request)
+        param = "messages" if is_chat else "prompt"
+        limits = [self._max_tokens(request, len(tokens), param) for tokens in prompts]
         sampling = self._sampling(request)
+        logprobs = _logprobs_asked(request)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
 
@@ -147,6 +154,7 @@ class LlamaCppEngine(Engine):
             loop.call_soon_threadsafe(queue.put_nowait, updates)
 
         stop = self.config.stop + request.stop_list()
+        echo = isinstance(request, CompletionRequest) and request.echo
         sequences = [
             Sequence(
                 prompt=tokens,
@@ -154,29 +162,47 @@ class LlamaCppEngine(Engine):
                 max_tokens=max_tokens,
                 stop=stop,
                 deliver=deliver,
-                index=i,
+                index=p * request.n + i,
                 strip_leading_space=is_chat,
                 ignore_eos=request.ignore_eos,
+                logprobs=logprobs,
+                prompt_logprobs=echo and logprobs is not None,
+                grammar=answer.grammar,
             )
+            for p, (tokens, max_tokens) in enumerate(zip(prompts, limits, strict=True))
             for i in range(request.n)
         ]
+        # With echo, a choice's first delta starts with its prompt's text.
+        echoes = {}
+        if isinstance(request, CompletionRequest) and request.echo:
+            texts = self._echo_texts(request, prompts)
+            echoes = {seq: texts[seq.index // request.n] for seq in sequences}
         batcher = self._batcher
         if batcher is None:
             raise APIError(503, "the model is not loaded", type="server_error", retryable=True)
         batcher.submit(sequences)
         running = len(sequences)
+        reader = AnswerReader(answer.tools)
         try:
             while running:
-                for seq, text, finish, error in await queue.get():
+                for seq, text, finish, error, token_logprobs in await queue.get():
                     if error:
                         raise APIError(
                             502, f"model '{self.config.name}': {error}", code="engine_error"
                         )
-                    if text or finish:
-                        yield TextDelta(seq.index, text, finish)
+                    if seq in echoes:
+                        text = echoes.pop(seq) + text
+                    if text or finish or token_logprobs:
+                        delta = TextDelta(seq.index, text, finish, logprobs=token_logprobs)
+                        if answer_delta := reader.read(delta):
+                            yield answer_delta
                     if finish:
                         running -= 1
-            yield Usage(len(tokens), sum(s.generated for s in sequences))
+            yield Usage(
+                sum(map(len, prompts)),
+                sum(s.generated for s in sequences),
+                cached_tokens=sum(s.cached for s in sequences if s.index % request.n == 0),
+            )
         finally:
             if running:
                 batcher.cancel(sequences)
@@ -185,36 +211,59 @@ class LlamaCppEngine(Engine):
         name = self.config.name
         extra = request.model_extra or {}
         if isinstance(request, ChatCompletionRequest):
-            if request.tools:
-                raise unsupported("no tool calling in the local llama.cpp engine", name, "tools")
-            fmt = (request.response_format or {}).get("type", "text")
-            if fmt != "text":
-                raise unsupported(
-                    "no structured output in the local engine", name, "response_format"
-                )
             if request.has_images():
                 raise unsupported("the model does not accept images", name, "messages")
+            if request.top_logprobs and not request.logprobs:
+                raise invalid_request(
+                    "top_logprobs needs logprobs set to true", param="top_logprobs"
+                )
         else:
-            if request.echo:
-                raise unsupported("no echo in the local engine", name, "echo")
             if request.suffix:
                 raise unsupported("no suffix in the local engine", name, "suffix")
-        for key in ("logprobs", "top_logprobs", "logit_bias"):
-            if extra.get(key):
-                raise unsupported("not implemented by the local engine", name, key)
+            if request.max_tokens == 0 and not request.echo:
+                raise invalid_request(
+                    "max_tokens may be 0 only with echo (to score the prompt)",
+                    param="max_tokens",
+                )
+        if extra.get("logit_bias"):
+            raise unsupported("not implemented by the local engine", name, "logit_bias")
 
     # -- prompts (run in a worker thread) ------------------------------------------------
 
-    def _prompt_tokens(self, request: GenerationRequest) -> list[int]:
-        if isinstance(request, CompletionRequest):
-            text = request.prompt_text()
-            self._check_fits(len(text), request.max_tokens, "prompt")
-            tokens = self._tokens.plain(text)
+    def _prompts(self, request: GenerationRequest) -> list[list[int]]:
+        """The token ids of each prompt: a chat has one, a completions request a batch."""
+        if isinstance(request, ChatCompletionRequest):
+            prompts = [self._chat_tokens(request)]
         else:
-            tokens = self._chat_tokens(request)
-        if not tokens:
+            prompts = [self._completion_tokens(p, request.max_tokens) for p in request.prompts()]
+        if not all(prompts):
             raise invalid_request("the prompt is empty", param="prompt")
-        return tokens
+        return prompts
+
+    def _completion_tokens(self, prompt: str | list[int], max_tokens: int | None) -> list[int]:
+        """Text is read as plain characters; token ids must be in the vocabulary."""
+        if isinstance(prompt, str):
+            self._check_fits(len(prompt), max_tokens, "prompt")
+            return self._tokens.plain(prompt)
+        size = llama.llama_vocab_n_tokens(self._tokens.vocab)
+        unknown = next((token for token in prompt if token >= size), None)
+        if unknown is not None:
+            raise invalid_request(
+                f"token id {unknown} is not in the model's vocabulary (0 to {size - 1})",
+                param="prompt",
+            )
+        return prompt
+
+    def _echo_texts(self, request: CompletionRequest, prompts: list[list[int]]) -> list[str]:
+        """Each prompt as echo shows it: the text given, or the text of the token ids."""
+        return [
+            given if isinstance(given, str) else self._detokenize(tokens)
+            for given, tokens in zip(request.prompts(), prompts, strict=True)
+        ]
+
+    def _detokenize(self, tokens: list[int]) -> str:
+        pieces = b"".join(token_piece(self._tokens.vocab, t, special=True) for t in tokens)
+        return pieces.decode("utf-8", errors="replace")
 
     def _check_fits(self, characters: int, max_tokens: int | None, param: str) -> None:
         """Refuse, before tokenizing, text that holds more tokens than the context can:
@@ -226,14 +275,27 @@ class LlamaCppEngine(Engine):
             )
 
     def _chat_tokens(self, request: ChatCompletionRequest) -> list[int]:
-        messages = [
-            {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-            for m in request.messages
-        ]
-        if self.config.system_prompt and messages[0]["role"] != "system":
-            messages.insert(0, {"role": "system", "content": self.config.system_prompt})
+        messages, tools = chat_messages(
+            request, self._tokens.template.renders_tools, self.config.system_prompt
+        )
         self._check_fits(sum(len(m["content"]) for m in messages), request.max_tokens, "messages")
-        return self._tokens.chat(messages)
+        return self._tokens.chat(messages, tools=tools)
+
+    async def _answer_format(self, request: GenerationRequest) -> AnswerFormat:
+        """A chat's answer format (text, JSON, tool calls), its grammar checked."""
+        if not isinstance(request, ChatCompletionRequest):
+            return AnswerFormat(None, None)
+        answer = answer_format(request, self._tokens.template.renders_tools)
+        if answer.grammar and not await asyncio.to_thread(
+            grammar_parses, self._tokens.vocab, answer.grammar
+        ):
+            param = "tools" if answer.tools and answer.tools.forced else "response_format"
+            raise invalid_request(
+                "the schema's grammar was refused by llama.cpp",
+                param=param,
+                code="unsupported_schema",
+            )
+        return answer
 
     def _max_tokens(self, request: GenerationRequest, prompt_tokens: int, param: str) -> int:
         """Prompt and answer together must fit the context, as OpenAI counts it."""
@@ -334,6 +396,13 @@ def _too_many_embedding_tokens(limit: int, total: int | None) -> APIError:
         param="input",
         code="too_many_tokens",
     )
+
+
+def _logprobs_asked(request: GenerationRequest) -> int | None:
+    """None when no logprobs were asked for; else how many alternatives each token gets."""
+    if isinstance(request, ChatCompletionRequest):
+        return (request.top_logprobs or 0) if request.logprobs else None
+    return request.logprobs
 
 
 def _with_seed(sampling: SamplerSettings, seed: int | None, index: int) -> SamplerSettings:

@@ -8,7 +8,8 @@ import struct
 import time
 from typing import Any
 
-from modelarena.engines.base import Completion, Embeddings, TextDelta, Usage
+from modelarena.engines.base import Completion, Embeddings, TextDelta, TokenLogprob, Usage
+from modelarena.serving.logprobs_format import chat_logprobs, completion_logprobs, text_length
 from modelarena.web.responses import sse
 
 
@@ -23,12 +24,15 @@ def now() -> int:
 SSE_DONE = b"data: [DONE]\n\n"
 
 
-def usage_body(usage: Usage) -> dict[str, int]:
-    return {
+def usage_body(usage: Usage) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
     }
+    if usage.cached_tokens:
+        body["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
+    return body
 
 
 class ChunkWriter:
@@ -42,6 +46,7 @@ class ChunkWriter:
         self.include_usage = include_usage
         self._object = "chat.completion.chunk" if chat else "text_completion"
         self._started: set[int] = set()
+        self._offsets: dict[int, int] = {}  # per choice: characters of logprob tokens so far
 
     def _chunk(self, choices: list[dict[str, Any]]) -> bytes:
         body: dict[str, Any] = {
@@ -57,24 +62,45 @@ class ChunkWriter:
 
     def delta(self, event: TextDelta) -> bytes:
         out = b""
-        if event.text or event.tool_calls or event.index not in self._started:
-            out += self._chunk([self._choice(event.index, event.text, None, event.tool_calls)])
+        if event.text or event.tool_calls or event.logprobs or event.index not in self._started:
+            out += self._chunk(
+                [self._choice(event.index, event.text, None, event.tool_calls, event.logprobs)]
+            )
         if event.finish_reason:
             out += self._chunk([self._choice(event.index, "", event.finish_reason, None)])
         return out
 
-    def _choice(self, index: int, text: str, finish: str | None, tool_calls) -> dict[str, Any]:
+    def _choice(
+        self,
+        index: int,
+        text: str,
+        finish: str | None,
+        tool_calls,
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> dict[str, Any]:
         if not self.chat:
-            return {"index": index, "text": text, "logprobs": None, "finish_reason": finish}
+            offset = self._offsets.get(index, 0)
+            self._offsets[index] = offset + text_length(logprobs)
+            return {
+                "index": index,
+                "text": text,
+                "logprobs": completion_logprobs(logprobs, offset),
+                "finish_reason": finish,
+            }
         delta: dict[str, Any] = {}
         if index not in self._started:
             self._started.add(index)
             delta["role"] = "assistant"
-        if text or not finish:
+        if text or not (finish or tool_calls):
             delta["content"] = text
         if tool_calls:
             delta["tool_calls"] = tool_calls
-        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {
+            "index": index,
+            "delta": delta,
+            "logprobs": chat_logprobs(logprobs),
+            "finish_reason": finish,
+        }
 
     def usage(self, usage: Usage) -> bytes:
         if not self.include_usage:
@@ -98,13 +124,16 @@ def completion_body(result: Completion, *, chat: bool, model: str) -> dict[str, 
     for choice in result.choices:
         if chat:
             message: dict[str, Any] = {"role": "assistant", "content": choice.text}
-            if choice.tool_calls:
-                message["tool_calls"] = choice.tool_calls
+            if choice.tool_calls:  # OpenAI's shape: no content, calls without `index`
+                message["content"] = choice.text or None
+                message["tool_calls"] = [
+                    {k: v for k, v in call.items() if k != "index"} for call in choice.tool_calls
+                ]
             choices.append(
                 {
                     "index": choice.index,
                     "message": message,
-                    "logprobs": None,
+                    "logprobs": chat_logprobs(choice.logprobs),
                     "finish_reason": choice.finish_reason,
                 }
             )
@@ -113,7 +142,7 @@ def completion_body(result: Completion, *, chat: bool, model: str) -> dict[str, 
                 {
                     "index": choice.index,
                     "text": choice.text,
-                    "logprobs": None,
+                    "logprobs": completion_logprobs(choice.logprobs),
                     "finish_reason": choice.finish_reason,
                 }
             )
