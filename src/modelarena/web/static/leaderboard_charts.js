@@ -56,7 +56,8 @@ const boardCharts = (() => {
 
   function pairs(data, c) {
     const labels = names(data);
-    const z = data.pairs[matrix] || [];
+    // A model against itself has no cell (the battle counts would say 0).
+    const z = (data.pairs[matrix] || []).map((line, i) => line.map((v, j) => (i === j ? null : v)));
     const rate = matrix !== "battles";
     const cells = z.map((line) => line.map((v) => (v == null ? "" : rate ? `${Math.round(v * 100)}%` : String(v))));
     const side = Math.max(320, 70 + 46 * labels.length);
