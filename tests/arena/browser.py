@@ -5,9 +5,11 @@ test-artifacts/screenshots/, and axe-core's accessibility audit of a page."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Playwright, expect
 
@@ -21,6 +23,10 @@ FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# For a test module's `pytestmark`: skip where Debian's Chromium is not installed.
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
+)
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}

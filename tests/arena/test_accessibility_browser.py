@@ -9,8 +9,6 @@ Screenshots of the answered battle in each look go to test-artifacts/screenshots
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from . import scripted_models
@@ -19,9 +17,9 @@ from .scripted_models import model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
-    CHROMIUM,
     SIZES,
     axe_violations,
+    needs_chromium,
     new_page,
     open_page,
     send,
@@ -30,9 +28,7 @@ from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
 )
 
 expect = playwright_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
-)
+pytestmark = needs_chromium
 ADMIN_TOKEN = "a11y-admin"
 MATH_ANSWER = (
     "The roots of $ax^2 + bx + c = 0$ are\n\n"

@@ -9,7 +9,6 @@ serious or critical problem."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -18,9 +17,9 @@ from .scripted_models import model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
-    CHROMIUM,
     DESKTOP,
     SIZES,
+    needs_chromium,
     new_page,
     open_page,
     send,
@@ -30,9 +29,7 @@ from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
 
 expect = playwright_api.expect
 TOKEN = "browser-admin"
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

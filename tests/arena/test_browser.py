@@ -12,7 +12,6 @@ Screenshots at desktop and phone width, light and dark, go to test-artifacts/scr
 from __future__ import annotations
 
 import io
-import os
 import re
 import time
 
@@ -24,9 +23,9 @@ from .scripted_models import model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
-    CHROMIUM,
     DESKTOP,
     PHONE,
+    needs_chromium,
     new_page,
     open_page,
     send,
@@ -39,9 +38,7 @@ from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
 expect = playwright_api.expect
 PUBLIC_JARGON = re.compile(r"/api|/v1|in service|'models'|name\(s\)|side_by_side|POST |GET ")
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

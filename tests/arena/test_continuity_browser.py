@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 
 import pytest
@@ -21,8 +20,8 @@ from .scripted_models import model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
-    CHROMIUM,
     PHONE,
+    needs_chromium,
     new_page,
     open_page,
     send,
@@ -30,9 +29,7 @@ from .browser import (  # noqa: E402 (Playwright may be missing: skip first)
 )
 
 expect = playwright_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
-)
+pytestmark = needs_chromium
 MIN_VOTES = 4
 L2 = 0.5
 SECRET = ("alpha", "beta", "AlphaCorp", "BetaLabs")  # names and makers, before a vote

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import random
 import re
 import time
@@ -27,12 +26,10 @@ from modelarena.store.db import Database
 from .scripted_models import model
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-from .browser import CHROMIUM, DESKTOP, PHONE, shot, shots  # noqa: E402
+from .browser import DESKTOP, PHONE, needs_chromium, shot, shots  # noqa: E402
 
 expect = playwright_api.expect
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"
-)
+pytestmark = needs_chromium
 # True strength (Elo scale) and the typical length of each model's answers, in words.
 MODELS = {
     "atlas-7b": (1060, 80),
