@@ -77,9 +77,9 @@ class ModelConfig(BaseModel):
     prefix_cache_tokens: int = Field(
         0,
         ge=0,
-        description="prompt tokens of finished sequences kept in idle slots, so that a "
-        "prompt starting the same way (a chat's next turn, a shared system prompt) skips "
-        "them; 0: no prefix caching. Turns llama.cpp's flash attention off",
+        description="tokens of finished sequences (prompts and answers) kept in idle "
+        "slots, so that a prompt starting the same way (a chat's next turn, a shared system "
+        "prompt) skips them; 0: no prefix caching. Turns llama.cpp's flash attention off",
     )
     threads: int | None = Field(None, ge=1)
     embeddings: bool = True

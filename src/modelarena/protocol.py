@@ -146,6 +146,9 @@ class CompletionRequest(_SamplingFields):
     echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=MAX_TOP_LOGPROBS)
     suffix: str | None = None
+    response_format: dict[str, Any] | None = Field(
+        None, description="vLLM extension: JSON answers, as in chat completions"
+    )
 
     def prompts(self) -> list[str | list[int]]:
         """The prompts, each a string or a list of token ids."""

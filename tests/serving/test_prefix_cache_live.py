@@ -5,6 +5,9 @@ server without the cache; idle slots are reused least-recently-used first."""
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import openai
 import pytest
 
@@ -37,6 +40,22 @@ def cached_tokens(usage) -> int:
     return details.cached_tokens if details else 0
 
 
+def cache_metric(client: openai.OpenAI, state: str) -> int:
+    url = str(client.base_url).removesuffix("/v1/") + "/metrics"
+    line = f'modelarena_prefix_cache_tokens{{state="{state}"}}'
+    values = [x for x in httpx.get(url).text.splitlines() if x.startswith(line)]
+    return int(float(values[0].split()[-1]))
+
+
+def wait_for_answers_prefilled(client: openai.OpenAI) -> None:
+    """Finished answers are prefilled again while the model is idle: wait for it, as a
+    person reading the answer and typing the next question would."""
+    deadline = time.monotonic() + 60
+    while cache_metric(client, "waiting") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache_metric(client, "waiting") == 0
+
+
 def test_a_chat_reuses_its_history_with_the_same_logprobs(cached, uncached):
     messages = [{"role": "system", "content": "You are a terse assistant."}]
     previous = 0  # tokens of the previous turn's prompt: a prefix of this one's
@@ -53,7 +72,8 @@ def test_a_chat_reuses_its_history_with_the_same_logprobs(cached, uncached):
         fast, slow = (c.chat.completions.create(**asked) for c in (cached, uncached))
         assert cached_tokens(fast.usage) >= previous - 1
         assert cached_tokens(slow.usage) == 0
-        previous = fast.usage.prompt_tokens
+        previous = fast.usage.prompt_tokens + fast.usage.completion_tokens
+        wait_for_answers_prefilled(cached)
         ours, theirs = fast.choices[0], slow.choices[0]
         assert ours.message.content == theirs.message.content
         for a, b in zip(ours.logprobs.content, theirs.logprobs.content, strict=True):
@@ -63,6 +83,19 @@ def test_a_chat_reuses_its_history_with_the_same_logprobs(cached, uncached):
                 [t.logprob for t in b.top_logprobs], abs=1e-4
             )
         messages.append({"role": "assistant", "content": ours.message.content})
+
+
+def test_a_long_answer_is_kept_for_the_next_prompt(cached):
+    """A 300-token answer is prefilled again in several batches; a prompt that goes on
+    from it reuses all of it but the last two tokens."""
+    prompt = "Once upon a time, in a lighthouse by the sea,"
+    asked = {"model": "smol", "temperature": 0, "extra_body": {"ignore_eos": True}}
+    first = cached.completions.create(prompt=prompt, max_tokens=300, **asked)
+    wait_for_answers_prefilled(cached)
+    assert cache_metric(cached, "kept") >= first.usage.total_tokens
+    again = cached.completions.create(prompt=prompt + first.choices[0].text, max_tokens=1, **asked)
+    assert cached_tokens(again.usage) >= first.usage.total_tokens - 4
+    assert again.usage.prompt_tokens - cached_tokens(again.usage) <= 4
 
 
 def test_echo_scores_every_prompt_token_even_when_cached(cached):

@@ -92,6 +92,24 @@ def test_a_streamed_schema_answer_is_valid_json(client):
     City.model_validate_json(text)
 
 
+def test_completions_take_a_schema_too(client):
+    """vLLM's extension: `response_format` on /v1/completions, stream and not."""
+    schema = {"name": "city", "schema": City.model_json_schema(), "strict": True}
+    asked = {
+        "model": SMOL,
+        "prompt": "A city described as JSON:",
+        "max_tokens": 300,
+        "extra_body": {"response_format": {"type": "json_schema", "json_schema": schema}},
+    }
+    City.model_validate_json(client.completions.create(**asked).choices[0].text)
+    chunks = client.completions.create(**asked, stream=True)
+    City.model_validate_json("".join(c.choices[0].text for c in chunks if c.choices))
+    bad = {"type": "json_schema", "json_schema": {"name": "s", "schema": {"pattern": "a"}}}
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.completions.create(**{**asked, "extra_body": {"response_format": bad}})
+    assert refused.value.body["param"] == "response_format"
+
+
 @pytest.mark.parametrize("model", [SMOL, GEMMA])
 def test_required_tool_call(client, model):
     reply = client.chat.completions.create(

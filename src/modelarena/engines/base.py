@@ -147,6 +147,11 @@ class Engine(ABC):
         """Generations this engine has stopped because their client left (for metrics)."""
         return 0
 
+    def prefix_cache(self) -> tuple[int, int]:
+        """Prefix caching (for metrics): tokens whose KV cells are kept for reuse, and
+        finished answers' tokens still to be prefilled for it."""
+        return 0, 0
+
 
 def merge_tool_call_deltas(
     merged: list[dict[str, Any]] | None, deltas: list[dict[str, Any]]

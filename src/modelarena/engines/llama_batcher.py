@@ -32,6 +32,9 @@ PENALTY_WINDOW = 256  # tokens the repetition/presence/frequency penalties look 
 # Prompt tokens a step may feed for a sequence that wants their logprobs: each such token
 # needs its own row of logits (a vocabulary of floats), and llama.cpp keeps the buffer.
 PROMPT_LOGPROBS_CHUNK = 64
+# Tokens of a finished answer prefilled again in one step while the model is idle: a
+# request arriving meanwhile waits for one such step at most.
+WARM_CHUNK = 128
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class Sequence:
     position: int = 0
     next_token: int = -1
     generated: int = 0
+    answer: list[int] = field(default_factory=list)  # the tokens sampled so far
     sampler: object = None
     constraint: GrammarConstraint | None = None  # from `grammar`
     text: TextStream = field(init=False)
@@ -192,6 +196,10 @@ class Batcher:
     def load(self) -> int:
         return len(self._pending) + len(self._active)
 
+    def prefix_cache(self) -> tuple[int, int]:
+        """Tokens whose KV cells idle slots keep, and answer tokens still to prefill."""
+        return self._slots.kept, self._slots.waiting
+
     def alive(self) -> bool:
         return self._thread.is_alive()
 
@@ -208,7 +216,11 @@ class Batcher:
     def _run(self) -> None:
         while True:
             with self._wake:
+                warm = None  # finished answer tokens to prefill while there is nothing else
                 while not (self._stopping or self._pending or self._active):
+                    warm = self._slots.next_warm(min(WARM_CHUNK, self._batch_size))
+                    if warm:
+                        break
                     self._wake.wait()
                 if self._stopping:
                     for seq in list(self._active) + list(self._pending):
@@ -217,7 +229,9 @@ class Batcher:
                     return
                 self._admit()
             self._retire_cancelled()
-            if self._active:
+            if warm:
+                self._warm(*warm)
+            elif self._active:
                 try:
                     self._step()
                 except Exception as exc:  # a failure must not kill the loop or lose requests
@@ -287,6 +301,21 @@ class Batcher:
             else:
                 self._sample(seq, row)
 
+    def _warm(self, slot: int, position: int, tokens: list[int]) -> None:
+        """Prefill a finished answer's tokens in its idle slot, for the next turn."""
+        self._batch.n_tokens = 0
+        for k, token in enumerate(tokens):
+            self._add_at(token, position + k, slot, False)
+        try:
+            status = llama.llama_decode(self._ctx, self._batch)
+        except Exception:
+            status = -1
+        if status == 0:
+            self._slots.warmed(slot, len(tokens))
+        else:  # the slot's cells may be half written: keep nothing there
+            log.warning("prefilling a finished answer again failed (%s)", status)
+            self._slots.drop(slot)
+
     def _add_prompt_chunk(
         self,
         seq: Sequence,
@@ -320,15 +349,18 @@ class Batcher:
         return take
 
     def _add(self, token: int, seq: Sequence, logits: bool) -> int:
+        seq.position += 1
+        return self._add_at(token, seq.position - 1, seq.slot, logits)
+
+    def _add_at(self, token: int, position: int, slot: int, logits: bool) -> int:
         batch = self._batch
         i = batch.n_tokens
         batch.token[i] = token
-        batch.pos[i] = seq.position
+        batch.pos[i] = position
         batch.n_seq_id[i] = 1
-        batch.seq_id[i][0] = seq.slot
+        batch.seq_id[i][0] = slot
         batch.logits[i] = logits
         batch.n_tokens = i + 1
-        seq.position += 1
         return i
 
     def _sample(self, seq: Sequence, row: int) -> None:
@@ -339,6 +371,7 @@ class Batcher:
         else:
             token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
         seq.generated += 1
+        seq.answer.append(token)
         if self._is_eog(token) and not seq.ignore_eos:
             self._finish(seq, "stop")
             return
@@ -392,16 +425,16 @@ class Batcher:
 
     def _release(self, seq: Sequence, keep: bool = True) -> None:
         """Free the sequence's slot; with `keep`, the KV cells of its prompt stay for
-        prefix reuse (not after a failed decode, which may have left them half written).
-        Only the prompt's: cells of answer tokens, decoded one at a time, differ slightly
-        from the same tokens prefilled, and a reused prefix must score as a fresh one."""
+        prefix reuse (not after a failed decode, which may have left them half written),
+        and a whole answer's tokens are to be prefilled after them when the model is idle."""
         if seq in self._active:
             self._active.remove(seq)
             held = seq.prompt[: seq.fed] if keep else []
+            whole = keep and seq.fed == len(seq.prompt)
             llama.llama_sampler_free(seq.sampler)
             if seq.constraint:
                 seq.constraint.free()
-            self._slots.give_back(seq.slot, held)
+            self._slots.give_back(seq.slot, held, seq.answer if whole else None)
             seq.slot = -1
         else:
             with self._wake:

@@ -25,7 +25,12 @@ from typing import Any
 import llama_cpp as llama
 
 from modelarena.config import ModelConfig
-from modelarena.engines.answer_format import AnswerFormat, AnswerReader, answer_format
+from modelarena.engines.answer_format import (
+    AnswerFormat,
+    AnswerReader,
+    answer_format,
+    response_format_grammar,
+)
 from modelarena.engines.base import Embeddings, Engine, Event, GenerationRequest, TextDelta, Usage
 from modelarena.engines.chat_tokens import ChatTokens, NoChatTemplate
 from modelarena.engines.constrained import grammar_parses
@@ -135,6 +140,9 @@ class LlamaCppEngine(Engine):
 
     def stopped(self) -> int:
         return self._batcher.stopped if self._batcher else 0
+
+    def prefix_cache(self) -> tuple[int, int]:
+        return self._batcher.prefix_cache() if self._batcher else (0, 0)
 
     # -- generation ---------------------------------------------------------------------
 
@@ -282,10 +290,11 @@ class LlamaCppEngine(Engine):
         return self._tokens.chat(messages, tools=tools)
 
     async def _answer_format(self, request: GenerationRequest) -> AnswerFormat:
-        """A chat's answer format (text, JSON, tool calls), its grammar checked."""
-        if not isinstance(request, ChatCompletionRequest):
-            return AnswerFormat(None, None)
-        answer = answer_format(request, self._tokens.template.renders_tools)
+        """The answer format (text, JSON, a chat's tool calls), its grammar checked."""
+        if isinstance(request, ChatCompletionRequest):
+            answer = answer_format(request, self._tokens.template.renders_tools)
+        else:
+            answer = AnswerFormat(response_format_grammar(request.response_format), None)
         if answer.grammar and not await asyncio.to_thread(
             grammar_parses, self._tokens.vocab, answer.grammar
         ):

@@ -6,6 +6,11 @@ judge's template) is prefilled only from where they differ.
 kept tokens share the longest prefix with it; the slot's cells past that prefix are
 dropped. Without a match it gets an empty slot, else the least recently used one. The
 tokens kept in idle slots stay within a budget, the least recently used dropped first.
+
+A finished answer's tokens are kept too, but not the cells its one-token decode steps
+wrote: those differ slightly from a prefill of the same tokens, and a reused prefix must
+score exactly as a fresh one. They are dropped, and the answer's tokens wait in the slot
+to be prefilled again, in batches, while the model has nothing else to do (`next_warm`).
 """
 
 from __future__ import annotations
@@ -38,9 +43,13 @@ class SlotCache:
         self._budget = budget
         self._free = set(range(slots))
         self._held: dict[int, list[int]] = {}  # idle slot -> the tokens its cells hold
+        self._unwarmed: dict[int, list[int]] = {}  # idle slot -> tokens to prefill after
         self._last_used: dict[int, int] = {}
         self._clock = 0
         self.reused = 0  # prompt tokens not prefilled again, in all
+        # Read from other threads (metrics): plain ints, recounted after each change.
+        self.kept = 0  # tokens whose cells idle slots hold
+        self.waiting = 0  # finished answers' tokens still to be prefilled again
 
     def has_free(self) -> bool:
         return bool(self._free)
@@ -53,22 +62,61 @@ class SlotCache:
             slot = self._spare()
         self._free.remove(slot)
         self._last_used.pop(slot, None)
+        self._unwarmed.pop(slot, None)
         if self._held.pop(slot, None) is not None and not self._trim_to(slot, shared):
             shared = 0
         self.reused += shared
+        self._recount()
         return slot, shared
 
-    def give_back(self, slot: int, tokens: list[int]) -> None:
-        """`slot` is idle again; its cells hold `tokens` (empty: keep nothing)."""
+    def give_back(self, slot: int, tokens: list[int], answer: list[int] | None = None) -> None:
+        """`slot` is idle again; its first cells hold `tokens` (empty: keep nothing), and
+        `answer`'s tokens, which came after them, are to be prefilled there again (their
+        cells, if any, are dropped now)."""
         self._free.add(slot)
-        if not tokens or self._budget == 0:
+        if not tokens or self._budget == 0 or not self._trim_to(slot, len(tokens)):
             self._clear(slot)
             return
         self._clock += 1
         self._held[slot] = tokens
+        if answer:
+            self._unwarmed[slot] = answer
         self._last_used[slot] = self._clock
-        while sum(map(len, self._held.values())) > self._budget:
-            self._evict(min(self._last_used, key=self._last_used.__getitem__))
+        self._recount()
+        while self.kept + self.waiting > self._budget:
+            self.drop(min(self._last_used, key=self._last_used.__getitem__))
+
+    def next_warm(self, most: int) -> tuple[int, int, list[int]] | None:
+        """The next answer tokens to prefill in an idle slot, the most recently used first
+        (the chat most likely to go on): (slot, position of the first, at most `most`
+        tokens), or None when none are left."""
+        while self._unwarmed:
+            slot = max(self._unwarmed, key=self._last_used.__getitem__)
+            waiting = self._unwarmed[slot]
+            chunk = waiting[:most]
+            if len(waiting) - len(chunk) == 1:
+                chunk = chunk[:-1]  # never leave one token alone for the next chunk
+            if len(chunk) >= MIN_PREFILL:
+                return slot, len(self._held[slot]), chunk
+            del self._unwarmed[slot]  # one token alone: not worth the different path
+        return None
+
+    def warmed(self, slot: int, count: int) -> None:
+        """The first `count` tokens `next_warm` gave for `slot` are in its cells now."""
+        waiting = self._unwarmed.pop(slot)
+        self._held[slot] = self._held[slot] + waiting[:count]
+        if len(waiting) > count:
+            self._unwarmed[slot] = waiting[count:]
+        self._recount()
+
+    def drop(self, slot: int) -> None:
+        """Keep nothing in idle `slot`."""
+        del self._last_used[slot]
+        self._clear(slot)
+
+    def _recount(self) -> None:
+        self.kept = sum(map(len, self._held.values()))
+        self.waiting = sum(map(len, self._unwarmed.values()))
 
     def _best_match(self, prompt: list[int]) -> tuple[int | None, int]:
         best, longest = None, 0
@@ -99,10 +147,8 @@ class SlotCache:
         self._clear(slot)
         return False
 
-    def _evict(self, slot: int) -> None:
-        del self._held[slot]
-        del self._last_used[slot]
-        self._clear(slot)
-
     def _clear(self, slot: int) -> None:
+        self._held.pop(slot, None)
+        self._unwarmed.pop(slot, None)
         llama.llama_memory_seq_rm(self._memory, slot, -1, -1)
+        self._recount()

@@ -109,23 +109,38 @@ class _ScrapeGauges:
         healthy = GaugeMetricFamily(
             "modelarena_backends_healthy", "Healthy backends per model", labels=["model"]
         )
-        blind_total = queue_total = stopped_total = 0
+        cache = GaugeMetricFamily(
+            "modelarena_prefix_cache_tokens",
+            "Prefix caching: tokens whose KV cells are kept for reuse (state kept), finished "
+            "answers' tokens still to be prefilled for it (state waiting)"
+            + (" per model" if self._private else ", all models together"),
+            labels=["model", "state"] if self._private else ["state"],
+        )
+        blind_total = queue_total = stopped_total = kept_total = waiting_total = 0
         for model in self._router.model_names():
             backends = self._router.backends(model)
             blind_count = sum(b.blind for b in backends)
             depth = sum(b.engine.load() for b in backends)
             stops = sum(b.engine.stopped() for b in backends)
+            caches = [b.engine.prefix_cache() for b in backends]
+            kept, waiting = sum(c[0] for c in caches), sum(c[1] for c in caches)
             in_flight.add_metric([model], sum(b.outstanding - b.blind for b in backends))
             healthy.add_metric([model], sum(1 for b in backends if b.healthy))
             if self._private:
                 blind.add_metric([model], blind_count)
                 queue.add_metric([model], depth)
                 stopped.add_metric([model], stops)
+                cache.add_metric([model, "kept"], kept)
+                cache.add_metric([model, "waiting"], waiting)
             blind_total += blind_count
             queue_total += depth
             stopped_total += stops
+            kept_total += kept
+            waiting_total += waiting
         if not self._private:
             blind.add_metric([], blind_total)
             queue.add_metric([], queue_total)
             stopped.add_metric([], stopped_total)
-        yield from (in_flight, blind, queue, stopped, healthy)
+            cache.add_metric(["kept"], kept_total)
+            cache.add_metric(["waiting"], waiting_total)
+        yield from (in_flight, blind, queue, stopped, healthy, cache)
