@@ -28,6 +28,8 @@ from modelarena.engines.base import (
     Event,
     GenerationRequest,
     TextDelta,
+    TokenLogprob,
+    TopLogprob,
     Usage,
 )
 from modelarena.errors import APIError
@@ -276,9 +278,50 @@ def _deltas(chunk: dict[str, Any], is_chat: bool) -> list[TextDelta]:
         text = delta.get("content") if is_chat else delta.get("text")
         tool_calls = delta.get("tool_calls") if is_chat else None
         finish = item.get("finish_reason")
-        if text or finish or tool_calls:
-            out.append(TextDelta(item.get("index", 0), text or "", finish, tool_calls))
+        try:
+            logprobs = _logprobs(item.get("logprobs"), is_chat)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise APIError(
+                502, f"the upstream sent malformed logprobs ({exc!r})", type="server_error"
+            ) from None
+        if text or finish or tool_calls or logprobs:
+            out.append(TextDelta(item.get("index", 0), text or "", finish, tool_calls, logprobs))
     return out
+
+
+def _logprobs(raw: Any, is_chat: bool) -> list[TokenLogprob] | None:
+    """A streamed chunk's log-probabilities, from OpenAI's chat or completions shape."""
+    if not isinstance(raw, dict):
+        return None
+    if is_chat:
+        return [
+            TokenLogprob(
+                e["token"],
+                _token_bytes(e),
+                e["logprob"],
+                [
+                    TopLogprob(t["token"], _token_bytes(t), t["logprob"])
+                    for t in e.get("top_logprobs") or []
+                ],
+            )
+            for e in raw.get("content") or []
+        ]
+    tops = raw.get("top_logprobs") or [None] * len(raw.get("tokens") or [])
+    return [
+        TokenLogprob(
+            token,
+            token.encode(),
+            logprob,
+            [TopLogprob(t, t.encode(), p) for t, p in (top or {}).items() if t != token],
+        )
+        for token, logprob, top in zip(
+            raw.get("tokens") or [], raw.get("token_logprobs") or [], tops, strict=False
+        )
+    ]
+
+
+def _token_bytes(entry: dict[str, Any]) -> bytes:
+    return bytes(entry.get("bytes") or entry["token"].encode())
 
 
 def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
@@ -293,9 +336,12 @@ def _coalesce(events: list[TextDelta]) -> list[TextDelta]:
             and last.finish_reason is None
             and not last.tool_calls
             and not event.tool_calls
+            and (last.logprobs is None) == (event.logprobs is None)
         ):
             last.text += event.text
             last.finish_reason = event.finish_reason
+            if last.logprobs is not None and event.logprobs is not None:
+                last.logprobs += event.logprobs
         else:
             merged.append(event)
     return merged
