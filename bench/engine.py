@@ -5,7 +5,10 @@ concurrency 1, 4 and 8 and reports aggregate tokens/s, the speed-up over one str
 time to first token at concurrency 1, and the server's peak RSS. Every figure comes from
 this one run on this machine.
 
-    .venv/bin/python bench/engine.py [--rounds 5] [--tokens 128] [--threads N]
+    .venv/bin/python bench/engine.py [--rounds 5] [--tokens 128] [--threads N] [--cache-on]
+
+`--cache-on` runs the same on a server with prefix caching on (and so flash attention
+off): what caching costs a model's decoding.
 
 With `--prefix-cache` it only measures the time to first token of turn 4 of a chat with
 ~1,500 tokens of history, on a server with prefix caching and on one without (issue 15's
@@ -282,6 +285,9 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument(
+        "--cache-on", action="store_true", help="with prefix caching on (flash attention off)"
+    )
+    parser.add_argument(
         "--json-schema",
         action="store_true",
         help="only compare one stream with a JSON schema constraint against one without",
@@ -294,6 +300,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         CONFIG["models"][0]["threads"] = args.threads
+    if args.cache_on:
+        CONFIG["models"][0]["prefix_cache_tokens"] = 8 * 4096
     if args.prefix_cache:
         with tempfile.TemporaryDirectory() as home:
             return report_prefix_cache(Path(home), args.rounds)

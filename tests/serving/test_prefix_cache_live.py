@@ -131,6 +131,7 @@ def test_idle_slots_are_reused_least_recently_used_first(cached):
     assert reused("Charlie") == 0  # takes Bravo's slot, used longer ago than Alpha's
     assert reused("Alpha") > 10
     assert reused("Bravo") == 0  # evicted
+    wait_for_answers_prefilled(cached)  # one-token answers: nothing to prefill, none waits
 
 
 def test_the_budget_bounds_what_is_kept(start_server):

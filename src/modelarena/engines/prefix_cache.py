@@ -99,6 +99,7 @@ class SlotCache:
             if len(chunk) >= MIN_PREFILL:
                 return slot, len(self._held[slot]), chunk
             del self._unwarmed[slot]  # one token alone: not worth the different path
+            self._recount()
         return None
 
     def warmed(self, slot: int, count: int) -> None:
