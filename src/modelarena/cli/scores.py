@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from modelarena.cli.common import ConfigOpt, DbOpt, database, fail
+from modelarena.cli.lm_eval_results import is_lm_eval_results, lm_eval_rows
 
 scores = typer.Typer(help="Benchmark scores shown on the leaderboard.", no_args_is_help=True)
 
@@ -22,12 +23,16 @@ def import_scores(
         typer.Argument(
             metavar="PATH",
             help="CSV or JSON: model,benchmark,value rows, or a "
-            "model column plus one column per benchmark",
+            "model column plus one column per benchmark; or lm-eval's results JSON",
             exists=True,
             dir_okay=False,
         ),
     ],
     source: Annotated[str | None, typer.Option(help="where the scores come from")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="lm-eval results: the arena model they are for (default: its model=)"),
+    ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
@@ -35,24 +40,32 @@ def import_scores(
     from modelarena.store.arena import upsert_scores
 
     try:
-        rows = _score_rows(path)
+        rows = _score_rows(path, model)
     except ValueError as exc:
         fail(f"{path}: {exc}")
     count = upsert_scores(database(config, db), rows, source or path.name)
     typer.echo(f"stored {count} scores")
 
 
-def _score_rows(path: Path) -> list[tuple[str, str, float]]:
+def _score_rows(path: Path, model: str | None) -> list[tuple[str, str, float]]:
     if path.suffix.lower() == ".json":
         data = json.loads(path.read_text())
-        records = (
-            data
-            if isinstance(data, list)
-            else [{"model": model, **values} for model, values in data.items()]
-        )
+        if is_lm_eval_results(data):
+            return _found(lm_eval_rows(data, model))
+        if isinstance(data, list):
+            records = data
+        elif isinstance(data, dict) and all(isinstance(v, dict) for v in data.values()):
+            records = [{"model": name, **values} for name, values in data.items()]
+        else:
+            raise ValueError(
+                "not a score table: expected a list of rows, {model: {benchmark: value}} "
+                "or lm-eval's results JSON"
+            )
     else:
         with path.open(newline="") as handle:
             records = list(csv.DictReader(handle))
+    if model is not None:
+        raise ValueError("--model is for lm-eval results; this table names its models")
     rows = []
     for number, record in enumerate(records, 1):
         if not isinstance(record, dict) or not record.get("model"):
@@ -66,6 +79,10 @@ def _score_rows(path: Path) -> list[tuple[str, str, float]]:
                 rows.append((str(record["model"]), str(benchmark), float(str(value))))
             except ValueError:
                 raise ValueError(f"row {number}: {benchmark} = {value!r} is not a number") from None
+    return _found(rows)
+
+
+def _found(rows: list[tuple[str, str, float]]) -> list[tuple[str, str, float]]:
     if not rows:
         raise ValueError("no scores found")
     return rows

@@ -372,11 +372,11 @@ class Batcher:
             token = llama.llama_sampler_sample(seq.sampler, self._ctx, row)
         seq.generated += 1
         seq.answer.append(token)
+        if logprobs is not None:  # the end-of-answer token too, as vLLM lists it
+            seq.new_logprobs.append(self._logprobs.entry(logprobs, token, seq.logprobs or 0))
         if self._is_eog(token) and not seq.ignore_eos:
             self._finish(seq, "stop")
             return
-        if logprobs is not None:
-            seq.new_logprobs.append(self._logprobs.entry(logprobs, token, seq.logprobs or 0))
         text = seq.text.feed(self._token_bytes(token))
         if seq.text.stopped:
             self._finish(seq, "stop", text=text)
