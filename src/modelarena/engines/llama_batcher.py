@@ -3,7 +3,8 @@
 A single thread owns the context. Each step it feeds one token for every generating
 sequence plus a chunk of any new prompt into one `llama_decode`, samples every sequence
 from its own row of logits with its own sampler chain, and admits or retires sequences
-between steps. Each step's results go back through one `deliver` call per request.
+between steps. Each step's results go back through one `deliver` call per request. With
+nothing to decode, it prefills finished answers again for prefix caching (`SlotCache`).
 """
 
 from __future__ import annotations
